@@ -1,0 +1,132 @@
+/**
+ * One attempt of one task: its context, its abort signal (cancel, timeout, shutdown) and its
+ * outcome. Pure of Redis except for progress, which goes through the `progress` callback.
+ */
+import type { Logger } from 'pino'
+import type { Shadow } from './shadow.js'
+import type { AnyTask, TaskContext } from './task.js'
+import type { Worker } from './worker.js'
+
+/** Why an attempt's signal fired. */
+export type AbortCause = 'cancelled' | 'timeout' | 'shutdown'
+
+/** How an attempt ended. */
+export type AttemptResult =
+  | { readonly kind: 'returned'; readonly value: unknown }
+  | { readonly kind: 'threw'; readonly error: unknown }
+  | { readonly kind: 'aborted'; readonly cause: AbortCause; readonly error: Error }
+
+/** The error an attempt's signal carries when the task ran past its timeout. */
+export class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`)
+    this.name = 'TimeoutError'
+  }
+}
+
+/** The error an attempt's signal carries when the task was cancelled or replaced. */
+export class CancelledError extends Error {
+  constructor(message = 'cancelled') {
+    super(message)
+    this.name = 'CancelledError'
+  }
+}
+
+/** The error an attempt's signal carries when its worker shuts down. */
+export class ShutdownError extends Error {
+  constructor() {
+    super('the worker is shutting down; the task goes back on the queue')
+    this.name = 'ShutdownError'
+  }
+}
+
+/** What an attempt needs to know about the message it runs. */
+export interface AttemptInput {
+  readonly id: string
+  readonly key: string
+  readonly gen: string
+  readonly task: AnyTask
+  readonly params: Record<string, unknown>
+  readonly when: number
+  readonly attempt: number
+}
+
+/** A running attempt. */
+export class Attempt {
+  readonly startedAt = Date.now()
+  readonly logger: Logger
+  /** Set when `ctx.perpetual.cancel()` was called. */
+  chainCancelled = false
+  private readonly controller = new AbortController()
+  private cause: AbortCause | undefined
+  private abortFired: ((result: AttemptResult) => void) | undefined
+
+  constructor(
+    readonly input: AttemptInput,
+    workerLogger: Logger,
+  ) {
+    this.logger = workerLogger.child({ task: input.task.name, key: input.key, attempt: input.attempt })
+  }
+
+  /** Fires the signal; the attempt ends with `cause` even if the task ignores the signal. */
+  abort(cause: AbortCause): void {
+    if (this.cause) return
+    this.cause = cause
+    const error = cause === 'timeout' ? new TimeoutError(this.input.task.timeout ?? 0) : cause === 'cancelled' ? new CancelledError() : new ShutdownError()
+    this.controller.abort(error)
+    this.abortFired?.({ kind: 'aborted', cause, error })
+  }
+
+  /** Whether the signal fired, and why. */
+  get abortCause(): AbortCause | undefined {
+    return this.cause
+  }
+
+  /** Runs the task once. Never throws. */
+  async run(shadow: Shadow, worker: Worker, progress: (body: string) => Promise<void>): Promise<AttemptResult> {
+    const { task, params, key, when, attempt } = this.input
+    const recurring = task.perpetual !== undefined || task.cron !== undefined
+    const ctx: TaskContext = {
+      key,
+      task: task.name,
+      attempt,
+      when: new Date(when),
+      signal: this.controller.signal,
+      logger: this.logger,
+      shadow,
+      worker,
+      progress: async (current: number, total?: number, message?: string) => {
+        if (typeof current !== 'number' || !Number.isFinite(current)) throw new TypeError('progress: current must be a finite number')
+        await progress(JSON.stringify({ current, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) }))
+      },
+      perpetual: recurring
+        ? {
+            cancel: () => {
+              this.chainCancelled = true
+            },
+          }
+        : undefined,
+    }
+    const aborted = new Promise<AttemptResult>((resolve) => {
+      this.abortFired = resolve
+    })
+    const timer = task.timeout !== undefined ? setTimeout(() => this.abort('timeout'), task.timeout) : undefined
+    try {
+      const outcome = (async (): Promise<AttemptResult> => {
+        try {
+          return { kind: 'returned', value: await task.run(params, ctx) }
+        } catch (error) {
+          return { kind: 'threw', error }
+        }
+      })()
+      const result = await Promise.race([outcome, aborted])
+      // a task that noticed the abort and threw ends as aborted, not as failed
+      if (this.cause && result.kind === 'threw') {
+        return { kind: 'aborted', cause: this.cause, error: this.controller.signal.reason as Error }
+      }
+      return result
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+}

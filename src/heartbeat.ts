@@ -1,0 +1,63 @@
+/**
+ * A worker's heartbeat: its entry in the shadow's workers set (scored by when it expires) and a
+ * hash of details with a TTL, so that a worker that stops beating drops out by itself.
+ */
+import type { Logger } from 'pino'
+import type { Shadow } from './shadow.js'
+
+/** How many heartbeat periods a worker stays listed after its last beat. */
+export const HEARTBEAT_LIFETIME = 2.5
+
+/** What the heartbeat publishes about its worker. */
+export interface HeartbeatOptions {
+  readonly name: string
+  readonly interval: number
+  readonly tasks: readonly string[]
+  readonly concurrency: number
+  readonly running: () => number
+  readonly logger: Logger
+}
+
+export class Heartbeat {
+  private timer: NodeJS.Timeout | undefined
+  private failures = 0
+
+  constructor(
+    private readonly shadow: Shadow,
+    private readonly options: HeartbeatOptions,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.timer) return
+    await this.beat()
+    this.timer = setInterval(() => void this.beat(), this.options.interval)
+  }
+
+  /** Stops beating and removes the worker from the list at once. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    this.timer = undefined
+    const { keys, redis } = this.shadow
+    await redis.pipeline().zrem(keys.workers, this.options.name).del(keys.worker(this.options.name)).exec()
+  }
+
+  private async beat(): Promise<void> {
+    const { keys, redis } = this.shadow
+    const { name, interval, tasks, concurrency } = this.options
+    const now = Date.now()
+    const lifetime = Math.ceil(interval * HEARTBEAT_LIFETIME)
+    try {
+      await redis
+        .pipeline()
+        .zadd(keys.workers, now + lifetime, name)
+        .hset(keys.worker(name), 'lastSeen', now, 'tasks', JSON.stringify(tasks), 'concurrency', concurrency, 'running', this.options.running())
+        .pexpire(keys.worker(name), lifetime)
+        .zremrangebyscore(keys.workers, '-inf', now)
+        .exec()
+      this.failures = 0
+    } catch (err) {
+      this.failures += 1
+      if (this.failures === 1 || this.failures % 30 === 0) this.options.logger.warn({ err }, 'heartbeat failed')
+    }
+  }
+}

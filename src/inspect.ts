@@ -1,0 +1,171 @@
+/**
+ * Read-only views of a shadow: the snapshot of scheduled, queued and running tasks, and the live
+ * workers. Bounded reads: counts are exact, lists and per-task tallies cover the first entries.
+ */
+import { CONSUMER_GROUP, type ShadowKeys } from './keys.js'
+import type { RedisClient } from './redis/scripts.js'
+
+/** Per-state counts. */
+export interface StateCounts {
+  scheduled: number
+  queued: number
+  running: number
+}
+
+/** A running task in a snapshot. */
+export interface RunningTask {
+  readonly key: string
+  readonly task: string
+  readonly worker: string
+  readonly startedAt?: Date
+}
+
+/** A scheduled task in a snapshot. */
+export interface ScheduledTask {
+  readonly key: string
+  readonly task: string
+  readonly when: Date
+}
+
+/** What `snapshot()` returns. */
+export interface Snapshot {
+  readonly takenAt: Date
+  /** Exact counts. */
+  readonly counts: Readonly<StateCounts>
+  /** Counts per task name over the first {@link SNAPSHOT_SCAN} entries of each state. */
+  readonly byTask: Readonly<Record<string, Readonly<StateCounts>>>
+  /** Running tasks (at most {@link SNAPSHOT_SCAN}). */
+  readonly running: readonly RunningTask[]
+  /** The first 100 scheduled tasks by due time. */
+  readonly scheduled: readonly ScheduledTask[]
+}
+
+/** A live worker, from its heartbeat. */
+export interface WorkerInfo {
+  readonly name: string
+  readonly lastSeen: Date
+  readonly tasks: readonly string[]
+  readonly concurrency: number
+  readonly running: number
+}
+
+/** How many entries of each state a snapshot reads at most. */
+export const SNAPSHOT_SCAN = 1000
+const SCHEDULED_LISTED = 100
+
+type Reply = [Error | null, unknown]
+
+function value<T>(reply: Reply | undefined, fallback: T): T {
+  if (!reply) return fallback
+  const [err, result] = reply
+  if (err) {
+    // a stream without its consumer group yet: nothing has been delivered
+    if (/NOGROUP/.test(err.message)) return fallback
+    throw err
+  }
+  return (result as T) ?? fallback
+}
+
+function fieldsOf(entry: [string, string[]] | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  const fields = entry?.[1] ?? []
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string
+  return out
+}
+
+/** Reads a snapshot of one shadow. */
+export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promise<Snapshot> {
+  const takenAt = new Date()
+  const first = (await redis
+    .pipeline()
+    .zcard(keys.schedule)
+    .xlen(keys.stream)
+    .xpending(keys.stream, CONSUMER_GROUP, '-', '+', SNAPSHOT_SCAN)
+    .zrange(keys.schedule, 0, SNAPSHOT_SCAN - 1, 'WITHSCORES')
+    .xrange(keys.stream, '-', '+', 'COUNT', SNAPSHOT_SCAN)
+    .exec()) as Reply[]
+  const scheduledCount = value<number>(first[0], 0)
+  const streamLength = value<number>(first[1], 0)
+  const pending = value<[string, string, number, number][]>(first[2], [])
+  const schedule = value<string[]>(first[3], [])
+  const entries = value<[string, string[]][]>(first[4], [])
+
+  const pendingIds = new Map(pending.map(([id, consumer]) => [id, consumer]))
+  const byId = new Map(entries.map((entry) => [entry[0], fieldsOf(entry)]))
+  const byTask: Record<string, StateCounts> = {}
+  const tally = (task: string, state: keyof StateCounts) => {
+    const counts = (byTask[task] ??= { scheduled: 0, queued: 0, running: 0 })
+    counts[state] += 1
+  }
+  for (const [id, fields] of byId) if (!pendingIds.has(id) && fields.task) tally(fields.task, 'queued')
+
+  const second = redis.pipeline()
+  const missing = [...pendingIds.keys()].filter((id) => !byId.has(id))
+  for (const id of missing) second.xrange(keys.stream, id, id)
+  const scheduledKeys: string[] = []
+  const scheduledWhen: number[] = []
+  for (let i = 0; i + 1 < schedule.length; i += 2) {
+    scheduledKeys.push(schedule[i] as string)
+    scheduledWhen.push(Number(schedule[i + 1]))
+  }
+  for (const key of scheduledKeys) second.hget(keys.task(key), 'task')
+  const runningIds = [...pendingIds.keys()]
+  const replies = (await second.exec()) as Reply[]
+  missing.forEach((id, i) => {
+    const found = value<[string, string[]][]>(replies[i], [])
+    if (found[0]) byId.set(id, fieldsOf(found[0]))
+  })
+  const scheduledTasks = scheduledKeys.map((_, i) => value<string | null>(replies[missing.length + i], null) ?? '')
+  scheduledTasks.forEach((task) => task && tally(task, 'scheduled'))
+
+  const third = redis.pipeline()
+  const runningRows = runningIds
+    .map((id) => ({ id, fields: byId.get(id), worker: pendingIds.get(id) as string }))
+    .filter((row): row is { id: string; fields: Record<string, string>; worker: string } => row.fields?.key !== undefined)
+  for (const row of runningRows) third.hget(keys.task(row.fields.key as string), 'started')
+  const started = runningRows.length ? ((await third.exec()) as Reply[]) : []
+  const running: RunningTask[] = runningRows.map((row, i) => {
+    const ms = value<string | null>(started[i], null)
+    tally(row.fields.task ?? '', 'running')
+    return {
+      key: row.fields.key as string,
+      task: row.fields.task ?? '',
+      worker: row.worker,
+      ...(ms !== null ? { startedAt: new Date(Number(ms)) } : {}),
+    }
+  })
+
+  return {
+    takenAt,
+    counts: { scheduled: scheduledCount, queued: Math.max(0, streamLength - runningRows.length), running: runningRows.length },
+    byTask,
+    running,
+    scheduled: scheduledKeys.slice(0, SCHEDULED_LISTED).map((key, i) => ({
+      key,
+      task: scheduledTasks[i] ?? '',
+      when: new Date(scheduledWhen[i] as number),
+    })),
+  }
+}
+
+/** Lists the workers whose heartbeat has not expired. */
+export async function listWorkers(redis: RedisClient, keys: ShadowKeys): Promise<WorkerInfo[]> {
+  const names = await redis.zrange(keys.workers, Date.now(), '+inf', 'BYSCORE')
+  if (names.length === 0) return []
+  const pipeline = redis.pipeline()
+  for (const name of names) pipeline.hgetall(keys.worker(name))
+  const replies = (await pipeline.exec()) as Reply[]
+  const workers: WorkerInfo[] = []
+  names.forEach((name, i) => {
+    const hash = value<Record<string, string>>(replies[i], {})
+    if (hash.lastSeen === undefined) return
+    workers.push({
+      name,
+      lastSeen: new Date(Number(hash.lastSeen)),
+      tasks: JSON.parse(hash.tasks ?? '[]') as string[],
+      concurrency: Number(hash.concurrency ?? 0),
+      running: Number(hash.running ?? 0),
+    })
+  })
+  return workers
+}

@@ -1,0 +1,93 @@
+/**
+ * Task states and the shape of a task record as callers see it, parsed from the Redis hash.
+ */
+
+/** Where an execution stands. */
+export type TaskState = 'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'struck'
+
+/** States in which a key is taken: adding it again changes nothing. */
+export type LiveState = 'scheduled' | 'queued' | 'running'
+
+/** Every state, in lifecycle order. */
+export const TASK_STATES: readonly TaskState[] = ['scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled', 'struck']
+
+/** Whether a state is one in which the task is still to run or running. */
+export function isLive(state: string | undefined): state is LiveState {
+  return state === 'scheduled' || state === 'queued' || state === 'running'
+}
+
+/** Why an attempt failed (or why a task was cancelled or struck). */
+export interface TaskError {
+  /** The error's class name, e.g. `TypeError`, `TimeoutError`, `StruckError`. */
+  readonly type: string
+  readonly message: string
+}
+
+/** Progress a running task reported through `ctx.progress`. */
+export interface TaskProgress {
+  readonly current: number
+  readonly total?: number
+  readonly message?: string
+}
+
+/** One execution as `get()` returns it. */
+export interface TaskInfo {
+  readonly key: string
+  readonly task: string
+  readonly params: Record<string, unknown>
+  readonly when: Date
+  readonly state: TaskState
+  /** 1-based number of the attempt that runs or ran last. */
+  readonly attempt: number
+  readonly worker?: string
+  readonly startedAt?: Date
+  readonly finishedAt?: Date
+  /** The JSON the task returned. */
+  readonly result?: unknown
+  readonly error?: TaskError
+  readonly progress?: TaskProgress
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined || text === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
+}
+
+function date(ms: string | undefined): Date | undefined {
+  return ms === undefined ? undefined : new Date(Number(ms))
+}
+
+/** Turns a task record hash into a {@link TaskInfo}; undefined for an empty (missing) hash. */
+export function parseRecord(key: string, hash: Record<string, string>): TaskInfo | undefined {
+  if (hash.state === undefined) return undefined
+  const worker = hash.worker
+  const startedAt = date(hash.started)
+  const finishedAt = date(hash.finished)
+  const result = parseJson(hash.result)
+  const error = parseJson(hash.error) as TaskError | undefined
+  const progress = parseJson(hash.progress) as TaskProgress | undefined
+  return {
+    key,
+    task: hash.task ?? '',
+    params: (parseJson(hash.params) as Record<string, unknown> | undefined) ?? {},
+    when: new Date(Number(hash.when)),
+    state: hash.state as TaskState,
+    attempt: Number(hash.attempt ?? 1),
+    ...(worker !== undefined ? { worker } : {}),
+    ...(startedAt ? { startedAt } : {}),
+    ...(finishedAt ? { finishedAt } : {}),
+    ...(result !== undefined ? { result } : {}),
+    ...(error !== undefined ? { error } : {}),
+    ...(progress !== undefined ? { progress } : {}),
+  }
+}
+
+/** An error as stored with a task: its class name and message. */
+export function describeError(err: unknown): TaskError {
+  if (err instanceof Error) return { type: err.name || 'Error', message: err.message }
+  return { type: 'Error', message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err) }
+}

@@ -1,0 +1,93 @@
+--[[
+  Records the outcome of a batch of attempts and acknowledges their messages. An outcome is applied
+  only while the record still belongs to that attempt (same generation, running on this worker, or
+  queued for "defer"); otherwise the message is only acknowledged, because the task was replaced
+  or cancelled meanwhile, or left alone when another worker reclaimed it.
+
+  KEYS[1]    stream                    {name}:stream
+  KEYS[2]    schedule sorted set       {name}:schedule
+  KEYS[3..]  the task record of each outcome, in order
+
+  ARGV[1]  consumer group
+  ARGV[2]  worker name
+  ARGV[3]  now, epoch ms
+  ARGV[4]  execution TTL in ms (0: delete the record of a finished task)
+  ARGV[5]  events channel
+  ARGV[6..] per outcome, six slots: stream id, task key, generation, outcome, data, due time
+    outcome  completed  data = result JSON ("" for none)
+             failed     data = error JSON
+             cancelled  data = error JSON
+             struck     data = error JSON naming the strike
+             retry      data = error JSON, due = when the next attempt is due
+             again      data = result JSON, due = when the next run of a perpetual task is due
+             again-failed  as again, after a failed run: data = error JSON
+             defer      due = when to offer the task again: a task this worker does not know,
+                        or one interrupted by shutdown (attempt unchanged)
+
+  Returns the number of outcomes applied.
+]]
+local stream, schedule = KEYS[1], KEYS[2]
+local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+
+local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
+
+local function requeue(record, key, gen, task, due)
+  if due <= now then
+    local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
+    redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
+  else
+    redis.call('HSET', record, 'state', 'scheduled', 'when', due)
+    redis.call('HDEL', record, 'sid')
+    redis.call('ZADD', schedule, due, key)
+    local head = redis.call('ZRANGE', schedule, 0, 0)
+    if head[1] == key then
+      redis.call('PUBLISH', channel, 'due ' .. due)
+    end
+  end
+end
+
+local applied = 0
+for i = 3, #KEYS do
+  local n = (i - 3) * 6 + 6
+  local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
+  local record = KEYS[i]
+  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'task', 'attempt')
+  local current = f[1] == gen
+  local mine = f[2] == 'running' and f[3] == worker
+  local owned = current and (mine or (outcome == 'defer' and f[2] == 'queued'))
+  -- a message another worker reclaimed is that worker's to acknowledge
+  local reclaimed = current and f[2] == 'running' and f[3] ~= worker
+  if not reclaimed then
+    redis.call('XACK', stream, group, id)
+    redis.call('XDEL', stream, id)
+  end
+  if owned then
+    applied = applied + 1
+    local field = final[outcome]
+    if field then
+      redis.call('HSET', record, 'state', outcome, 'finished', now)
+      if data ~= '' then
+        redis.call('HSET', record, field, data)
+      end
+      if ttl > 0 then
+        redis.call('PEXPIRE', record, ttl)
+      else
+        redis.call('DEL', record)
+      end
+    elseif outcome == 'retry' then
+      redis.call('HSET', record, 'attempt', (tonumber(f[5]) or 1) + 1, 'error', data)
+      redis.call('HDEL', record, 'progress', 'deliveries')
+      requeue(record, key, gen, f[4], due)
+    elseif outcome == 'again' or outcome == 'again-failed' then
+      redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries')
+      redis.call('HSET', record, 'attempt', 1, 'finished', now)
+      if data ~= '' then
+        redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
+      end
+      requeue(record, key, gen, f[4], due)
+    elseif outcome == 'defer' then
+      requeue(record, key, gen, f[4], due)
+    end
+  end
+end
+return applied

@@ -1,0 +1,396 @@
+/**
+ * The client: adds, schedules, replaces, cancels and inspects tasks, and keeps strikes.
+ */
+import { randomUUID } from 'node:crypto'
+import { pino, type Logger } from 'pino'
+import { ShadowsError, isShadowsError } from './errors.js'
+import { isValidShadowName, shadowKeys, type ShadowKeys } from './keys.js'
+import { parseRecord, type LiveState, type TaskInfo } from './records.js'
+import { DEFAULT_REDIS_URL, connect, type ConnectionOptions } from './redis/connection.js'
+import { runScript, type RedisClient } from './redis/scripts.js'
+import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
+import {
+  StrikeSet,
+  UNLOADED_STRIKES_VERSION,
+  describeStrike,
+  normalizeStrike,
+  strikeId,
+  type Strike,
+  type StrikeInput,
+} from './strikes.js'
+import type { AnyTask, ParamsOf } from './task.js'
+import { assertParamsObject, assertValidKey, resolveDue, type When } from './validation.js'
+
+/** Default time a finished task's record is kept: 15 minutes. */
+export const DEFAULT_EXECUTION_TTL = 15 * 60_000
+
+/** Most strike rules one shadow holds; the store stays bounded. */
+export const DEFAULT_MAX_STRIKES = 1000
+
+/** Options of {@link Shadow}. */
+export interface ShadowOptions {
+  /** Name of the queue; many shadows can share a Redis (default `shadows`). */
+  readonly name?: string
+  /** Redis URL (default `redis://127.0.0.1:6379/0`); `redis+cluster://h:p,h:p` for a cluster. */
+  readonly url?: string
+  /** An existing connection to use instead of `url`; `close()` leaves it open. */
+  readonly redis?: RedisClient
+  /** How long a finished task's record is kept, in ms (default 15 min; 0 keeps nothing). */
+  readonly executionTtl?: number
+  /** Tasks that `add(name)` may name: their params are validated on add, and other names refused. */
+  readonly tasks?: readonly AnyTask[]
+  readonly logger?: Logger
+  readonly maxStrikes?: number
+  /** Settings of the connection opened from `url`. */
+  readonly connection?: ConnectionOptions
+}
+
+/** Where and when to add a task. */
+export interface AddOptions {
+  /** Due time; absent or past = now. */
+  readonly when?: When
+  /** Due in this many ms; not together with `when`. */
+  readonly delay?: number
+  /** The task's identity (default: a new UUID). */
+  readonly key?: string
+}
+
+/** Options of `replace`: as `add`, with the key required. */
+export interface ReplaceOptions extends AddOptions {
+  readonly key: string
+}
+
+/** What `add` returns. */
+export interface Execution {
+  readonly key: string
+  readonly task: string
+  readonly when: Date
+  readonly state: LiveState
+  /** True when the key was already scheduled, queued or running and nothing changed. */
+  readonly duplicate: boolean
+  /** With `duplicate`: the params of the existing task. */
+  readonly params?: Record<string, unknown>
+}
+
+/** What `replace` returns. */
+export interface Replacement {
+  readonly key: string
+  readonly task: string
+  readonly when: Date
+  readonly state: LiveState
+  /** True when a scheduled, queued or running task was replaced; false when it was created. */
+  readonly replaced: boolean
+}
+
+/** One task of a batch add. */
+export interface BatchItem {
+  readonly task: string | AnyTask
+  readonly params?: unknown
+  readonly key?: string
+  readonly when?: When
+  readonly delay?: number
+}
+
+/** The outcome of one batch item, judged as if added alone. */
+export type BatchResult = { readonly ok: true; readonly execution: Execution } | { readonly ok: false; readonly error: ShadowsError }
+
+/** What `cancel` returns. */
+export interface Cancellation {
+  readonly key: string
+  readonly state: 'cancelled'
+  /** The state the task was in when cancelled (`cancelled` when it already was). */
+  readonly previous: string
+}
+
+/** A task validated and ready to store. */
+interface Prepared {
+  readonly key: string
+  readonly task: string
+  readonly params: Record<string, unknown>
+  readonly json: string
+  readonly due: number
+  readonly now: number
+  readonly mode: 'add' | 'replace'
+}
+
+type AddReply = ['stale'] | ['duplicate', LiveState, string, string, string] | ['added', LiveState, string, number]
+
+const MAX_STALE_RETRIES = 10
+
+/**
+ * A connection to one shadow: a named queue in one Redis.
+ *
+ * ```ts
+ * const shadow = new Shadow({ name: 'emails' })
+ * await shadow.add(sendEmail, { delay: 60_000 })({ to: 'jane@example.com' })
+ * ```
+ */
+export class Shadow {
+  readonly name: string
+  readonly keys: ShadowKeys
+  readonly redis: RedisClient
+  readonly url: string
+  readonly executionTtl: number
+  readonly logger: Logger
+  readonly maxStrikes: number
+  private readonly registry: ReadonlyMap<string, AnyTask> | undefined
+  private readonly ownsRedis: boolean
+  private strikeSet = new StrikeSet(UNLOADED_STRIKES_VERSION, [])
+  private strikeLoad: Promise<StrikeSet> | undefined
+  private closing: Promise<void> | undefined
+
+  constructor(options: ShadowOptions = {}) {
+    const name = options.name ?? 'shadows'
+    if (!isValidShadowName(name)) {
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `shadow name must be 1-100 chars of [A-Za-z0-9._:@-], got ${JSON.stringify(name)}`)
+    }
+    const ttl = options.executionTtl ?? DEFAULT_EXECUTION_TTL
+    if (!Number.isInteger(ttl) || ttl < 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'executionTtl must be a non-negative integer (ms)')
+    this.name = name
+    this.keys = shadowKeys(name)
+    this.executionTtl = ttl
+    this.maxStrikes = options.maxStrikes ?? DEFAULT_MAX_STRIKES
+    this.logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })
+    this.url = options.url ?? DEFAULT_REDIS_URL
+    this.registry = options.tasks ? new Map(options.tasks.map((t) => [t.name, t])) : undefined
+    this.ownsRedis = options.redis === undefined
+    this.redis = options.redis ?? connect(this.url, { connectionName: `shadows:${name}`, ...options.connection })
+    if (this.ownsRedis) {
+      this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, 'redis connection error'))
+    }
+  }
+
+  /**
+   * Adds a task. Returns a function taking the params, so that their type follows the task:
+   * `await shadow.add(greet, { delay: 1000 })({ name: 'Jane' })`.
+   */
+  add<T extends AnyTask>(task: T, options?: AddOptions): (params: ParamsOf<T>) => Promise<Execution>
+  add(task: string, options?: AddOptions): (params?: Record<string, unknown>) => Promise<Execution>
+  add(task: string | AnyTask, options: AddOptions = {}): (params?: unknown) => Promise<Execution> {
+    return async (params: unknown = {}) => {
+      const prepared = this.prepare(task, params, options, 'add')
+      return toExecution(prepared, await this.store(prepared))
+    }
+  }
+
+  /** Replaces the task under `options.key` atomically (the old version never runs), or creates it. */
+  replace<T extends AnyTask>(task: T, options: ReplaceOptions): (params: ParamsOf<T>) => Promise<Replacement>
+  replace(task: string, options: ReplaceOptions): (params?: Record<string, unknown>) => Promise<Replacement>
+  replace(task: string | AnyTask, options: ReplaceOptions): (params?: unknown) => Promise<Replacement> {
+    return async (params: unknown = {}) => {
+      if (options?.key === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'replace needs a key', { field: 'key' })
+      const prepared = this.prepare(task, params, options, 'replace')
+      const reply = await this.store(prepared)
+      const added = reply as ['added', LiveState, string, number]
+      return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: added[1], replaced: added[3] === 1 }
+    }
+  }
+
+  /** Adds many tasks in one round trip; each is judged as if added alone, results in order. */
+  async addBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
+    this.assertOpen()
+    const results: (BatchResult | undefined)[] = new Array(items.length)
+    let todo: { index: number; prepared: Prepared }[] = []
+    items.forEach((item, index) => {
+      try {
+        todo.push({ index, prepared: this.prepare(item.task, item.params ?? {}, item, 'add') })
+      } catch (err) {
+        results[index] = { ok: false, error: asShadowsError(err) }
+      }
+    })
+    for (let tries = 0; todo.length > 0; tries++) {
+      if (tries > MAX_STALE_RETRIES) throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
+      const strikes = await this.currentStrikes(tries > 0)
+      const pipeline = this.redis.pipeline()
+      const sent: { index: number; prepared: Prepared }[] = []
+      for (const entry of todo) {
+        const strike = strikes.match(entry.prepared.task, entry.prepared.params)
+        if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
+        else {
+          sent.push(entry)
+          runScript(pipeline, 'add', this.addKeys(entry.prepared.key), this.addArgs(entry.prepared, strikes.version))
+        }
+      }
+      const replies = (await pipeline.exec()) ?? []
+      todo = []
+      sent.forEach((entry, i) => {
+        const [err, reply] = replies[i] ?? [new Error('no reply')]
+        if (err) throw err
+        if ((reply as AddReply)[0] === 'stale') todo.push(entry)
+        else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply as AddReply) }
+      })
+    }
+    return results as BatchResult[]
+  }
+
+  /** Cancels a task: scheduled and queued ones never run; a running one has its signal aborted. */
+  async cancel(key: string): Promise<Cancellation> {
+    this.assertOpen()
+    assertValidKey(key)
+    const k = this.keys
+    const [outcome, state] = (await runScript(this.redis, 'cancel', [k.task(key), k.schedule, k.stream], [key, Date.now(), this.executionTtl, k.events])) as [string, string?]
+    if (outcome === 'missing') throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key}`, { key })
+    if (outcome === 'finished') {
+      throw new ShadowsError('SHADOWS_ERR_ALREADY_FINISHED', `task ${key} already finished (${state}); too late to cancel`, { key, state })
+    }
+    return { key, state: 'cancelled', previous: state ?? 'cancelled' }
+  }
+
+  /** The task's record, or undefined when unknown or expired. */
+  async get(key: string): Promise<TaskInfo | undefined> {
+    this.assertOpen()
+    assertValidKey(key)
+    return parseRecord(key, await this.redis.hgetall(this.keys.task(key)))
+  }
+
+  /** Adds a strike rule; `created` is false when the same rule already existed. */
+  async strike(input: StrikeInput): Promise<{ strike: Strike; created: boolean }> {
+    this.assertOpen()
+    const rule = normalizeStrike(input)
+    const id = strikeId(rule)
+    const strike: Strike = { id, ...rule, createdAt: new Date().toISOString() }
+    const k = this.keys
+    const reply = (await runScript(this.redis, 'strike', [k.strikes, k.strikesVersion], [id, JSON.stringify(strike), randomUUID(), this.maxStrikes, k.events])) as [string, string?]
+    if (reply[0] === 'full') {
+      throw new ShadowsError('SHADOWS_ERR_TOO_MANY_STRIKES', `shadow ${this.name} already holds ${this.maxStrikes} strikes; restore some first`)
+    }
+    await this.currentStrikes(true)
+    this.logger.info({ shadow: this.name, strike: id, rule: describeStrike(rule) }, reply[0] === 'created' ? 'strike added' : 'strike already present')
+    return { strike: JSON.parse(reply[1] as string) as Strike, created: reply[0] === 'created' }
+  }
+
+  /** Removes a strike rule, by id or by the rule itself. Tasks skipped meanwhile stay skipped. */
+  async restore(idOrRule: string | StrikeInput): Promise<Strike> {
+    this.assertOpen()
+    const id = typeof idOrRule === 'string' ? idOrRule : strikeId(normalizeStrike(idOrRule))
+    const k = this.keys
+    const removed = (await runScript(this.redis, 'restore', [k.strikes, k.strikesVersion], [id, randomUUID(), k.events])) as string | null
+    if (removed === null) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
+    await this.currentStrikes(true)
+    this.logger.info({ shadow: this.name, strike: id }, 'strike restored')
+    return JSON.parse(removed) as Strike
+  }
+
+  /** The strike rules in force, oldest first. */
+  async strikes(): Promise<Strike[]> {
+    this.assertOpen()
+    return [...(await this.currentStrikes(true)).rules]
+  }
+
+  /** Counts and lists of what is scheduled, queued and running. */
+  async snapshot(): Promise<Snapshot> {
+    this.assertOpen()
+    return takeSnapshot(this.redis, this.keys)
+  }
+
+  /** Live workers, from their heartbeats. */
+  async workers(): Promise<WorkerInfo[]> {
+    this.assertOpen()
+    return listWorkers(this.redis, this.keys)
+  }
+
+  /**
+   * The strike rules as last read, reloaded when `refresh` is set or they were never read.
+   * Concurrent callers share one read.
+   */
+  async currentStrikes(refresh = false): Promise<StrikeSet> {
+    if (!refresh && this.strikeSet.version !== UNLOADED_STRIKES_VERSION) return this.strikeSet
+    if (!this.strikeLoad) {
+      this.strikeLoad = this.readStrikes().finally(() => {
+        this.strikeLoad = undefined
+      })
+    }
+    return this.strikeLoad
+  }
+
+  /** Releases the connection (when this client opened it). Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (!this.ownsRedis) return
+      try {
+        await this.redis.quit()
+      } catch {
+        this.redis.disconnect()
+      }
+    })()
+    return this.closing
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.closing !== undefined
+  }
+
+  private async readStrikes(): Promise<StrikeSet> {
+    const replies = await this.redis.multi().get(this.keys.strikesVersion).hvals(this.keys.strikes).exec()
+    const [versionReply, rulesReply] = replies ?? []
+    if (versionReply?.[0]) throw versionReply[0]
+    if (rulesReply?.[0]) throw rulesReply[0]
+    const rules = ((rulesReply?.[1] as string[]) ?? []).map((text) => JSON.parse(text) as Strike)
+    rules.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+    this.strikeSet = new StrikeSet((versionReply?.[1] as string | null) ?? '', rules)
+    return this.strikeSet
+  }
+
+  private prepare(task: string | AnyTask, params: unknown, options: AddOptions, mode: 'add' | 'replace'): Prepared {
+    this.assertOpen()
+    const definition = typeof task === 'string' ? this.registry?.get(task) : task
+    const name = typeof task === 'string' ? task : task?.name
+    if (typeof name !== 'string' || name.length === 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'task must be a task or a task name', { field: 'task' })
+    if (definition === undefined && this.registry !== undefined) {
+      throw new ShadowsError('SHADOWS_ERR_UNKNOWN_TASK', `unknown task ${JSON.stringify(name)}`, { task: name })
+    }
+    assertParamsObject(name, params)
+    definition?.validate(params)
+    const key = options.key ?? randomUUID()
+    assertValidKey(key)
+    const now = Date.now()
+    const due = resolveDue(options, now)
+    return { key, task: name, params, json: JSON.stringify(params), due, now, mode }
+  }
+
+  private async store(prepared: Prepared): Promise<AddReply> {
+    for (let tries = 0; tries <= MAX_STALE_RETRIES; tries++) {
+      const strikes = await this.currentStrikes(tries > 0)
+      const strike = strikes.match(prepared.task, prepared.params)
+      if (strike) throw struckError(prepared, strike)
+      const reply = (await runScript(this.redis, 'add', this.addKeys(prepared.key), this.addArgs(prepared, strikes.version))) as AddReply
+      if (reply[0] !== 'stale') return reply
+    }
+    throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
+  }
+
+  private addKeys(key: string): string[] {
+    const k = this.keys
+    return [k.task(key), k.schedule, k.stream, k.strikesVersion]
+  }
+
+  private addArgs(p: Prepared, strikesVersion: string): (string | number)[] {
+    return [p.key, p.task, p.json, p.due, p.now, p.mode, strikesVersion, this.keys.events]
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new ShadowsError('SHADOWS_ERR_CLOSED', `shadow ${this.name} is closed`)
+  }
+}
+
+function toExecution(prepared: Prepared, reply: AddReply): Execution {
+  if (reply[0] === 'duplicate') {
+    const [, state, when, task, params] = reply
+    return { key: prepared.key, task, when: new Date(Number(when)), state, duplicate: true, params: JSON.parse(params) as Record<string, unknown> }
+  }
+  const [, state, when] = reply as ['added', LiveState, string, number]
+  return { key: prepared.key, task: prepared.task, when: new Date(Number(when)), state, duplicate: false }
+}
+
+function struckError(prepared: Prepared, strike: Strike): ShadowsError {
+  return new ShadowsError('SHADOWS_ERR_STRUCK', `task ${prepared.task} is struck (${describeStrike(strike)}); nothing was stored`, {
+    task: prepared.task,
+    strike: strike.id,
+  })
+}
+
+function asShadowsError(err: unknown): ShadowsError {
+  if (isShadowsError(err)) return err
+  throw err
+}

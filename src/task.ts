@@ -1,0 +1,187 @@
+/**
+ * Tasks: `defineTask` and the types around it. A task's params type is inferred from its TypeBox
+ * schema, so `shadow.add(greet)({ nam: 'x' })` does not compile.
+ */
+import { Type, type Static, type TObject } from '@sinclair/typebox'
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import { Cron } from 'croner'
+import type { Logger } from 'pino'
+import { ShadowsError } from './errors.js'
+import type { Shadow } from './shadow.js'
+import type { Worker } from './worker.js'
+
+/** How a failed attempt is tried again. `attempts` counts every try, the first included. */
+export interface RetryOptions {
+  readonly attempts: number
+  /** Delay before the second try, in ms (default 1000). */
+  readonly delay?: number
+  /** `fixed` waits `delay` each time; `exponential` doubles it after each failure (default `fixed`). */
+  readonly backoff?: 'fixed' | 'exponential'
+  /** Upper bound of the delay, in ms (default: none). */
+  readonly maxDelay?: number
+}
+
+/** A task that schedules its next run, under the same key, after each run. */
+export interface PerpetualOptions {
+  /** Target interval between starts, in ms. */
+  readonly every: number
+  /** Workers that know the task schedule it at start-up when it is absent and not struck. */
+  readonly automatic?: boolean
+}
+
+/** A task that runs at each wall-clock time a cron expression matches (croner syntax). */
+export interface CronOptions {
+  readonly expression: string
+  /** IANA time zone, e.g. `Europe/Paris` (default: the worker's). */
+  readonly tz?: string
+}
+
+/** What a running task can see and do besides its params. */
+export interface TaskContext {
+  readonly key: string
+  readonly task: string
+  /** 1-based; redelivery after a worker died does not count as a new attempt. */
+  readonly attempt: number
+  readonly when: Date
+  /** Fires on cancel, on timeout and when the worker shuts down. */
+  readonly signal: AbortSignal
+  /** pino child logger carrying worker, task, key and attempt. */
+  readonly logger: Logger
+  readonly shadow: Shadow
+  readonly worker: Worker
+  /** Stores progress with the task; `get()` shows it. */
+  progress(current: number, total?: number, message?: string): Promise<void>
+  /** For perpetual and cron tasks: `cancel()` ends the chain after this run. */
+  readonly perpetual: { cancel(): void } | undefined
+}
+
+/** The options `defineTask` takes. */
+export interface TaskOptions<S extends TObject, R> {
+  /** 1–100 chars of `[A-Za-z0-9._:-]`. */
+  readonly name: string
+  /** TypeBox object schema of the params (default: an empty object). */
+  readonly params?: S
+  readonly run: (params: Static<S>, ctx: TaskContext) => Promise<R> | R
+  readonly retry?: RetryOptions
+  /** Per-attempt time limit in ms: past it `ctx.signal` fires and the attempt fails. */
+  readonly timeout?: number
+  readonly perpetual?: PerpetualOptions
+  readonly cron?: CronOptions
+}
+
+/** A registered task, as returned by {@link defineTask}. */
+export interface Task<S extends TObject = TObject, R = unknown> {
+  readonly name: string
+  readonly params: S
+  readonly run: (params: Static<S>, ctx: TaskContext) => Promise<R> | R
+  readonly retry: Required<RetryOptions> | undefined
+  readonly timeout: number | undefined
+  readonly perpetual: PerpetualOptions | undefined
+  readonly cron: CronOptions | undefined
+  /** Throws `SHADOWS_ERR_INVALID_PARAMS` naming the first wrong field. */
+  validate(params: unknown): asserts params is Static<S>
+}
+
+/** Any task, whatever its params. Used where tasks are collected in a registry. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTask = Task<any, any>
+
+/** The params type of a task. */
+export type ParamsOf<T> = T extends Task<infer S, unknown> ? Static<S> : never
+
+const TASK_NAME = /^[A-Za-z0-9._:-]{1,100}$/
+
+function fail(message: string): never {
+  throw new ShadowsError('SHADOWS_ERR_VALIDATION', message)
+}
+
+function positiveInteger(value: unknown, what: string, allowZero = false): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < (allowZero ? 0 : 1)) {
+    fail(`${what} must be ${allowZero ? 'a non-negative' : 'a positive'} integer`)
+  }
+}
+
+/** Checks `params` against a compiled schema; the error names the first wrong field. */
+export function checkParams(check: TypeCheck<TObject>, task: string, params: unknown): void {
+  if (check.Check(params)) return
+  const first = check.Errors(params).First()
+  const field = first?.path ? first.path.slice(1).replaceAll('/', '.') : ''
+  const where = field ? `params.${field}` : 'params'
+  throw new ShadowsError(
+    'SHADOWS_ERR_INVALID_PARAMS',
+    `invalid params for task ${task}: ${where}: ${first?.message ?? 'does not match the schema'}`,
+    { task, field: where },
+  )
+}
+
+/** Defines a task. The returned object is frozen and can be shared by clients and workers. */
+export function defineTask<S extends TObject = TObject, R = unknown>(options: TaskOptions<S, R>): Task<S, R> {
+  const { name, run, retry, timeout, perpetual, cron } = options
+  if (typeof name !== 'string' || !TASK_NAME.test(name)) fail(`task name must be 1-100 chars of [A-Za-z0-9._:-], got ${JSON.stringify(name)}`)
+  if (typeof run !== 'function') fail(`task ${name}: run must be a function`)
+  const params = (options.params ?? Type.Object({})) as S
+  if (params.type !== 'object') fail(`task ${name}: params must be a TypeBox object schema`)
+  let fullRetry: Required<RetryOptions> | undefined
+  if (retry !== undefined) {
+    positiveInteger(retry.attempts, `task ${name}: retry.attempts`)
+    positiveInteger(retry.delay ?? 1000, `task ${name}: retry.delay`, true)
+    if (retry.maxDelay !== undefined) positiveInteger(retry.maxDelay, `task ${name}: retry.maxDelay`, true)
+    const backoff = retry.backoff ?? 'fixed'
+    if (backoff !== 'fixed' && backoff !== 'exponential') fail(`task ${name}: retry.backoff must be fixed or exponential`)
+    fullRetry = Object.freeze({
+      attempts: retry.attempts,
+      delay: retry.delay ?? 1000,
+      backoff,
+      maxDelay: retry.maxDelay ?? Number.MAX_SAFE_INTEGER,
+    })
+  }
+  if (timeout !== undefined) positiveInteger(timeout, `task ${name}: timeout`)
+  if (perpetual !== undefined) positiveInteger(perpetual.every, `task ${name}: perpetual.every`)
+  if (perpetual !== undefined && cron !== undefined) fail(`task ${name}: give perpetual or cron, not both`)
+  if (cron !== undefined) {
+    try {
+      new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) }).stop()
+    } catch (err) {
+      fail(`task ${name}: invalid cron expression ${JSON.stringify(cron.expression)}: ${(err as Error).message}`)
+    }
+  }
+  const check = TypeCompiler.Compile(params)
+  return Object.freeze({
+    name,
+    params,
+    run,
+    retry: fullRetry,
+    timeout,
+    perpetual: perpetual ? Object.freeze({ ...perpetual }) : undefined,
+    cron: cron ? Object.freeze({ ...cron }) : undefined,
+    validate(value: unknown): asserts value is Static<S> {
+      checkParams(check as unknown as TypeCheck<TObject>, name, value)
+    },
+  })
+}
+
+/** Delay before the attempt after `failedAttempt` (1-based), per the task's retry policy. */
+export function retryDelay(retry: Required<RetryOptions>, failedAttempt: number): number {
+  const base = retry.backoff === 'exponential' ? retry.delay * 2 ** (failedAttempt - 1) : retry.delay
+  return Math.min(base, retry.maxDelay)
+}
+
+/** Next due time of a cron task strictly after `after`, or undefined when the expression never matches again. */
+export function nextCronTime(cron: CronOptions, after: Date): Date | undefined {
+  const job = new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) })
+  try {
+    return job.nextRun(after) ?? undefined
+  } finally {
+    job.stop()
+  }
+}
+
+/** Whether a task is scheduled again after each run (perpetual or cron). */
+export function isRecurring(task: AnyTask): boolean {
+  return task.perpetual !== undefined || task.cron !== undefined
+}
+
+/** Whether workers schedule the task by themselves at start-up. Cron tasks always are. */
+export function isAutomatic(task: AnyTask): boolean {
+  return task.cron !== undefined || task.perpetual?.automatic === true
+}

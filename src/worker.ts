@@ -1,0 +1,558 @@
+/**
+ * The worker: reads the stream through the consumer group, runs tasks within a concurrency bound,
+ * records outcomes in batches, renews its claim on long tasks, reclaims the tasks of dead workers,
+ * beats its heart, and runs the scheduler that moves due tasks onto the stream.
+ */
+import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Logger } from 'pino'
+import { ShadowsError, isShadowsError } from './errors.js'
+import { Attempt, type AttemptResult } from './execution.js'
+import { Outcomes, type Outcome } from './outcomes.js'
+import { CONSUMER_GROUP } from './keys.js'
+import { describeError } from './records.js'
+import { duplicate } from './redis/connection.js'
+import { runScript, type RedisClient } from './redis/scripts.js'
+import { Scheduler } from './scheduler.js'
+import type { Shadow } from './shadow.js'
+import { describeStrike, type StrikeSet } from './strikes.js'
+import { isAutomatic, isRecurring, nextCronTime, retryDelay, type AnyTask } from './task.js'
+import { Heartbeat } from './heartbeat.js'
+
+/** Options of {@link Worker}. */
+export interface WorkerOptions {
+  /** The tasks this worker runs; a message naming any other is put back for another worker. */
+  readonly tasks: readonly AnyTask[]
+  /** Most tasks running at once (default 10). */
+  readonly concurrency?: number
+  /** A task whose worker has not renewed its claim for this long (ms) is redelivered (default 300 000). */
+  readonly redeliveryTimeout?: number
+  /** Consumer name (default `host#pid`). */
+  readonly name?: string
+  /** How long `close()` lets running tasks finish before aborting them, in ms (default 30 000). */
+  readonly gracePeriod?: number
+  /** Heartbeat period in ms (default 2000); a worker is listed until 2.5 periods after its last beat. */
+  readonly heartbeatInterval?: number
+  /** Delay before a task this worker does not know is offered again, in ms (default 5000). */
+  readonly unknownTaskDelay?: number
+  /** A task delivered this many times without finishing (its worker died each time) fails (default 5). */
+  readonly maxDeliveries?: number
+  readonly logger?: Logger
+}
+
+const DEFAULTS = Object.freeze({
+  concurrency: 10,
+  redeliveryTimeout: 300_000,
+  gracePeriod: 30_000,
+  heartbeatInterval: 2_000,
+  unknownTaskDelay: 5_000,
+  maxDeliveries: 5,
+  /** Longest blocking read; close() interrupts it. */
+  readBlock: 5_000,
+  /** Blocking read while running until finished: how often "is anything left?" is asked. */
+  drainCheck: 100,
+  schedulerBatch: 1_000,
+  schedulerMaxSleep: 15_000,
+  startBatch: 500,
+})
+
+type StreamEntry = [id: string, fields: string[] | null]
+type StartReply = ['stale'] | (['run', string, string, string, string, number] | ['drop'])[]
+
+/** Runs registered tasks from one shadow. */
+export class Worker {
+  readonly shadow: Shadow
+  readonly name: string
+  readonly concurrency: number
+  readonly redeliveryTimeout: number
+  readonly logger: Logger
+  private readonly options: Required<Omit<WorkerOptions, 'tasks' | 'name' | 'logger'>>
+  private readonly registry: ReadonlyMap<string, AnyTask>
+  private readonly inFlight = new Map<string, Attempt>()
+  private reserved = 0
+  private slotFreed: (() => void) | undefined
+  private reader: RedisClient | undefined
+  private subscriber: RedisClient | undefined
+  private readonly outcomes: Outcomes
+  private readonly scheduler: Scheduler
+  private readonly heartbeat: Heartbeat
+  private timers: NodeJS.Timeout[] = []
+  private loop: Promise<void> | undefined
+  private stopRequested = false
+  private closing: Promise<void> | undefined
+  private readFailures = 0
+
+  constructor(shadow: Shadow, options: WorkerOptions) {
+    const tasks = options?.tasks
+    if (!Array.isArray(tasks)) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'Worker needs { tasks: [...] }')
+    this.shadow = shadow
+    this.name = options.name ?? `${hostname()}#${process.pid}`
+    const merged = {
+      concurrency: options.concurrency ?? DEFAULTS.concurrency,
+      redeliveryTimeout: options.redeliveryTimeout ?? DEFAULTS.redeliveryTimeout,
+      gracePeriod: options.gracePeriod ?? DEFAULTS.gracePeriod,
+      heartbeatInterval: options.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
+      unknownTaskDelay: options.unknownTaskDelay ?? DEFAULTS.unknownTaskDelay,
+      maxDeliveries: options.maxDeliveries ?? DEFAULTS.maxDeliveries,
+    }
+    for (const [field, value] of Object.entries(merged)) {
+      const min = field === 'gracePeriod' || field === 'unknownTaskDelay' ? 0 : 1
+      if (!Number.isInteger(value) || value < min) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `worker ${field} must be an integer >= ${min}`)
+    }
+    this.options = Object.freeze(merged)
+    this.concurrency = merged.concurrency
+    this.redeliveryTimeout = merged.redeliveryTimeout
+    const registry = new Map<string, AnyTask>()
+    for (const task of tasks) {
+      if (registry.has(task.name)) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `task ${task.name} is registered twice`)
+      registry.set(task.name, task)
+    }
+    this.registry = registry
+    this.logger = (options.logger ?? shadow.logger).child({ worker: this.name })
+    this.outcomes = new Outcomes(shadow, this.name, this.logger)
+    this.scheduler = new Scheduler(shadow.redis, shadow.keys, this.logger, {
+      batch: DEFAULTS.schedulerBatch,
+      maxSleep: DEFAULTS.schedulerMaxSleep,
+    })
+    this.heartbeat = new Heartbeat(shadow, {
+      name: this.name,
+      interval: merged.heartbeatInterval,
+      tasks: [...registry.keys()],
+      concurrency: merged.concurrency,
+      running: () => this.inFlight.size,
+      logger: this.logger,
+    })
+  }
+
+  /** Names of the tasks this worker runs. */
+  get taskNames(): string[] {
+    return [...this.registry.keys()]
+  }
+
+  /** Number of tasks running now. */
+  get running(): number {
+    return this.inFlight.size
+  }
+
+  /** Runs until `close()`. */
+  run(): Promise<void> {
+    return this.start(false)
+  }
+
+  /** Runs until nothing is queued, scheduled or running in the shadow, then returns (the worker stays open). */
+  runUntilFinished(): Promise<void> {
+    return this.start(true)
+  }
+
+  /**
+   * Stops taking work, lets running tasks finish within the grace period, then aborts them and puts
+   * them back on the queue; releases connections. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private start(untilFinished: boolean): Promise<void> {
+    if (this.closing) return Promise.reject(new ShadowsError('SHADOWS_ERR_CLOSED', `worker ${this.name} is closed`))
+    this.loop ??= this.activate(untilFinished).finally(() => {
+      this.loop = undefined
+    })
+    return this.loop
+  }
+
+  private async activate(untilFinished: boolean): Promise<void> {
+    this.stopRequested = false
+    await this.connect()
+    this.scheduler.start()
+    await this.heartbeat.start()
+    await this.scheduleAutomaticTasks()
+    const reclaimEvery = Math.min(Math.max(Math.floor(this.redeliveryTimeout / 2), 50), 30_000)
+    const renewEvery = Math.max(Math.floor(this.redeliveryTimeout / 3), 50)
+    this.timers = [setInterval(() => void this.reclaim(), reclaimEvery), setInterval(() => void this.renewClaims(), renewEvery)]
+    this.logger.info({ tasks: this.taskNames, concurrency: this.concurrency, shadow: this.shadow.name }, 'worker started')
+    try {
+      await this.readLoop(untilFinished)
+    } finally {
+      for (const timer of this.timers) clearInterval(timer)
+      this.timers = []
+      if (untilFinished && !this.closing) {
+        await this.scheduler.stop()
+        await this.heartbeat.stop()
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const shadow = this.shadow
+    if (!this.reader) {
+      this.reader = duplicate(shadow.redis)
+      this.reader.on('error', (err: Error) => this.logger.debug({ err }, 'reader connection error'))
+    }
+    if (!this.subscriber) {
+      const subscriber = duplicate(shadow.redis)
+      this.subscriber = subscriber
+      subscriber.on('error', (err: Error) => this.logger.debug({ err }, 'subscriber connection error'))
+      subscriber.on('message', (_channel: string, message: string) => this.onEvent(message))
+      // after a reconnection, pushes may have been missed: look at the schedule and strikes again
+      subscriber.on('ready', () => {
+        this.logger.info('reconnected to redis')
+        this.scheduler.wake()
+        void this.refreshStrikes()
+      })
+      await subscriber.subscribe(shadow.keys.events)
+    }
+    await this.ensureGroup()
+    await this.shadow.currentStrikes(true)
+  }
+
+  private async ensureGroup(): Promise<void> {
+    try {
+      await this.shadow.redis.xgroup('CREATE', this.shadow.keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!/BUSYGROUP/.test((err as Error).message)) throw err
+    }
+  }
+
+  private onEvent(message: string): void {
+    const space = message.indexOf(' ')
+    const kind = message.slice(0, space)
+    const rest = message.slice(space + 1)
+    if (kind === 'due') {
+      this.scheduler.notifyDue(Number(rest))
+    } else if (kind === 'cancel') {
+      const [gen, key] = rest.split(' ')
+      for (const attempt of this.inFlight.values()) {
+        if (attempt.input.key === key && attempt.input.gen === gen) {
+          attempt.logger.info('cancel received; aborting the running task')
+          attempt.abort('cancelled')
+        }
+      }
+    } else if (kind === 'strikes') {
+      void this.refreshStrikes()
+    }
+  }
+
+  private async refreshStrikes(): Promise<StrikeSet | undefined> {
+    try {
+      return await this.shadow.currentStrikes(true)
+    } catch (err) {
+      this.logger.warn({ err }, 'could not reload strikes')
+      return undefined
+    }
+  }
+
+  private async scheduleAutomaticTasks(): Promise<void> {
+    for (const task of this.registry.values()) {
+      if (!isAutomatic(task)) continue
+      const when = task.cron ? nextCronTime(task.cron, new Date()) : new Date()
+      if (!when) continue
+      try {
+        const execution = await this.shadow.add(task, { key: task.name, when })({})
+        if (!execution.duplicate) this.logger.info({ task: task.name, when }, 'scheduled automatic task')
+      } catch (err) {
+        if (isShadowsError(err, 'SHADOWS_ERR_STRUCK')) this.logger.info({ task: task.name }, 'automatic task is struck; not scheduled')
+        else this.logger.error({ err, task: task.name }, 'could not schedule automatic task')
+      }
+    }
+  }
+
+  private freeSlots(): number {
+    return this.concurrency - this.inFlight.size - this.reserved
+  }
+
+  private waitForSlot(): Promise<void> {
+    return new Promise((resolve) => {
+      this.slotFreed = resolve
+    })
+  }
+
+  private releaseSlot(): void {
+    const wake = this.slotFreed
+    this.slotFreed = undefined
+    wake?.()
+  }
+
+  private async readLoop(untilFinished: boolean): Promise<void> {
+    const { stream } = this.shadow.keys
+    const block = untilFinished ? DEFAULTS.drainCheck : DEFAULTS.readBlock
+    let idle = true
+    while (!this.stopRequested) {
+      const free = this.freeSlots()
+      if (free <= 0) {
+        await this.waitForSlot()
+        continue
+      }
+      try {
+        if (untilFinished && idle && (await this.isDrained())) return
+        const reply = (await this.reader?.xreadgroup('GROUP', CONSUMER_GROUP, this.name, 'COUNT', free, 'BLOCK', block, 'STREAMS', stream, '>')) as
+          | [string, StreamEntry[]][]
+          | null
+        this.readFailures = 0
+        const entries = reply?.[0]?.[1] ?? []
+        idle = entries.length === 0
+        if (!idle) await this.dispatch(entries, false)
+      } catch (err) {
+        if (this.stopRequested) return
+        await this.recoverFromReadError(err as Error)
+      }
+    }
+  }
+
+  private async recoverFromReadError(err: Error): Promise<void> {
+    this.readFailures += 1
+    if (/NOGROUP/.test(err.message)) {
+      // Redis lost the stream (restarted without persistence): make the group again
+      this.logger.warn('consumer group missing; creating it again')
+      await this.ensureGroup().catch(() => undefined)
+      return
+    }
+    if (this.readFailures === 1 || this.readFailures % 20 === 0) {
+      this.logger.warn({ err, failures: this.readFailures }, 'cannot read from redis; retrying')
+    }
+    await sleep(Math.min(50 * this.readFailures, 2000))
+  }
+
+  /** Nothing queued, scheduled or running anywhere, and nothing of ours waiting to be recorded. */
+  private async isDrained(): Promise<boolean> {
+    if (this.inFlight.size > 0 || this.reserved > 0) return false
+    await this.outcomes.idle()
+    const { stream, schedule } = this.shadow.keys
+    const [length, scheduled] = (await this.shadow.redis.pipeline().xlen(stream).zcard(schedule).exec()) ?? []
+    return length?.[1] === 0 && scheduled?.[1] === 0
+  }
+
+  /** Starts the tasks of freshly read (or reclaimed) stream entries. */
+  private async dispatch(entries: readonly StreamEntry[], reclaimed: boolean): Promise<void> {
+    const toStart: { id: string; key: string; gen: string; task: AnyTask }[] = []
+    const gone: string[] = []
+    for (const [id, fields] of entries) {
+      const f = fieldsOf(fields)
+      if (f.key === undefined || f.gen === undefined) {
+        gone.push(id)
+        continue
+      }
+      const task = f.task === undefined ? undefined : this.registry.get(f.task)
+      if (!task) {
+        this.logger.warn(
+          { task: f.task, key: f.key, retryIn: this.options.unknownTaskDelay },
+          'this worker does not know the task; putting it back for a worker that does',
+        )
+        this.outcomes.push({ id, key: f.key, gen: f.gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
+        continue
+      }
+      toStart.push({ id, key: f.key, gen: f.gen, task })
+    }
+    if (gone.length > 0) {
+      // entries deleted after delivery (a cancelled task): nothing to run, only to acknowledge
+      const { stream } = this.shadow.keys
+      await this.shadow.redis.pipeline().xack(stream, CONSUMER_GROUP, ...gone).xdel(stream, ...gone).exec()
+    }
+    for (let i = 0; i < toStart.length; i += DEFAULTS.startBatch) {
+      await this.startBatch(toStart.slice(i, i + DEFAULTS.startBatch), reclaimed)
+    }
+  }
+
+  private async startBatch(batch: { id: string; key: string; gen: string; task: AnyTask }[], reclaimed: boolean): Promise<void> {
+    const { keys, redis } = this.shadow
+    this.reserved += batch.length
+    let replies: StartReply
+    let strikes: StrikeSet
+    try {
+      for (let tries = 0; ; tries++) {
+        strikes = await this.shadow.currentStrikes(tries > 0)
+        const args: (string | number)[] = [CONSUMER_GROUP, this.name, Date.now(), strikes.version, reclaimed ? '1' : '0']
+        for (const m of batch) args.push(m.id, m.gen)
+        replies = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...batch.map((m) => keys.task(m.key))], args)) as StartReply
+        if (replies[0] !== 'stale') break
+      }
+    } finally {
+      this.reserved -= batch.length
+    }
+    batch.forEach((message, i) => {
+      const reply = replies[i] as ['run', string, string, string, string, number] | ['drop']
+      if (reply[0] !== 'run') return
+      const [, , paramsJson, when, attempt, deliveries] = reply
+      const base = { id: message.id, key: message.key, gen: message.gen }
+      const params = JSON.parse(paramsJson) as Record<string, unknown>
+      const log = this.logger.child({ task: message.task.name, key: message.key, attempt: Number(attempt) })
+      if (deliveries > this.options.maxDeliveries) {
+        const error = {
+          type: 'PoisonTaskError',
+          message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
+        }
+        log.error({ deliveries: deliveries - 1 }, 'poison task: giving up')
+        this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+        return
+      }
+      const strike = strikes.match(message.task.name, params)
+      if (strike) {
+        log.info({ strike: strike.id }, 'task is struck; skipping it')
+        const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
+        this.outcomes.push({ ...base, outcome: recurringOutcome(message.task, 'struck'), data: JSON.stringify(error), due: this.nextRunAt(message.task, Number(when)) })
+        return
+      }
+      const task: AnyTask = message.task
+      try {
+        task.validate(params)
+      } catch (err) {
+        log.error({ err }, 'params do not match the schema; failing without retry')
+        this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
+        return
+      }
+      const running = new Attempt({ ...base, task: message.task, params, when: Number(when), attempt: Number(attempt) }, this.logger)
+      this.inFlight.set(message.id, running)
+      void this.execute(running)
+    })
+  }
+
+  private async execute(attempt: Attempt): Promise<void> {
+    const { id, key, gen } = attempt.input
+    attempt.logger.debug('task started')
+    const progress = async (body: string) => {
+      await runScript(this.shadow.redis, 'progress', [this.shadow.keys.task(key)], [gen, this.name, body])
+    }
+    let result: AttemptResult
+    try {
+      result = await attempt.run(this.shadow, this, progress)
+    } finally {
+      this.inFlight.delete(id)
+      this.releaseSlot()
+    }
+    const outcome = this.decide(attempt, result)
+    if (outcome) this.outcomes.push({ id, key, gen, ...outcome })
+  }
+
+  /** Turns how an attempt ended into what to record: final state, retry, next run, or back on the queue. */
+  private decide(attempt: Attempt, result: AttemptResult): Pick<Outcome, 'outcome' | 'data' | 'due'> | undefined {
+    const { task, when } = attempt.input
+    const log = attempt.logger
+    const elapsed = Date.now() - attempt.startedAt
+    if (result.kind === 'aborted' && result.cause === 'shutdown') {
+      log.info('interrupted by shutdown; back on the queue')
+      return { outcome: 'defer', data: '', due: Date.now() }
+    }
+    if (result.kind === 'aborted' && result.cause === 'cancelled') {
+      log.info({ elapsed }, 'task cancelled')
+      return { outcome: 'cancelled', data: JSON.stringify(describeError(result.error)), due: 0 }
+    }
+    const chainGoesOn = isRecurring(task) && !attempt.chainCancelled
+    if (result.kind === 'returned') {
+      let data = ''
+      try {
+        data = result.value === undefined ? '' : (JSON.stringify(result.value) ?? '')
+      } catch (err) {
+        return this.failure(attempt, new TypeError(`the task's result is not JSON: ${(err as Error).message}`), elapsed)
+      }
+      log.debug({ elapsed }, 'task completed')
+      if (chainGoesOn) return { outcome: 'again', data, due: this.nextRunAt(task, when) }
+      return { outcome: 'completed', data, due: 0 }
+    }
+    return this.failure(attempt, result.error, elapsed)
+  }
+
+  private failure(attempt: Attempt, error: unknown, elapsed: number): Pick<Outcome, 'outcome' | 'data' | 'due'> {
+    const { task, when, attempt: number } = attempt.input
+    const data = JSON.stringify(describeError(error))
+    if (task.retry && number < task.retry.attempts) {
+      const delay = retryDelay(task.retry, number)
+      attempt.logger.warn({ err: error, elapsed, retryIn: delay }, 'task failed; will retry')
+      return { outcome: 'retry', data, due: Date.now() + delay }
+    }
+    attempt.logger.error({ err: error, elapsed }, 'task failed')
+    if (isRecurring(task) && !attempt.chainCancelled) return { outcome: 'again-failed', data, due: this.nextRunAt(task, when) }
+    return { outcome: 'failed', data, due: 0 }
+  }
+
+  /** When a perpetual or cron task runs next, after the run due at `when`. */
+  private nextRunAt(task: AnyTask, when: number): number {
+    const now = Date.now()
+    if (task.cron) return nextCronTime(task.cron, new Date(Math.max(now, when)))?.getTime() ?? now
+    if (task.perpetual) return Math.max(when + task.perpetual.every, now)
+    return 0
+  }
+
+  /** Takes over tasks whose worker stopped renewing its claim (it died). */
+  private async reclaim(): Promise<void> {
+    if (this.stopRequested) return
+    const { stream } = this.shadow.keys
+    try {
+      let cursor = '0-0'
+      for (let rounds = 0; rounds < 10 && this.freeSlots() > 0; rounds++) {
+        const [next, entries] = (await this.shadow.redis.xautoclaim(stream, CONSUMER_GROUP, this.name, this.redeliveryTimeout, cursor, 'COUNT', this.freeSlots())) as [
+          string,
+          StreamEntry[],
+        ]
+        if (entries.length > 0) {
+          this.logger.warn({ count: entries.length }, 'reclaimed tasks of a worker that stopped renewing its claim')
+          await this.dispatch(entries, true)
+        }
+        cursor = next
+        if (cursor === '0-0') break
+      }
+    } catch (err) {
+      if (!this.stopRequested) this.logger.debug({ err }, 'reclaim failed; will try again')
+    }
+  }
+
+  /** Renews this worker's claim on long-running tasks so that no other worker reclaims them. */
+  private async renewClaims(): Promise<void> {
+    const threshold = Date.now() - this.redeliveryTimeout / 3
+    const ids = [...this.inFlight.values()].filter((a) => a.startedAt <= threshold).map((a) => a.input.id)
+    if (ids.length === 0) return
+    try {
+      const lost = (await runScript(this.shadow.redis, 'renew', [this.shadow.keys.stream], [CONSUMER_GROUP, this.name, ...ids])) as string[]
+      if (lost.length > 0) this.logger.warn({ ids: lost }, 'another worker reclaimed running tasks; their outcome here will be ignored')
+    } catch (err) {
+      this.logger.warn({ err }, 'could not renew claims on running tasks')
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopRequested = true
+    this.releaseSlot()
+    for (const timer of this.timers) clearInterval(timer)
+    const steps: [string, () => Promise<unknown> | unknown][] = [
+      ['stop scheduler', () => this.scheduler.stop()],
+      ['stop reading', () => this.reader?.disconnect()],
+      ['finish running tasks', () => this.drainRunning()],
+      ['record outcomes', () => this.outcomes.close(this.options.gracePeriod)],
+      ['stop heartbeat', () => this.heartbeat.stop()],
+      ['wait for the loop', () => this.loop],
+      ['close subscriber', () => this.subscriber?.disconnect()],
+    ]
+    for (const [step, run] of steps) {
+      try {
+        await run()
+      } catch (err) {
+        this.logger.warn({ err, step }, 'worker close step failed')
+      }
+    }
+    this.logger.info('worker closed')
+  }
+
+  /** Lets running tasks finish within the grace period, then aborts them (they go back on the queue). */
+  private async drainRunning(): Promise<void> {
+    const deadline = Date.now() + this.options.gracePeriod
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      await Promise.race([this.waitForSlot(), sleep(Math.min(100, Math.max(1, deadline - Date.now())))])
+    }
+    if (this.inFlight.size === 0) return
+    this.logger.warn({ running: this.inFlight.size }, 'grace period over; aborting running tasks')
+    for (const attempt of this.inFlight.values()) attempt.abort('shutdown')
+    // an aborted attempt settles at once (its outcome is recorded even if the task ignores the signal)
+    await sleep(0)
+  }
+}
+
+function fieldsOf(fields: string[] | null): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (!fields) return out
+  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string
+  return out
+}
+
+/** A struck run of a perpetual task is skipped, and its chain goes on; others end struck. */
+function recurringOutcome(task: AnyTask, outcome: 'struck'): Outcome['outcome'] {
+  return isRecurring(task) ? 'again-failed' : outcome
+}

@@ -1,0 +1,96 @@
+/**
+ * Test helpers: each test gets its own shadow name on the test Redis, and on teardown checks that
+ * no key of a finished task was left without a TTL, then removes the shadow's keys.
+ */
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { pino } from 'pino'
+import { Shadow, Worker, type AnyTask, type ShadowOptions, type WorkerOptions } from '../../src/index.js'
+
+/** The Redis the tests use (scripts/test.mjs sets it). */
+export const TEST_URL = process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379'
+
+/** Quiet logs unless TEST_LOG_LEVEL says otherwise. */
+export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' })
+
+/** The tap test object, as far as these helpers need it. */
+export interface TestLike {
+  teardown(fn: () => unknown): void
+  fail(message: string, extra?: Record<string, unknown>): unknown
+}
+
+/** A shadow name no other test uses. */
+export function uniqueName(prefix = 'test'): string {
+  return `${prefix}-${randomBytes(6).toString('hex')}`
+}
+
+let admin: Redis | undefined
+/** A plain connection for looking at keys directly. */
+export function adminRedis(): Redis {
+  admin ??= new Redis(TEST_URL, { lazyConnect: false })
+  return admin
+}
+
+/** Every key of a shadow. */
+export async function shadowKeysIn(name: string): Promise<string[]> {
+  const redis = adminRedis()
+  const found: string[] = []
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `{${name}}:*`, 'COUNT', 1000)
+    found.push(...keys)
+    cursor = next
+  } while (cursor !== '0')
+  return found
+}
+
+/** Task records of finished tasks that have no TTL (should be none). */
+export async function leakedKeys(name: string): Promise<string[]> {
+  const redis = adminRedis()
+  const leaked: string[] = []
+  for (const key of await shadowKeysIn(name)) {
+    if (!key.includes('}:task:')) continue
+    const state = await redis.hget(key, 'state')
+    const live = state === 'scheduled' || state === 'queued' || state === 'running'
+    if (!live && (await redis.pttl(key)) < 0) leaked.push(key)
+  }
+  return leaked
+}
+
+/**
+ * A Shadow on its own name. On teardown: workers closed, the no-leak check, then every key of
+ * the shadow deleted.
+ */
+export function makeShadow(t: TestLike, options: ShadowOptions = {}): Shadow {
+  const shadow = new Shadow({ name: uniqueName(), url: TEST_URL, logger: testLogger, ...options })
+  t.teardown(async () => {
+    const leaked = await leakedKeys(shadow.name)
+    if (leaked.length > 0) t.fail('finished task records left without a TTL', { leaked })
+    await shadow.close()
+    const keys = await shadowKeysIn(shadow.name)
+    if (keys.length > 0) await adminRedis().del(...keys)
+  })
+  return shadow
+}
+
+/** A worker on `shadow`, closed on teardown (before the shadow's own teardown runs). */
+export function makeWorker(t: TestLike, shadow: Shadow, tasks: readonly AnyTask[], options: Partial<WorkerOptions> = {}): Worker {
+  const worker = new Worker(shadow, { tasks, logger: testLogger, gracePeriod: 2000, ...options })
+  t.teardown(() => worker.close())
+  return worker
+}
+
+/** Resolves when `check` returns true, polling every 10 ms, or rejects after `timeoutMs`. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+/** Closes the admin connection after the last test of a file. */
+export function closeAdmin(): void {
+  admin?.disconnect()
+  admin = undefined
+}

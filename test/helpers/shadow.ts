@@ -16,7 +16,7 @@ export const testLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }
 /** The tap test object, as far as these helpers need it. */
 export interface TestLike {
   teardown(fn: () => unknown): void
-  fail(message: string, extra?: Record<string, unknown>): unknown
+  fail(message: string): unknown
 }
 
 /** A shadow name no other test uses. */
@@ -65,7 +65,7 @@ export function makeShadow(t: TestLike, options: ShadowOptions = {}): Shadow {
   const shadow = new Shadow({ name: uniqueName(), url: TEST_URL, logger: testLogger, ...options })
   t.teardown(async () => {
     const leaked = await leakedKeys(shadow.name)
-    if (leaked.length > 0) t.fail('finished task records left without a TTL', { leaked })
+    if (leaked.length > 0) t.fail(`finished task records left without a TTL: ${leaked.join(', ')}`)
     await shadow.close()
     const keys = await shadowKeysIn(shadow.name)
     if (keys.length > 0) await adminRedis().del(...keys)

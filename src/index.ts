@@ -8,7 +8,7 @@
 export { Shadow, DEFAULT_EXECUTION_TTL, DEFAULT_MAX_STRIKES } from './shadow.js'
 export type { ShadowOptions, AddOptions, ReplaceOptions, Execution, Replacement, BatchItem, BatchResult, Cancellation } from './shadow.js'
 export { Worker } from './worker.js'
-export type { WorkerOptions } from './worker.js'
+export type { WorkerOptions, WorkerObserver } from './worker.js'
 export { defineTask } from './task.js'
 export type { Task, AnyTask, TaskOptions, TaskContext, RetryOptions, PerpetualOptions, CronOptions, ParamsOf } from './task.js'
 export { ShadowsError, isShadowsError, ERRORS, ERROR_CODES } from './errors.js'

@@ -97,6 +97,7 @@ export type BatchResult = { readonly ok: true; readonly execution: Execution } |
 /** What `cancel` returns. */
 export interface Cancellation {
   readonly key: string
+  readonly task: string
   readonly state: 'cancelled'
   /** The state the task was in when cancelled (`cancelled` when it already was). */
   readonly previous: string
@@ -228,12 +229,16 @@ export class Shadow {
     this.assertOpen()
     assertValidKey(key)
     const k = this.keys
-    const [outcome, state] = (await runScript(this.redis, 'cancel', [k.task(key), k.schedule, k.stream], [key, Date.now(), this.executionTtl, k.events])) as [string, string?]
+    const [outcome, state, task] = (await runScript(this.redis, 'cancel', [k.task(key), k.schedule, k.stream], [key, Date.now(), this.executionTtl, k.events])) as [
+      string,
+      string?,
+      string?,
+    ]
     if (outcome === 'missing') throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key}`, { key })
     if (outcome === 'finished') {
       throw new ShadowsError('SHADOWS_ERR_ALREADY_FINISHED', `task ${key} already finished (${state}); too late to cancel`, { key, state })
     }
-    return { key, state: 'cancelled', previous: state ?? 'cancelled' }
+    return { key, task: task ?? '', state: 'cancelled', previous: state ?? 'cancelled' }
   }
 
   /** The task's record, or undefined when unknown or expired. */

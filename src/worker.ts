@@ -38,6 +38,16 @@ export interface WorkerOptions {
   /** A task delivered this many times without finishing (its worker died each time) fails (default 5). */
   readonly maxDeliveries?: number
   readonly logger?: Logger
+  /** Told about every start and end, e.g. to keep metrics. */
+  readonly observer?: WorkerObserver
+}
+
+/** Hooks a worker calls as tasks start and end (metrics live here, outside the engine). */
+export interface WorkerObserver {
+  /** A task started; `lateness` is start − when, in ms. */
+  taskStarted?(task: string, lateness: number): void
+  /** An attempt ended: completed, failed, retry, cancelled, struck, again (a perpetual run), defer. */
+  taskEnded?(task: string, outcome: string, durationMs: number): void
 }
 
 const DEFAULTS = Object.freeze({
@@ -66,7 +76,8 @@ export class Worker {
   readonly concurrency: number
   readonly redeliveryTimeout: number
   readonly logger: Logger
-  private readonly options: Required<Omit<WorkerOptions, 'tasks' | 'name' | 'logger'>>
+  private readonly options: Required<Omit<WorkerOptions, 'tasks' | 'name' | 'logger' | 'observer'>>
+  private readonly observer: WorkerObserver | undefined
   private readonly registry: ReadonlyMap<string, AnyTask>
   private readonly inFlight = new Map<string, Attempt>()
   private reserved = 0
@@ -109,6 +120,7 @@ export class Worker {
     }
     this.registry = registry
     this.logger = (options.logger ?? shadow.logger).child({ worker: this.name })
+    this.observer = options.observer
     this.outcomes = new Outcomes(shadow, this.name, this.logger)
     this.scheduler = new Scheduler(shadow.redis, shadow.keys, this.logger, {
       batch: DEFAULTS.schedulerBatch,
@@ -390,6 +402,7 @@ export class Worker {
         log.info({ strike: strike.id }, 'task is struck; skipping it')
         const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
         this.outcomes.push({ ...base, outcome: recurringOutcome(message.task, 'struck'), data: JSON.stringify(error), due: this.nextRunAt(message.task, Number(when)) })
+        this.observer?.taskEnded?.(message.task.name, 'struck', 0)
         return
       }
       const task: AnyTask = message.task
@@ -402,6 +415,7 @@ export class Worker {
       }
       const running = new Attempt({ ...base, task: message.task, params, when: Number(when), attempt: Number(attempt) }, this.logger)
       this.inFlight.set(message.id, running)
+      this.observer?.taskStarted?.(message.task.name, running.startedAt - Number(when))
       void this.execute(running)
     })
   }
@@ -420,7 +434,10 @@ export class Worker {
       this.releaseSlot()
     }
     const outcome = this.decide(attempt, result)
-    if (outcome) this.outcomes.push({ id, key, gen, ...outcome })
+    if (outcome) {
+      this.outcomes.push({ id, key, gen, ...outcome })
+      this.observer?.taskEnded?.(attempt.input.task.name, outcome.outcome === 'again-failed' ? 'failed' : outcome.outcome, Date.now() - attempt.startedAt)
+    }
   }
 
   /** Turns how an attempt ended into what to record: final state, retry, next run, or back on the queue. */

@@ -11,21 +11,21 @@
   ARGV[3]  execution TTL in ms (0: delete the record)
   ARGV[4]  events channel
 
-  Returns { "missing" } | { "cancelled", previous state } | { "finished", state }
+  Returns { "missing" } | { "cancelled", previous state, task } | { "finished", state, task }
 ]]
 local record, schedule, stream = KEYS[1], KEYS[2], KEYS[3]
 local key, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 
-local f = redis.call('HMGET', record, 'state', 'sid', 'gen')
+local f = redis.call('HMGET', record, 'state', 'sid', 'gen', 'task')
 local state = f[1]
 if not state then
   return { 'missing' }
 end
 if state == 'cancelled' then
-  return { 'cancelled', state }
+  return { 'cancelled', state, f[4] }
 end
 if state ~= 'scheduled' and state ~= 'queued' and state ~= 'running' then
-  return { 'finished', state }
+  return { 'finished', state, f[4] }
 end
 
 if state == 'scheduled' then
@@ -43,4 +43,4 @@ if ttl > 0 then
 else
   redis.call('DEL', record)
 end
-return { 'cancelled', state }
+return { 'cancelled', state, f[4] }

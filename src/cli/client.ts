@@ -1,0 +1,161 @@
+/**
+ * One-shot client commands: add, snapshot, strike, restore, workers.
+ */
+import { Shadow } from '../shadow.js'
+import type { StrikeInput, StrikeOperator } from '../strikes.js'
+import type { Command, CommandContext } from './command.js'
+import { intFlag, stringFlag, UsageError } from './flags.js'
+import { loadTasks } from './tasks-module.js'
+
+async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => Promise<T>, tasksPath?: string): Promise<T> {
+  const tasks = tasksPath ? await loadTasks(tasksPath) : undefined
+  const shadow = new Shadow({
+    url: stringFlag(context.flags, 'url') as string,
+    name: stringFlag(context.flags, 'name') as string,
+    logger: context.logger,
+    ...(tasks ? { tasks } : {}),
+    connection: { maxRetriesPerRequest: 1, connectionName: 'shadows:cli' },
+  })
+  try {
+    return await use(shadow)
+  } finally {
+    await shadow.close()
+  }
+}
+
+function parseJson(text: string, flag: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new UsageError(`--${flag} must be JSON, got ${JSON.stringify(text)}`)
+  }
+}
+
+function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
+}
+
+export const add: Command = {
+  name: 'add',
+  usage: "shadows add TASK [--params '{…}'] [--when 2026-11-28T10:00:00Z | --delay MS] [--key KEY]",
+  summary: 'Adds a task and prints it as JSON (with --tasks, params are validated first).',
+  flags: [
+    { name: 'params', type: 'string', description: 'params as a JSON object', default: '{}' },
+    { name: 'when', type: 'string', description: 'due time, RFC 3339 with an offset' },
+    { name: 'delay', type: 'string', description: 'due in this many ms' },
+    { name: 'key', type: 'string', description: 'task key (default: a UUID)' },
+    { name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module to validate against' },
+  ],
+  async run(context) {
+    const { flags, out } = context
+    const [task, ...extra] = flags.positionals
+    if (!task || extra.length > 0) throw new UsageError('add takes exactly one TASK name')
+    const params = parseJson(stringFlag(flags, 'params') as string, 'params') as Record<string, unknown>
+    const when = stringFlag(flags, 'when')
+    const delay = intFlag(flags, 'delay', 0)
+    const key = stringFlag(flags, 'key')
+    const execution = await withShadow(
+      context,
+      (shadow) => shadow.add(task, { ...(when !== undefined ? { when } : {}), ...(delay !== undefined ? { delay } : {}), ...(key !== undefined ? { key } : {}) })(params),
+      stringFlag(flags, 'tasks'),
+    )
+    out(JSON.stringify({ ...execution, when: execution.when.toISOString() }))
+    return 0
+  },
+}
+
+export const snapshot: Command = {
+  name: 'snapshot',
+  usage: 'shadows snapshot [--json]',
+  summary: 'Shows what is scheduled, queued and running.',
+  flags: [{ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }],
+  async run(context) {
+    const s = await withShadow(context, (shadow) => shadow.snapshot())
+    if (context.flags.values.json) {
+      context.out(JSON.stringify(s, null, 2))
+      return 0
+    }
+    const lines = [`${s.takenAt.toISOString()}  scheduled ${s.counts.scheduled}  queued ${s.counts.queued}  running ${s.counts.running}`, '']
+    const tasks = Object.entries(s.byTask)
+    if (tasks.length > 0) {
+      lines.push(table([['TASK', 'SCHEDULED', 'QUEUED', 'RUNNING'], ...tasks.map(([t, c]) => [t, String(c.scheduled), String(c.queued), String(c.running)])]), '')
+    }
+    if (s.running.length > 0) {
+      lines.push(table([['RUNNING', 'TASK', 'WORKER', 'STARTED'], ...s.running.map((r) => [r.key, r.task, r.worker, r.startedAt?.toISOString() ?? ''])]), '')
+    }
+    if (s.scheduled.length > 0) lines.push(table([['SCHEDULED', 'TASK', 'WHEN'], ...s.scheduled.map((e) => [e.key, e.task, e.when.toISOString()])]), '')
+    context.out(lines.join('\n').trimEnd())
+    return 0
+  },
+}
+
+export const strike: Command = {
+  name: 'strike',
+  usage: "shadows strike [--task NAME] [--parameter NAME --operator OP --value JSON]",
+  summary: 'Strikes a task, a parameter value, or both: matching tasks are refused and skipped.',
+  flags: [
+    { name: 'task', type: 'string', description: 'task name' },
+    { name: 'parameter', type: 'string', description: 'parameter name' },
+    { name: 'operator', type: 'string', description: '== != > >= < <= between', default: '==' },
+    { name: 'value', type: 'string', description: 'JSON value ([lo, hi] for between); a bare word is a string' },
+  ],
+  async run(context) {
+    const { flags } = context
+    if (flags.positionals.length > 0) throw new UsageError('strike takes flags only')
+    const text = stringFlag(flags, 'value')
+    let value: unknown
+    if (text !== undefined) {
+      try {
+        value = JSON.parse(text)
+      } catch {
+        value = text
+      }
+    }
+    const task = stringFlag(flags, 'task')
+    const parameter = stringFlag(flags, 'parameter')
+    const input = {
+      ...(task !== undefined ? { task } : {}),
+      ...(parameter !== undefined ? { parameter, operator: stringFlag(flags, 'operator') as StrikeOperator } : {}),
+      ...(value !== undefined ? { value } : {}),
+    } as StrikeInput
+    const result = await withShadow(context, (shadow) => shadow.strike(input))
+    context.out(JSON.stringify({ ...result.strike, created: result.created }))
+    return 0
+  },
+}
+
+export const restore: Command = {
+  name: 'restore',
+  usage: 'shadows restore ID',
+  summary: 'Removes a strike rule by id (tasks skipped meanwhile stay skipped).',
+  flags: [],
+  async run(context) {
+    const [id, ...extra] = context.flags.positionals
+    if (!id || extra.length > 0) throw new UsageError('restore takes exactly one strike ID')
+    const removed = await withShadow(context, (shadow) => shadow.restore(id))
+    context.out(JSON.stringify(removed))
+    return 0
+  },
+}
+
+export const workers: Command = {
+  name: 'workers',
+  usage: 'shadows workers [--json]',
+  summary: 'Lists live workers from their heartbeats.',
+  flags: [{ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }],
+  async run(context) {
+    const list = await withShadow(context, (shadow) => shadow.workers())
+    if (context.flags.values.json) context.out(JSON.stringify(list, null, 2))
+    else if (list.length === 0) context.out('no live workers')
+    else {
+      context.out(
+        table([
+          ['WORKER', 'RUNNING', 'CONCURRENCY', 'LAST SEEN', 'TASKS'],
+          ...list.map((w) => [w.name, String(w.running), String(w.concurrency), w.lastSeen.toISOString(), w.tasks.join(',')]),
+        ]),
+      )
+    }
+    return 0
+  },
+}

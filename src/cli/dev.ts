@@ -1,0 +1,71 @@
+/**
+ * `shadows dev`: the gateway and one worker in one process, with the example tasks, on the local
+ * Redis — or on a private redis-server started (and stopped) here when nothing answers.
+ */
+import { fileURLToPath } from 'node:url'
+import { buildApp } from '../gateway/app.js'
+import { listen } from '../gateway/server.js'
+import { Shadow } from '../shadow.js'
+import { Worker } from '../worker.js'
+import type { Command } from './command.js'
+import { intFlag, stringFlag } from './flags.js'
+import { ensureRedis } from './private-redis.js'
+import { onShutdownSignal } from './signals.js'
+import { EXAMPLE_TASKS, loadTasks } from './tasks-module.js'
+
+/** The curl lines printed at start-up. */
+export function tryLines(base: string): string {
+  return [
+    `curl -s -X POST ${base}/tasks -H 'content-type: application/json' -d '{"task":"greet","params":{"name":"Jane"}}'`,
+    `curl -s -X POST ${base}/tasks -H 'content-type: application/json' -d '{"task":"greet","params":{"name":"John"},"delay":3000,"key":"john"}'`,
+    `curl -s -X PUT ${base}/tasks/john -H 'content-type: application/json' -d '{"task":"greet","params":{"name":"Johnny"},"delay":5000}'`,
+    `curl -s -X POST ${base}/tasks -H 'content-type: application/json' -d '{"task":"sleep","params":{"ms":20000},"key":"nap"}'`,
+    `curl -s ${base}/tasks/nap`,
+    `curl -s -X DELETE ${base}/tasks/nap`,
+    `curl -s -X POST ${base}/strikes -H 'content-type: application/json' -d '{"parameter":"name","value":"Jane"}'`,
+    `curl -s ${base}/snapshot`,
+    `open ${base}/docs`,
+  ].join('\n')
+}
+
+export const dev: Command = {
+  name: 'dev',
+  usage: 'shadows dev [--port 8080] [--host 127.0.0.1] [--tasks ./dist/tasks.js]',
+  summary: 'Runs the gateway and one worker in one process, with the example tasks, for trying shadows out.',
+  longRunning: true,
+  flags: [
+    { name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module (default: the example tasks)' },
+    { name: 'port', type: 'string', env: 'PORT', description: 'port to listen on', default: '8080' },
+    { name: 'host', type: 'string', env: 'HOST', description: 'address to listen on (loopback)', default: '127.0.0.1' },
+    { name: 'concurrency', type: 'string', env: 'SHADOWS_CONCURRENCY', description: 'most tasks running at once', default: '10' },
+  ],
+  async run({ flags, logger, out }) {
+    const tasks = await loadTasks(stringFlag(flags, 'tasks') ?? fileURLToPath(EXAMPLE_TASKS))
+    const port = intFlag(flags, 'port', 0, 65535) as number
+    const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
+    const redis = await ensureRedis(stringFlag(flags, 'url') as string)
+    if (redis.private) logger.info({ url: redis.url }, 'no Redis answered; started a private redis-server (nothing persisted)')
+    const name = stringFlag(flags, 'name') as string
+    const app = await buildApp({ tasks, url: redis.url, name, logger })
+    const shadow = new Shadow({ url: redis.url, name, logger })
+    const worker = new Worker(shadow, { tasks, concurrency, logger, gracePeriod: 5000 })
+    let address: string
+    try {
+      address = await listen(app, { host: stringFlag(flags, 'host') as string, port, authenticated: false })
+    } catch (err) {
+      await Promise.allSettled([app.close(), shadow.close()])
+      await redis.stop()
+      throw err
+    }
+    const running = worker.run()
+    out(`\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redis.url}\n\nTry:\n${tryLines(address)}\n`)
+    onShutdownSignal(logger, async () => {
+      await app.close()
+      await worker.close()
+      await shadow.close()
+      await redis.stop()
+    })
+    await running
+    return 0
+  },
+}

@@ -1,0 +1,50 @@
+/**
+ * `shadows serve`: the HTTP gateway.
+ */
+import { buildApp } from '../gateway/app.js'
+import { listen } from '../gateway/server.js'
+import { parseTokens } from '../gateway/auth.js'
+import type { Command } from './command.js'
+import { intFlag, stringFlag, type Flag } from './flags.js'
+import { onShutdownSignal } from './signals.js'
+import { loadTasks } from './tasks-module.js'
+
+export const GATEWAY_FLAGS: readonly Flag[] = [
+  { name: 'port', type: 'string', env: 'PORT', description: 'port to listen on', default: '8080' },
+  { name: 'host', type: 'string', env: 'HOST', description: 'address to listen on (non-loopback needs tokens)', default: '127.0.0.1' },
+  { name: 'tokens', type: 'string', env: 'SHADOWS_TOKENS', description: 'bearer tokens: "token:scope,scope;token2:scope" (scopes enqueue, read, ops)' },
+  { name: 'body-limit', type: 'string', env: 'SHADOWS_BODY_LIMIT', description: 'largest request body in bytes', default: '1048576' },
+  { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
+]
+
+export const serve: Command = {
+  name: 'serve',
+  usage: 'shadows serve --tasks ./dist/tasks.js [--port 8080] [--host 127.0.0.1]',
+  summary: 'Runs the HTTP gateway: add, schedule, replace, cancel and inspect tasks; strike and restore.',
+  longRunning: true,
+  flags: [{ name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module (default export: array of tasks)' }, ...GATEWAY_FLAGS],
+  async run({ flags, logger }) {
+    const tasks = await loadTasks(stringFlag(flags, 'tasks'))
+    const tokens = stringFlag(flags, 'tokens')
+    parseTokens(tokens)
+    const app = await buildApp({
+      tasks,
+      url: stringFlag(flags, 'url') as string,
+      name: stringFlag(flags, 'name') as string,
+      ...(tokens ? { tokens } : {}),
+      bodyLimit: intFlag(flags, 'body-limit', 1) as number,
+      executionTtl: intFlag(flags, 'execution-ttl', 0) as number,
+      logger,
+    })
+    const address = await listen(app, {
+      host: stringFlag(flags, 'host') as string,
+      port: intFlag(flags, 'port', 0, 65535) as number,
+      authenticated: Boolean(tokens),
+    })
+    logger.info({ address, tasks: tasks.map((t) => t.name) }, 'gateway listening')
+    onShutdownSignal(logger, async () => {
+      await app.close()
+    })
+    return new Promise<number>(() => undefined)
+  },
+}

@@ -1,0 +1,83 @@
+/**
+ * `shadows worker`: a worker process.
+ */
+import { createServer, type Server } from 'node:http'
+import { once } from 'node:events'
+import { Metrics } from '../metrics.js'
+import { Shadow } from '../shadow.js'
+import { Worker } from '../worker.js'
+import type { Command } from './command.js'
+import { intFlag, stringFlag, type Flag } from './flags.js'
+import { onShutdownSignal } from './signals.js'
+import { loadTasks } from './tasks-module.js'
+
+export const WORKER_FLAGS: readonly Flag[] = [
+  { name: 'concurrency', type: 'string', env: 'SHADOWS_CONCURRENCY', description: 'most tasks running at once', default: '10' },
+  { name: 'redelivery-timeout', type: 'string', env: 'SHADOWS_REDELIVERY_TIMEOUT', description: "ms before a dead worker's tasks are redelivered", default: '300000' },
+  { name: 'grace-period', type: 'string', env: 'SHADOWS_GRACE_PERIOD', description: 'ms running tasks may finish on shutdown', default: '30000' },
+  { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
+]
+
+/** Serves `metrics` as Prometheus text on http://host:port/metrics. */
+export async function serveMetrics(metrics: Metrics, port: number, host: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method === 'GET' && request.url?.split('?')[0] === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => response.writeHead(500).end(),
+      )
+    } else {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /metrics\n')
+    }
+  })
+  server.listen(port, host)
+  await once(server, 'listening')
+  return server
+}
+
+export const worker: Command = {
+  name: 'worker',
+  usage: 'shadows worker --tasks ./dist/tasks.js [--concurrency 10] [--redelivery-timeout 300000] [--until-finished] [--metrics-port 9464]',
+  summary: 'Runs a worker: takes tasks from the shadow and runs them.',
+  longRunning: true,
+  flags: [
+    { name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module (default export: array of tasks)' },
+    ...WORKER_FLAGS,
+    { name: 'until-finished', type: 'boolean', env: 'SHADOWS_UNTIL_FINISHED', description: 'exit once nothing is queued, scheduled or running' },
+    { name: 'metrics-port', type: 'string', env: 'SHADOWS_METRICS_PORT', description: 'serve Prometheus metrics on this port' },
+    { name: 'metrics-host', type: 'string', env: 'SHADOWS_METRICS_HOST', description: 'address for the metrics port', default: '127.0.0.1' },
+  ],
+  async run({ flags, logger }) {
+    const tasks = await loadTasks(stringFlag(flags, 'tasks'))
+    const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
+    const redeliveryTimeout = intFlag(flags, 'redelivery-timeout', 1) as number
+    const gracePeriod = intFlag(flags, 'grace-period', 0) as number
+    const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
+    const metricsPort = intFlag(flags, 'metrics-port', 0, 65535)
+    const shadow = new Shadow({ url: stringFlag(flags, 'url') as string, name: stringFlag(flags, 'name') as string, executionTtl, logger })
+    const metrics = metricsPort !== undefined ? new Metrics(shadow) : undefined
+    const instance = new Worker(shadow, {
+      tasks,
+      concurrency,
+      redeliveryTimeout,
+      gracePeriod,
+      logger,
+      ...(metrics ? { observer: metrics.workerObserver() } : {}),
+    })
+    const metricsServer = metrics && metricsPort !== undefined ? await serveMetrics(metrics, metricsPort, stringFlag(flags, 'metrics-host') as string) : undefined
+    if (metricsServer) logger.info({ address: metricsServer.address() }, 'metrics served on /metrics')
+    const stop = async () => {
+      await instance.close()
+      metricsServer?.close()
+      await shadow.close()
+    }
+    onShutdownSignal(logger, stop)
+    if (flags.values['until-finished']) {
+      await instance.runUntilFinished()
+      await stop()
+      return 0
+    }
+    await instance.run()
+    return 0
+  },
+}

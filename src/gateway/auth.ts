@@ -1,0 +1,56 @@
+/**
+ * Bearer-token authentication. Tokens come from `SHADOWS_TOKENS` (`token:scope,scope;token2:scope`)
+ * with the scopes `enqueue` (add, replace, cancel), `read` (GETs) and `ops` (strikes; implies the
+ * others). Presented tokens are compared in constant time against every configured token.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { ShadowsError } from '../errors.js'
+
+/** What a route needs. `public` routes need no token. */
+export type Scope = 'enqueue' | 'read' | 'ops' | 'public'
+
+const SCOPES = new Set(['enqueue', 'read', 'ops'])
+
+/** Parsed tokens: only their SHA-256 digests are kept. */
+export interface TokenTable {
+  readonly entries: readonly { readonly digest: Buffer; readonly scopes: ReadonlySet<string> }[]
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest()
+}
+
+/** Parses `token:scope,scope;token2:scope`; throws `SHADOWS_ERR_VALIDATION` on a malformed list. */
+export function parseTokens(spec: string | undefined): TokenTable {
+  const entries: { digest: Buffer; scopes: Set<string> }[] = []
+  for (const part of (spec ?? '').split(';')) {
+    const item = part.trim()
+    if (item === '') continue
+    const colon = item.lastIndexOf(':')
+    const token = colon > 0 ? item.slice(0, colon) : ''
+    const scopes = colon > 0 ? item.slice(colon + 1).split(',').map((s) => s.trim()).filter(Boolean) : []
+    if (token.length < 8 || scopes.length === 0 || scopes.some((s) => !SCOPES.has(s))) {
+      throw new ShadowsError(
+        'SHADOWS_ERR_VALIDATION',
+        'SHADOWS_TOKENS must look like "token:scope,scope;token2:scope" with tokens of 8+ chars and scopes among enqueue, read, ops',
+      )
+    }
+    entries.push({ digest: digest(token), scopes: new Set(scopes) })
+  }
+  return { entries }
+}
+
+/** The outcome of checking a request's Authorization header against the scope a route needs. */
+export function authorize(table: TokenTable, header: string | undefined, needed: Scope): 'ok' | 'unauthorized' | 'forbidden' {
+  if (needed === 'public' || table.entries.length === 0) return 'ok'
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')
+  if (!match) return 'unauthorized'
+  const presented = digest(match[1] as string)
+  let found: ReadonlySet<string> | undefined
+  // compare with every token, without stopping at the first match: the time does not depend on which
+  for (const entry of table.entries) {
+    if (timingSafeEqual(presented, entry.digest)) found = entry.scopes
+  }
+  if (!found) return 'unauthorized'
+  return found.has('ops') || found.has(needed) ? 'ok' : 'forbidden'
+}

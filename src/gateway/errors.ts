@@ -1,0 +1,71 @@
+/**
+ * One error shape for every answer that is not a success, including what Fastify rejects by
+ * itself: `{ statusCode, code, error, message }`.
+ */
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ERRORS, isShadowsError, type ErrorCode } from '../errors.js'
+
+/** Seconds a client is told to wait when Redis is unreachable. */
+export const RETRY_AFTER_SECONDS = 2
+
+/** The JSON body of an error answer. */
+export function errorBody(code: ErrorCode, message: string): { statusCode: number; code: ErrorCode; error: string; message: string } {
+  const statusCode = ERRORS[code].status
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+/** Fastify's own error codes, mapped to ours. */
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'SHADOWS_ERR_MALFORMED_JSON',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'SHADOWS_ERR_MALFORMED_JSON',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SHADOWS_ERR_VALIDATION',
+  FST_ERR_CTP_INVALID_TYPE: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_BAD_URL: 'SHADOWS_ERR_VALIDATION',
+  FST_ERR_VALIDATION: 'SHADOWS_ERR_VALIDATION',
+}
+
+/** Error names ioredis uses when it could not talk to Redis at all. */
+function isRedisUnavailable(err: Error): boolean {
+  if (err.name === 'MaxRetriesPerRequestError') return true
+  if (err.name === 'ReplyError') return /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY) /.test(err.message)
+  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect|Cluster|enableOfflineQueue/i.test(err.message)
+}
+
+/** Classifies any error into our code and a message safe to show. */
+export function classify(err: unknown): { code: ErrorCode; message: string } {
+  if (isShadowsError(err)) return { code: err.code, message: err.message }
+  const e = err as FastifyError
+  if (e?.validation) return { code: 'SHADOWS_ERR_VALIDATION', message: e.message }
+  const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined
+  if (mapped) return { code: mapped, message: e.message }
+  if (e?.statusCode === 400 || e?.statusCode === 404) return { code: e.statusCode === 404 ? 'SHADOWS_ERR_NOT_FOUND' : 'SHADOWS_ERR_VALIDATION', message: e.message }
+  if (e?.statusCode === 413) return { code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE', message: e.message }
+  if (e?.statusCode === 415) return { code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE', message: e.message }
+  if (e?.statusCode === 408) return { code: 'SHADOWS_ERR_VALIDATION', message: 'the request body did not arrive in time' }
+  if (e instanceof Error && isRedisUnavailable(e)) return { code: 'SHADOWS_ERR_UNAVAILABLE', message: 'Redis is unreachable; retry later' }
+  return { code: 'SHADOWS_ERR_INTERNAL', message: 'an unexpected error occurred; the gateway log has the details' }
+}
+
+/** Sends an error answer (with Retry-After when Redis is away). */
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  if (code === 'SHADOWS_ERR_UNAVAILABLE') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+  return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message))
+}
+
+/** Installs the error and not-found handlers. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const { code, message } = classify(err)
+    const status = ERRORS[code].status
+    if (status >= 500) request.log.error({ err, code }, 'request failed')
+    else request.log.info({ code, reason: message }, 'request refused')
+    return sendError(reply, code, message)
+  })
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
+    sendError(reply, 'SHADOWS_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),
+  )
+}
+

@@ -1,0 +1,50 @@
+/**
+ * /strikes: list, add and restore strike rules (scope `ops` to change them).
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { StrikeInput } from '../../strikes.js'
+import { IdParams, StrikeBody, StrikeInputBody, StrikeList, errors } from '../schemas.js'
+
+export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { shadow } = app
+
+  app.get(
+    '/strikes',
+    {
+      config: { scope: 'read' },
+      schema: { summary: 'The strike rules in force', tags: ['strikes'], response: { 200: StrikeList, ...errors(401, 403, 503) } },
+    },
+    async () => ({ strikes: await shadow.strikes() }),
+  )
+
+  app.post(
+    '/strikes',
+    {
+      config: { scope: 'ops' },
+      schema: {
+        summary: 'Strike a task, a parameter value, or both',
+        tags: ['strikes'],
+        body: StrikeInputBody,
+        response: { 201: StrikeBody, 200: StrikeBody, ...errors(400, 401, 403, 409, 413, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { strike, created } = await shadow.strike(request.body as StrikeInput)
+      return reply.code(created ? 201 : 200).send(strike)
+    },
+  )
+
+  app.delete(
+    '/strikes/:id',
+    {
+      config: { scope: 'ops' },
+      schema: {
+        summary: 'Restore: remove a strike rule (skipped tasks stay skipped)',
+        tags: ['strikes'],
+        params: IdParams,
+        response: { 200: StrikeBody, ...errors(401, 403, 404, 503) },
+      },
+    },
+    async (request) => shadow.restore(request.params.id),
+  )
+}

@@ -1,0 +1,183 @@
+/**
+ * /tasks: add, add in batches, read, replace and cancel tasks.
+ */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { ShadowsError } from '../../errors.js'
+import type { TaskInfo } from '../../records.js'
+import type { AddOptions, BatchItem, Execution } from '../../shadow.js'
+import { assertValidKey } from '../../validation.js'
+import { classify } from '../errors.js'
+import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParams, ReplaceBody, Replaced, TaskRecord, errors } from '../schemas.js'
+
+const checkItem = TypeCompiler.Compile(AddBody)
+
+/** `when`/`delay`/`key` of a body, without undefined fields. */
+function timing(body: { when?: string | undefined; delay?: number | undefined; key?: string | undefined }): AddOptions {
+  return {
+    ...(body.when !== undefined ? { when: body.when } : {}),
+    ...(body.delay !== undefined ? { delay: body.delay } : {}),
+    ...(body.key !== undefined ? { key: body.key } : {}),
+  }
+}
+
+function addedBody(e: Execution) {
+  return { key: e.key, task: e.task, when: e.when.toISOString(), state: e.state }
+}
+
+function duplicateBody(e: Execution) {
+  return { ...addedBody(e), duplicate: true as const, params: e.params ?? {} }
+}
+
+function recordBody(info: TaskInfo) {
+  const { startedAt, finishedAt, when, ...rest } = info
+  return {
+    ...rest,
+    when: when.toISOString(),
+    ...(startedAt ? { startedAt: startedAt.toISOString() } : {}),
+    ...(finishedAt ? { finishedAt: finishedAt.toISOString() } : {}),
+  }
+}
+
+export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { shadow, metrics } = app
+
+  const counted = (execution: Execution) => {
+    ;(execution.duplicate ? metrics.duplicate : metrics.added).inc({ task: execution.task })
+    return execution
+  }
+  const countStruck = (err: unknown, task: unknown) => {
+    if (err instanceof ShadowsError && err.code === 'SHADOWS_ERR_STRUCK' && typeof task === 'string') metrics.struck.inc({ task })
+  }
+
+  app.post(
+    '/tasks',
+    {
+      config: { scope: 'enqueue' },
+      schema: {
+        summary: 'Add a task, now or at a due time',
+        tags: ['tasks'],
+        body: AddBody,
+        response: { 202: Added, 200: Duplicate, ...errors(400, 401, 403, 409, 413, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { task, params = {} } = request.body
+      try {
+        const execution = counted(await shadow.add(task, timing(request.body))(params as Record<string, unknown>))
+        if (execution.duplicate) return reply.code(200).send(duplicateBody(execution))
+        return reply.code(202).header('location', `/tasks/${execution.key}`).send(addedBody(execution))
+      } catch (err) {
+        countStruck(err, task)
+        throw err
+      }
+    },
+  )
+
+  app.post(
+    '/tasks/batch',
+    {
+      config: { scope: 'enqueue' },
+      schema: {
+        summary: 'Add up to 1000 tasks; each is judged as if posted alone',
+        tags: ['tasks'],
+        body: BatchBody,
+        response: { 200: BatchResults, ...errors(400, 401, 403, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const items = request.body.tasks
+      const results: Static<typeof BatchResults>['results'] = new Array(items.length)
+      const batch: BatchItem[] = []
+      const positions: number[] = []
+      items.forEach((item, index) => {
+        if (!checkItem.Check(item)) {
+          const first = checkItem.Errors(item).First()
+          const where = first?.path ? `body/tasks/${index}${first.path}` : `body/tasks/${index}`
+          results[index] = { status: 400, code: 'SHADOWS_ERR_VALIDATION', message: `${where} ${first?.message ?? 'is invalid'}` }
+          return
+        }
+        batch.push({ task: item.task, params: item.params ?? {}, ...timing(item) })
+        positions.push(index)
+      })
+      const outcomes = await shadow.addBatch(batch)
+      outcomes.forEach((outcome, i) => {
+        const index = positions[i] as number
+        if (outcome.ok) {
+          const execution = counted(outcome.execution)
+          results[index] = { status: execution.duplicate ? 200 : 202, ...addedBody(execution), duplicate: execution.duplicate }
+        } else {
+          countStruck(outcome.error, batch[i]?.task)
+          const { code, message } = classify(outcome.error)
+          results[index] = { status: outcome.error.statusCode, code, message }
+        }
+      })
+      return { results }
+    },
+  )
+
+  app.get(
+    '/tasks/:key',
+    {
+      config: { scope: 'read' },
+      schema: {
+        summary: "A task's state, result, error and progress",
+        tags: ['tasks'],
+        params: KeyParams,
+        response: { 200: TaskRecord, ...errors(400, 401, 403, 404, 503) },
+      },
+    },
+    async (request) => {
+      const { key } = request.params
+      const info = await shadow.get(key)
+      if (!info) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key} (unknown, or its record expired)`)
+      return recordBody(info)
+    },
+  )
+
+  app.put(
+    '/tasks/:key',
+    {
+      config: { scope: 'enqueue' },
+      schema: {
+        summary: 'Replace a task atomically, or create it',
+        tags: ['tasks'],
+        params: KeyParams,
+        body: ReplaceBody,
+        response: { 200: Replaced, ...errors(400, 401, 403, 409, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const { key } = request.params
+      assertValidKey(key)
+      const { task, params = {} } = request.body
+      try {
+        const replacement = await shadow.replace(task, { ...timing(request.body), key })(params as Record<string, unknown>)
+        metrics.added.inc({ task })
+        return { ...replacement, when: replacement.when.toISOString() }
+      } catch (err) {
+        countStruck(err, task)
+        throw err
+      }
+    },
+  )
+
+  app.delete(
+    '/tasks/:key',
+    {
+      config: { scope: 'enqueue' },
+      schema: {
+        summary: 'Cancel a task (a running one has its signal aborted)',
+        tags: ['tasks'],
+        params: KeyParams,
+        response: { 200: Cancelled, ...errors(400, 401, 403, 404, 409, 503) },
+      },
+    },
+    async (request) => {
+      const cancellation = await shadow.cancel(request.params.key)
+      if (cancellation.previous !== 'cancelled') metrics.cancelled.inc({ task: cancellation.task })
+      return { key: cancellation.key, state: cancellation.state }
+    },
+  )
+}

@@ -1,0 +1,33 @@
+/**
+ * Listening: the only place the gateway binds a port. Without tokens it serves on a loopback
+ * address only.
+ */
+import type { FastifyInstance } from 'fastify'
+import { isIP } from 'node:net'
+import { ShadowsError } from '../errors.js'
+
+/** Whether `host` is a loopback address (127.0.0.0/8, ::1 or localhost). */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  if (h === 'localhost' || h === '::1') return true
+  return isIP(h) === 4 && h.startsWith('127.')
+}
+
+/** Where and how to listen. */
+export interface ListenOptions {
+  readonly host: string
+  readonly port: number
+  /** Whether tokens are configured; without them only loopback hosts are allowed. */
+  readonly authenticated: boolean
+}
+
+/** Listens; refuses a non-loopback host when no tokens are configured. Returns the address. */
+export async function listen(app: FastifyInstance, options: ListenOptions): Promise<string> {
+  if (!options.authenticated && !isLoopback(options.host)) {
+    throw new ShadowsError(
+      'SHADOWS_ERR_VALIDATION',
+      `refusing to listen on ${options.host} without authentication: set SHADOWS_TOKENS (e.g. "s3cret-token:enqueue,read;0ps-token:ops") or --tokens, or listen on 127.0.0.1`,
+    )
+  }
+  return app.listen({ host: options.host, port: options.port })
+}

@@ -1,0 +1,93 @@
+/**
+ * Helpers for the engine-state tests (add, replace, cancel, state): expected errors, gates that
+ * hold a task running until the test lets it go, and direct looks at a shadow's Redis keys.
+ */
+import { inspect } from 'node:util'
+import { isShadowsError, type ErrorCode, type Shadow, type Worker } from '../../src/index.js'
+import { adminRedis, shadowKeysIn } from './shadow.js'
+
+/** The tap assertions these helpers use. */
+export interface Asserts {
+  fail(message: string): unknown
+  pass(message: string): unknown
+  teardown(fn: () => unknown): void
+}
+
+/** Asserts that `action` rejects with a ShadowsError of `code`, and returns that error. */
+export async function rejectsWith(t: Asserts, action: () => Promise<unknown>, code: ErrorCode, what: string = code): Promise<Error | undefined> {
+  try {
+    const value = await action()
+    t.fail(`${what}: expected ${code}, but it resolved with ${inspect(value)}`)
+    return undefined
+  } catch (err) {
+    if (isShadowsError(err, code)) {
+      t.pass(`${what}: rejected with ${code}`)
+      return err
+    }
+    t.fail(`${what}: expected ${code}, got ${inspect(err)}`)
+    return undefined
+  }
+}
+
+/** Asserts that the shadow holds no key at all in Redis. */
+export async function assertNoKeys(t: Asserts & { same(a: unknown, b: unknown, m: string): unknown }, shadow: Shadow, what = 'nothing was written to Redis'): Promise<void> {
+  t.same(await shadowKeysIn(shadow.name), [], what)
+}
+
+/** A promise the test resolves by hand, e.g. to hold a task in `running`. */
+export interface Gate {
+  readonly promise: Promise<void>
+  open(): void
+}
+
+/** A gate, opened on teardown at the latest so that no task stays blocked. */
+export function gate(t: Asserts): Gate {
+  let open!: () => void
+  const promise = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  t.teardown(() => open())
+  return { promise, open }
+}
+
+/** Resolves when `signal` is aborted or `until` settles, whichever comes first. */
+export function abortedOr(signal: AbortSignal, until: Promise<unknown>): Promise<'aborted' | 'released'> {
+  if (signal.aborted) return Promise.resolve('aborted')
+  return new Promise((resolve) => {
+    signal.addEventListener('abort', () => resolve('aborted'), { once: true })
+    void until.then(() => resolve('released'))
+  })
+}
+
+/** Starts `worker.run()` in the background; the returned function closes the worker and waits for the loop. */
+export function runInBackground(worker: Worker): () => Promise<void> {
+  const loop = worker.run()
+  loop.catch(() => undefined)
+  return async () => {
+    await worker.close()
+    await loop
+  }
+}
+
+/** The task record hash of `key`, straight from Redis. */
+export function rawRecord(shadow: Shadow, key: string): Promise<Record<string, string>> {
+  return adminRedis().hgetall(shadow.keys.task(key))
+}
+
+/** PTTL of the task record of `key` (-2: no such key, -1: no TTL). */
+export function recordTtl(shadow: Shadow, key: string): Promise<number> {
+  return adminRedis().pttl(shadow.keys.task(key))
+}
+
+/** Entries on the shadow's stream. */
+export function streamLength(shadow: Shadow): Promise<number> {
+  return adminRedis().xlen(shadow.keys.stream)
+}
+
+/** Keys in the shadow's schedule, with their due times. */
+export async function scheduled(shadow: Shadow): Promise<Record<string, number>> {
+  const flat = await adminRedis().zrange(shadow.keys.schedule, 0, -1, 'WITHSCORES')
+  const out: Record<string, number> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = Number(flat[i + 1])
+  return out
+}

@@ -1,0 +1,341 @@
+/**
+ * shadow.add and shadow.addBatch: immediate and scheduled adds, due times, validation (nothing
+ * written on rejection), idempotent keys, and batches judged item by item.
+ */
+import t from 'tap'
+import { Type } from '@sinclair/typebox'
+import { defineTask, type AddOptions } from '../../src/index.js'
+import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
+import { assertNoKeys, gate, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
+
+t.teardown(closeAdmin)
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/** A `greet` task that records the params of every run. */
+function greeter(runs: Record<string, unknown>[] = []) {
+  const task = defineTask({
+    name: 'greet',
+    params: Type.Object({ name: Type.String(), greeting: Type.Optional(Type.String()) }),
+    async run(params) {
+      runs.push(params)
+      return `hello ${params.name}`
+    },
+  })
+  return { task, runs }
+}
+
+t.test('an immediate add is queued on the stream with a new UUID key', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const before = Date.now()
+  const execution = await shadow.add(task)({ name: 'Jane' })
+  const after = Date.now()
+  t.match(execution.key, UUID, 'key is a UUID')
+  t.equal(execution.task, 'greet')
+  t.equal(execution.state, 'queued')
+  t.equal(execution.duplicate, false)
+  t.notOk('params' in execution, 'params only come back on a duplicate')
+  t.ok(execution.when instanceof Date)
+  t.ok(execution.when.getTime() >= before && execution.when.getTime() <= after, 'when is now')
+  t.equal(await streamLength(shadow), 1, 'one entry on the stream')
+  t.same(await scheduled(shadow), {}, 'nothing in the schedule')
+  const info = await shadow.get(execution.key)
+  t.equal(info?.state, 'queued')
+  t.same(info?.params, { name: 'Jane' })
+  t.equal(info?.task, 'greet')
+  const other = await shadow.add(task)({ name: 'John' })
+  t.not(other.key, execution.key, 'each add without a key gets its own key')
+})
+
+t.test('a future when or a delay schedules the task', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const at = new Date(Date.now() + 60_000)
+  const byDate = await shadow.add(task, { when: at, key: 'by-date' })({ name: 'a' })
+  t.equal(byDate.state, 'scheduled')
+  t.equal(byDate.when.getTime(), at.getTime(), 'when is the given time')
+  t.equal(byDate.duplicate, false)
+
+  const before = Date.now()
+  const byDelay = await shadow.add(task, { delay: 30_000, key: 'by-delay' })({ name: 'b' })
+  const after = Date.now()
+  t.equal(byDelay.state, 'scheduled')
+  t.ok(byDelay.when.getTime() >= before + 30_000 && byDelay.when.getTime() <= after + 30_000, 'when is now + delay')
+
+  const iso = '2099-11-28T10:00:00+02:00'
+  const byString = await shadow.add(task, { when: iso, key: 'by-string' })({ name: 'c' })
+  t.equal(byString.state, 'scheduled')
+  t.equal(byString.when.getTime(), Date.parse(iso), 'an RFC 3339 string with an offset is accepted')
+
+  const epoch = Date.now() + 45_000
+  const byNumber = await shadow.add(task, { when: epoch, key: 'by-number' })({ name: 'd' })
+  t.equal(byNumber.when.getTime(), epoch, 'epoch milliseconds are accepted')
+
+  t.same(await scheduled(shadow), { 'by-date': at.getTime(), 'by-delay': byDelay.when.getTime(), 'by-string': Date.parse(iso), 'by-number': epoch })
+  t.equal(await streamLength(shadow), 0, 'nothing on the stream yet')
+  const info = await shadow.get('by-date')
+  t.equal(info?.state, 'scheduled')
+  t.equal(info?.when.getTime(), at.getTime())
+})
+
+t.test('a past when, or delay 0, means now: queued, not scheduled in the past', async (t) => {
+  const { task, runs } = greeter()
+  const shadow = makeShadow(t)
+  const before = Date.now()
+  const past = await shadow.add(task, { when: new Date('2001-01-01T00:00:00Z') })({ name: 'past' })
+  t.equal(past.state, 'queued')
+  t.ok(past.when.getTime() >= before, 'when is moved up to now')
+  const zero = await shadow.add(task, { delay: 0 })({ name: 'zero' })
+  t.equal(zero.state, 'queued')
+  t.same(await scheduled(shadow), {})
+  const worker = makeWorker(t, shadow, [task])
+  await worker.runUntilFinished()
+  t.same(runs.map((p) => p.name).sort(), ['past', 'zero'])
+})
+
+t.test('bad options are rejected with SHADOWS_ERR_VALIDATION and nothing is written', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const cases: [string, AddOptions][] = [
+    ['when and delay together', { when: new Date(Date.now() + 1000), delay: 1000 }],
+    ['negative delay', { delay: -1 }],
+    ['delay not a number', { delay: Number.NaN }],
+    ['when without offset', { when: '2026-11-28T10:00:00' }],
+    ['when not a date', { when: 'tomorrow' }],
+    ['invalid Date', { when: new Date('nonsense') }],
+    ['empty key', { key: '' }],
+    ['key of 201 chars', { key: 'k'.repeat(201) }],
+    ['key with a space', { key: 'a b' }],
+    ['key with a slash', { key: 'a/b' }],
+    ['key with braces', { key: '{x}' }],
+    ['key with a non-ASCII letter', { key: 'caf\u00e9' }],
+  ]
+  for (const [what, options] of cases) {
+    await rejectsWith(t, () => shadow.add(task, options)({ name: 'x' }), 'SHADOWS_ERR_VALIDATION', what)
+  }
+  await assertNoKeys(t, shadow)
+})
+
+t.test('a key of exactly 200 allowed chars is accepted', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const key = ('aZ09._:@-'.repeat(23)).slice(0, 200)
+  t.equal(key.length, 200)
+  const execution = await shadow.add(task, { key, delay: 60_000 })({ name: 'x' })
+  t.equal(execution.key, key)
+  t.equal((await shadow.get(key))?.state, 'scheduled')
+})
+
+t.test('params failing the schema: SHADOWS_ERR_INVALID_PARAMS naming the field, nothing written', async (t) => {
+  const profile = defineTask({
+    name: 'profile',
+    params: Type.Object({
+      name: Type.String(),
+      age: Type.Optional(Type.Integer()),
+      address: Type.Optional(Type.Object({ city: Type.String() })),
+    }),
+    async run() {},
+  })
+  const shadow = makeShadow(t)
+  const cases: [string, unknown, string][] = [
+    ['missing field', {}, 'params.name'],
+    ['misspelled field', { nam: 'x' }, 'params.name'],
+    ['wrong type', { name: 42 }, 'params.name'],
+    ['wrong type of an optional field', { name: 'x', age: 'old' }, 'params.age'],
+    ['nested field', { name: 'x', address: {} }, 'params.address.city'],
+  ]
+  for (const [what, params, field] of cases) {
+    const err = await rejectsWith(t, () => shadow.add(profile)(params as never), 'SHADOWS_ERR_INVALID_PARAMS', what)
+    t.match(err?.message ?? '', field, `${what}: the message names ${field}`)
+  }
+  await rejectsWith(t, () => shadow.add('free')(null as never), 'SHADOWS_ERR_INVALID_PARAMS', 'params null')
+  await rejectsWith(t, () => shadow.add('free')([] as never), 'SHADOWS_ERR_INVALID_PARAMS', 'params an array')
+  await assertNoKeys(t, shadow)
+})
+
+t.test('with a task registry: unknown names are refused, names are validated against their schema', async (t) => {
+  const { task, runs } = greeter()
+  const shadow = makeShadow(t, { tasks: [task] })
+  await rejectsWith(t, () => shadow.add('nope')({ name: 'x' }), 'SHADOWS_ERR_UNKNOWN_TASK', 'unregistered name')
+  const err = await rejectsWith(t, () => shadow.add('greet')({ nam: 'x' }), 'SHADOWS_ERR_INVALID_PARAMS', 'registered name, bad params')
+  t.match(err?.message ?? '', 'params.name')
+  await assertNoKeys(t, shadow)
+  const ok = await shadow.add('greet')({ name: 'by-name' })
+  t.equal(ok.state, 'queued')
+  t.equal(ok.task, 'greet')
+  const worker = makeWorker(t, shadow, [task])
+  await worker.runUntilFinished()
+  t.same(runs, [{ name: 'by-name' }])
+})
+
+t.test('idempotent key: future then future keeps the first params and when', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const first = await shadow.add(task, { key: 'ff', delay: 60_000 })({ name: 'first' })
+  const second = await shadow.add(task, { key: 'ff', delay: 120_000 })({ name: 'second' })
+  t.equal(first.duplicate, false)
+  t.equal(second.duplicate, true)
+  t.equal(second.key, 'ff')
+  t.equal(second.state, 'scheduled')
+  t.equal(second.task, 'greet')
+  t.equal(second.when.getTime(), first.when.getTime(), 'the first when is returned')
+  t.same(second.params, { name: 'first' }, 'the existing params are returned')
+  const info = await shadow.get('ff')
+  t.same(info?.params, { name: 'first' })
+  t.equal(info?.when.getTime(), first.when.getTime())
+  t.same(await scheduled(shadow), { ff: first.when.getTime() }, 'the schedule is unchanged')
+  const other = defineTask({ name: 'other', async run() {} })
+  const third = await shadow.add(other, { key: 'ff' })({})
+  t.equal(third.duplicate, true, 'a different task under the same key is a duplicate too')
+  t.equal(third.task, 'greet', 'and reports the existing task')
+  t.equal((await shadow.get('ff'))?.task, 'greet')
+})
+
+t.test('idempotent key: future then immediate stays scheduled and is not queued', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const first = await shadow.add(task, { key: 'fi', delay: 60_000 })({ name: 'first' })
+  const second = await shadow.add(task, { key: 'fi' })({ name: 'second' })
+  t.equal(second.duplicate, true)
+  t.equal(second.state, 'scheduled')
+  t.equal(second.when.getTime(), first.when.getTime())
+  t.same(second.params, { name: 'first' })
+  t.equal(await streamLength(shadow), 0, 'nothing was queued')
+  t.same(await scheduled(shadow), { fi: first.when.getTime() })
+  const info = await shadow.get('fi')
+  t.equal(info?.state, 'scheduled')
+  t.same(info?.params, { name: 'first' })
+})
+
+t.test('idempotent key: immediate then immediate runs once with the first params', async (t) => {
+  const { task, runs } = greeter()
+  const shadow = makeShadow(t)
+  const first = await shadow.add(task, { key: 'ii' })({ name: 'first' })
+  const second = await shadow.add(task, { key: 'ii' })({ name: 'second' })
+  const third = await shadow.add(task, { key: 'ii', delay: 60_000 })({ name: 'third' })
+  t.equal(first.duplicate, false)
+  t.equal(second.duplicate, true)
+  t.equal(second.state, 'queued')
+  t.same(second.params, { name: 'first' })
+  t.equal(third.duplicate, true, 'a scheduled add of a queued key is a duplicate too')
+  t.equal(third.state, 'queued')
+  t.equal(third.when.getTime(), first.when.getTime())
+  t.equal(await streamLength(shadow), 1, 'one entry on the stream')
+  t.same(await scheduled(shadow), {})
+  const worker = makeWorker(t, shadow, [task])
+  await worker.runUntilFinished()
+  t.same(runs, [{ name: 'first' }], 'ran once, with the first params')
+  t.equal((await shadow.get('ii'))?.state, 'completed')
+})
+
+t.test('idempotent key: adding while the task runs is a duplicate and does not run it again', async (t) => {
+  const runs: Record<string, unknown>[] = []
+  const release = gate(t)
+  const slow = defineTask({
+    name: 'slow',
+    params: Type.Object({ v: Type.Number() }),
+    async run(params) {
+      runs.push(params)
+      await release.promise
+    },
+  })
+  const shadow = makeShadow(t)
+  await shadow.add(slow, { key: 'busy' })({ v: 1 })
+  const worker = makeWorker(t, shadow, [slow])
+  const draining = worker.runUntilFinished()
+  await waitFor(async () => (await shadow.get('busy'))?.state === 'running', 5000, 'the task to run')
+  const dup = await shadow.add(slow, { key: 'busy' })({ v: 2 })
+  t.equal(dup.duplicate, true)
+  t.equal(dup.state, 'running')
+  t.same(dup.params, { v: 1 })
+  const dupLater = await shadow.add(slow, { key: 'busy', delay: 60_000 })({ v: 3 })
+  t.equal(dupLater.duplicate, true)
+  t.equal(dupLater.state, 'running')
+  t.same(await scheduled(shadow), {}, 'nothing was scheduled')
+  release.open()
+  await draining
+  t.same(runs, [{ v: 1 }], 'ran once')
+  const info = await shadow.get('busy')
+  t.equal(info?.state, 'completed')
+  t.same(info?.params, { v: 1 })
+})
+
+t.test('after the task completed, its key can be used again', async (t) => {
+  const { task, runs } = greeter()
+  const shadow = makeShadow(t)
+  const worker = makeWorker(t, shadow, [task])
+  await shadow.add(task, { key: 'again' })({ name: 'one' })
+  await worker.runUntilFinished()
+  t.equal((await shadow.get('again'))?.state, 'completed')
+  const second = await shadow.add(task, { key: 'again' })({ name: 'two' })
+  t.equal(second.duplicate, false)
+  t.equal(second.state, 'queued')
+  const queued = await shadow.get('again')
+  t.equal(queued?.state, 'queued')
+  t.same(queued?.params, { name: 'two' })
+  t.notOk(queued && 'result' in queued, 'the old result is gone')
+  t.notOk(queued && 'finishedAt' in queued, 'the old finish time is gone')
+  await worker.runUntilFinished()
+  t.same(runs, [{ name: 'one' }, { name: 'two' }])
+  const info = await shadow.get('again')
+  t.equal(info?.state, 'completed')
+  t.same(info?.result, 'hello two')
+})
+
+t.test('addBatch: results in order, each item judged as if added alone', async (t) => {
+  const { task, runs } = greeter()
+  const shadow = makeShadow(t, { tasks: [task] })
+  const results = await shadow.addBatch([
+    { task, params: { name: 'a' }, key: 'b-0' },
+    { task, params: { nam: 'x' } },
+    { task, params: { name: 'c' }, key: 'bad key' },
+    { task, params: { name: 'd' }, key: 'b-later', delay: 60_000 },
+    { task, params: { name: 'e' }, key: 'b-0' },
+    { task: 'nope', params: { name: 'f' } },
+    { task, params: { name: 'g' }, when: new Date(), delay: 5 },
+    { task: 'greet', params: { name: 'h' }, when: '2001-01-01T00:00:00Z' },
+    { task, params: { name: 'i' }, when: '2026-11-28T10:00:00' },
+  ])
+  t.equal(results.length, 9)
+  const summary = results.map((r) => (r.ok ? `${r.execution.state}${r.execution.duplicate ? '+dup' : ''}` : r.error.code))
+  t.same(summary, [
+    'queued',
+    'SHADOWS_ERR_INVALID_PARAMS',
+    'SHADOWS_ERR_VALIDATION',
+    'scheduled',
+    'queued+dup',
+    'SHADOWS_ERR_UNKNOWN_TASK',
+    'SHADOWS_ERR_VALIDATION',
+    'queued',
+    'SHADOWS_ERR_VALIDATION',
+  ])
+  const r0 = results[0]
+  const r4 = results[4]
+  t.equal(r0?.ok && r0.execution.key, 'b-0')
+  t.same(r4?.ok && r4.execution.params, { name: 'a' }, 'the duplicate reports the first params')
+  const r1 = results[1]
+  t.match(!r1?.ok ? r1?.error.message : '', 'params.name')
+  t.same(await scheduled(shadow), { 'b-later': (results[3] as { ok: true; execution: { when: Date } }).execution.when.getTime() })
+  t.equal(await streamLength(shadow), 2, 'two queued entries')
+  await shadow.cancel('b-later')
+  const worker = makeWorker(t, shadow, [task])
+  await worker.runUntilFinished()
+  t.same(runs.map((p) => p.name).sort(), ['a', 'h'], 'only the accepted immediate items ran, once each')
+  t.same(await shadow.addBatch([]), [], 'an empty batch')
+})
+
+t.test('a worker running while tasks are added picks up immediate and due tasks', async (t) => {
+  const { task, runs } = greeter()
+  const shadow = makeShadow(t)
+  const worker = makeWorker(t, shadow, [task])
+  const stop = runInBackground(worker)
+  await shadow.add(task, { key: 'now' })({ name: 'now' })
+  await shadow.add(task, { key: 'soon', delay: 200 })({ name: 'soon' })
+  await waitFor(async () => (await shadow.get('soon'))?.state === 'completed', 10_000, 'the scheduled task to complete')
+  await waitFor(async () => (await shadow.get('now'))?.state === 'completed', 10_000, 'the immediate task to complete')
+  await stop()
+  t.same(runs.map((p) => p.name).sort(), ['now', 'soon'])
+  const raw = await rawRecord(shadow, 'soon')
+  t.equal(raw.state, 'completed')
+})

@@ -1,0 +1,79 @@
+import t from 'tap'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Shadow, defineTask } from '../../src/index.js'
+import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
+import { spawnChildWorker } from '../helpers/engine-workers.js'
+
+t.teardown(closeAdmin)
+
+t.test('a task whose worker was killed (kill -9) is redelivered and runs, attempt unchanged', async (t) => {
+  const shadow = makeShadow(t)
+  const child = spawnChildWorker(t, { url: TEST_URL, shadow: shadow.name, name: 'doomed', redeliveryTimeout: 500, heartbeatInterval: 200 })
+  await child.waitForLine(/^ready$/)
+
+  const added = await shadow.add('long', { key: 'survivor' })({})
+  t.equal(added.state, 'queued')
+  t.equal(await child.waitForLine(/^started survivor /), 'started survivor 1', 'the child started the task, attempt 1')
+  const running = await shadow.get('survivor')
+  t.equal(running?.state, 'running')
+  t.equal(running?.worker, 'doomed')
+
+  await child.kill()
+  t.equal(child.process.signalCode, 'SIGKILL', 'the child was killed')
+  // nothing finished it: the record still says running on the dead worker
+  t.equal((await shadow.get('survivor'))?.state, 'running')
+
+  const runs: { worker: string; attempt: number }[] = []
+  const long = defineTask({
+    name: 'long',
+    async run(_params, ctx) {
+      runs.push({ worker: ctx.worker.name, attempt: ctx.attempt })
+      return 'rescued'
+    },
+  })
+  const rescuer = makeWorker(t, shadow, [long], { name: 'rescuer', redeliveryTimeout: 500 })
+  const rescuing = rescuer.run()
+  await waitFor(async () => (await shadow.get('survivor'))?.state === 'completed', 10_000, 'the task completed on the rescuer')
+  const info = await shadow.get('survivor')
+  t.equal(info?.result, 'rescued')
+  t.equal(info?.worker, 'rescuer')
+  t.equal(info?.attempt, 1, 'redelivery does not use up a retry attempt')
+  t.same(runs, [{ worker: 'rescuer', attempt: 1 }], 'ran once on the rescuer, as attempt 1')
+  // acknowledged: nothing left pending in the stream
+  await waitFor(async () => (await shadow.snapshot()).counts.running === 0, 5000, 'nothing running')
+  t.same((await shadow.snapshot()).counts, { scheduled: 0, queued: 0, running: 0 })
+  await rescuer.close()
+  await rescuing
+})
+
+t.test('a long task is not redelivered while its worker lives (the claim is renewed)', async (t) => {
+  const shadow = makeShadow(t)
+  const other = new Shadow({ name: shadow.name, url: TEST_URL, logger: testLogger })
+  t.teardown(() => other.close())
+  const runs: string[] = []
+  const long = defineTask({
+    name: 'long',
+    async run(_params, ctx) {
+      runs.push(ctx.worker.name)
+      await sleep(1500)
+      return ctx.worker.name
+    },
+  })
+  const a = makeWorker(t, shadow, [long], { name: 'holder', redeliveryTimeout: 300 })
+  const runningA = a.run()
+  await shadow.add(long, { key: 'marathon' })({})
+  await waitFor(async () => (await shadow.get('marathon'))?.state === 'running', 5000, 'running on the holder')
+  t.equal((await shadow.get('marathon'))?.worker, 'holder')
+
+  const b = makeWorker(t, other, [long], { name: 'idler', redeliveryTimeout: 300 })
+  const runningB = b.run()
+  await waitFor(async () => (await shadow.get('marathon'))?.state === 'completed', 10_000, 'completed')
+  const info = await shadow.get('marathon')
+  t.equal(info?.worker, 'holder')
+  t.equal(info?.result, 'holder')
+  t.equal(info?.attempt, 1)
+  t.same(runs, ['holder'], 'ran exactly once, on the worker that took it')
+  await Promise.all([a.close(), b.close()])
+  await Promise.all([runningA, runningB])
+  t.same(runs, ['holder'], 'still once after both workers closed')
+})

@@ -140,7 +140,10 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
   if (perpetual !== undefined && cron !== undefined) fail(`task ${name}: give perpetual or cron, not both`)
   if (cron !== undefined) {
     try {
-      new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) }).stop()
+      // croner checks the time zone only when it computes a date: compute one
+      const job = new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) })
+      job.nextRun()
+      job.stop()
     } catch (err) {
       fail(`task ${name}: invalid cron expression ${JSON.stringify(cron.expression)}: ${(err as Error).message}`)
     }

@@ -257,9 +257,9 @@ export class Worker {
   private async scheduleAutomaticTasks(): Promise<void> {
     for (const task of this.registry.values()) {
       if (!isAutomatic(task)) continue
-      const when = task.cron ? nextCronTime(task.cron, new Date()) : new Date()
-      if (!when) continue
       try {
+        const when = task.cron ? nextCronTime(task.cron, new Date()) : new Date()
+        if (!when) continue
         const execution = await this.shadow.add(task, { key: task.name, when })({})
         if (!execution.duplicate) this.logger.info({ task: task.name, when }, 'scheduled automatic task')
       } catch (err) {

@@ -5,8 +5,10 @@ import { isShadowsError, type ErrorCode } from '../../src/index.js'
 
 /** The tap test object, as far as these helpers need it. */
 interface AssertLike {
-  ok(value: unknown, message?: string, extra?: unknown): unknown
-  fail(message: string, extra?: unknown): unknown
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  ok(value: any, ...rest: any[]): unknown
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  fail(...rest: any[]): unknown
 }
 
 function describe(err: unknown): string {

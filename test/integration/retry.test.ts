@@ -2,7 +2,7 @@
  * Retries and timeouts against the real Redis: attempt counting, the stored due time of each retry
  * (fixed and exponential backoff), the final state and error, and per-attempt time limits.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, type TaskContext } from '../../src/index.js'
 import { aborted, deferred } from '../helpers/engine-rules.js'
@@ -37,7 +37,7 @@ function flaky(name: string, retry: Parameters<typeof defineTask>[0]['retry'], s
 }
 
 /** Checks that each retry was due at least `delays[i]` after the previous failure. */
-function checkDelays(t: Tap, tries: readonly Try[], delays: readonly number[]): void {
+function checkDelays(t: Test, tries: readonly Try[], delays: readonly number[]): void {
   t.equal(tries.length, delays.length + 1, 'one try per expected delay, plus the first')
   for (let i = 1; i < tries.length; i++) {
     const previous = tries[i - 1] as Try
@@ -50,8 +50,6 @@ function checkDelays(t: Tap, tries: readonly Try[], delays: readonly number[]): 
     })
   }
 }
-
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('without retry a failing task is tried once and fails with its error', async (t) => {
   const shadow = makeShadow(t)

@@ -66,6 +66,10 @@ for i = 3, #KEYS do
     local field = final[outcome]
     if field then
       redis.call('HSET', record, 'state', outcome, 'finished', now)
+      if outcome == 'completed' then
+        -- a success after retries: the earlier attempt's error no longer describes the task
+        redis.call('HDEL', record, 'error')
+      end
       if data ~= '' then
         redis.call('HSET', record, field, data)
       end

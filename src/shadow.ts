@@ -1,7 +1,7 @@
 /**
  * The client: adds, schedules, replaces, cancels and inspects tasks, and keeps strikes.
  */
-import { randomUUID } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
 import { pino, type Logger } from 'pino'
 import { ShadowsError, isShadowsError } from './errors.js'
 import { isValidShadowName, shadowKeys, type ShadowKeys } from './keys.js'
@@ -371,7 +371,7 @@ export class Shadow {
   }
 
   private addArgs(p: Prepared, strikesVersion: string): (string | number)[] {
-    return [p.key, p.task, p.json, p.due, p.now, p.mode, strikesVersion, this.keys.events]
+    return [p.key, p.task, p.json, p.due, p.now, p.mode, strikesVersion, this.keys.events, randomInt(1, 2 ** 31)]
   }
 
   private assertOpen(): void {

@@ -14,6 +14,8 @@
   ARGV[6]  mode: "add" (idempotent) or "replace"
   ARGV[7]  strikes version the caller checked the task against
   ARGV[8]  events channel
+  ARGV[9]  a random generation to start from when the key has no record (so that a late message
+           of an earlier, deleted incarnation of the key never matches the new one)
 
   Returns
     { "stale" }                                  the caller's strikes are out of date; nothing written
@@ -37,7 +39,7 @@ if live and mode == 'add' then
   return { 'duplicate', oldState, old[2], old[3], old[4] }
 end
 
-local gen = (tonumber(old[5]) or 0) + 1
+local gen = old[5] and (tonumber(old[5]) + 1) or tonumber(ARGV[9])
 local replaced = 0
 if live then
   replaced = 1

@@ -170,7 +170,8 @@ export class Worker {
     this.loop ??= this.activate(untilFinished).finally(() => {
       this.loop = undefined
     })
-    return this.loop
+    // after close(), run() resolves once the shutdown is complete, not when reading stopped
+    return this.loop.then(() => this.closing)
   }
 
   private async activate(untilFinished: boolean): Promise<void> {

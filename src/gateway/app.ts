@@ -6,14 +6,13 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import { once } from 'node:events'
 import { pino, type Logger } from 'pino'
 import { Metrics } from '../metrics.js'
 import { Shadow } from '../shadow.js'
 import type { AnyTask } from '../task.js'
 import type { RedisClient } from '../redis/scripts.js'
 import { authorize, parseTokens, type Scope } from './auth.js'
-import { installErrorHandlers, sendError } from './errors.js'
+import { classify, installErrorHandlers, sendError } from './errors.js'
 import { ErrorBody } from './schemas.js'
 import { healthRoutes } from './routes/health.js'
 import { inspectRoutes } from './routes/inspect.js'
@@ -25,6 +24,8 @@ declare module 'fastify' {
     /** The gateway's client to the shadow. */
     shadow: Shadow
     metrics: Metrics
+    /** Whether bearer tokens are configured (without them, listen only on loopback). */
+    authenticated: boolean
   }
   interface FastifyContextConfig {
     /** The token scope a route needs. */
@@ -34,6 +35,12 @@ declare module 'fastify' {
 
 /** Default largest request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
+
+/**
+ * Longest path parameter the router accepts. Task keys may be 200 chars (Fastify's default of 100
+ * would turn valid keys into 414s); longer ones reach the handler and get a clear 400.
+ */
+const MAX_PARAM_LENGTH = 1000
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -68,7 +75,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // answered in our error shape by the onRequest hook below instead
+    return503OnClosing: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // a bad escape or an overlong parameter in the path: the router answers before any hook runs
+    frameworkErrors: (err, _request, reply) => {
+      const { code, message } = classify(err)
+      return sendError(reply, code, message)
+    },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -88,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const metrics = new Metrics(shadow)
   app.decorate('shadow', shadow)
   app.decorate('metrics', metrics)
+  app.decorate('authenticated', tokens.entries.length > 0)
   app.addHook('onClose', async () => {
     await shadow.close()
   })
@@ -96,10 +111,32 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     const redis = shadow.redis
     if (redis.status === 'ready') return
-    await Promise.race([once(redis, 'ready'), new Promise((resolve) => setTimeout(resolve, connectTimeout).unref())])
+    // not events.once(redis, 'ready'): it rejects on the first 'error' (e.g. ECONNREFUSED), and
+    // the gateway must start anyway and answer 503 until Redis is reachable
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        redis.off('ready', done)
+        resolve()
+      }
+      const timer = setTimeout(done, connectTimeout)
+      timer.unref()
+      redis.on('ready', done)
+    })
+  })
+
+  // Fastify answers requests that arrive while it closes with a 503 of its own shape; ours says
+  // the same in the one error shape
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
   })
 
   app.addHook('onRequest', async (request, reply) => {
+    if (closing) {
+      reply.header('connection', 'close')
+      return sendError(reply, 'SHADOWS_ERR_UNAVAILABLE', 'the gateway is shutting down; retry later')
+    }
     const needed = request.routeOptions.config?.scope ?? 'public'
     const verdict = authorize(tokens, request.headers.authorization, needed)
     if (verdict === 'unauthorized') {

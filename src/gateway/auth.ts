@@ -27,15 +27,21 @@ export function parseTokens(spec: string | undefined): TokenTable {
     const item = part.trim()
     if (item === '') continue
     const colon = item.lastIndexOf(':')
-    const token = colon > 0 ? item.slice(0, colon) : ''
+    const token = colon > 0 ? item.slice(0, colon).trim() : ''
     const scopes = colon > 0 ? item.slice(colon + 1).split(',').map((s) => s.trim()).filter(Boolean) : []
-    if (token.length < 8 || scopes.length === 0 || scopes.some((s) => !SCOPES.has(s))) {
+    // a token with whitespace could never be presented in an Authorization header
+    if (token.length < 8 || /\s/.test(token) || scopes.length === 0 || scopes.some((s) => !SCOPES.has(s))) {
       throw new ShadowsError(
         'SHADOWS_ERR_VALIDATION',
-        'SHADOWS_TOKENS must look like "token:scope,scope;token2:scope" with tokens of 8+ chars and scopes among enqueue, read, ops',
+        'SHADOWS_TOKENS must look like "token:scope,scope;token2:scope" with tokens of 8+ chars without spaces and scopes among enqueue, read, ops',
       )
     }
-    entries.push({ digest: digest(token), scopes: new Set(scopes) })
+    const tokenDigest = digest(token)
+    // the same token twice with different scopes would be ambiguous
+    if (entries.some((entry) => entry.digest.equals(tokenDigest))) {
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'SHADOWS_TOKENS lists the same token twice; give it all its scopes once')
+    }
+    entries.push({ digest: tokenDigest, scopes: new Set(scopes) })
   }
   return { entries }
 }

@@ -24,6 +24,7 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SHADOWS_ERR_VALIDATION',
   FST_ERR_CTP_INVALID_TYPE: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_BAD_URL: 'SHADOWS_ERR_VALIDATION',
+  FST_ERR_MAX_PARAM_LENGTH: 'SHADOWS_ERR_VALIDATION',
   FST_ERR_VALIDATION: 'SHADOWS_ERR_VALIDATION',
 }
 
@@ -40,7 +41,7 @@ export function classify(err: unknown): { code: ErrorCode; message: string } {
   const e = err as FastifyError
   if (e?.validation) return { code: 'SHADOWS_ERR_VALIDATION', message: e.message }
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined
-  if (mapped) return { code: mapped, message: e.message }
+  if (mapped) return { code: mapped, message: e.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long (a key is 1-200 chars of [A-Za-z0-9._:@-])' : e.message }
   if (e?.statusCode === 400 || e?.statusCode === 404) return { code: e.statusCode === 404 ? 'SHADOWS_ERR_NOT_FOUND' : 'SHADOWS_ERR_VALIDATION', message: e.message }
   if (e?.statusCode === 413) return { code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE', message: e.message }
   if (e?.statusCode === 415) return { code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE', message: e.message }

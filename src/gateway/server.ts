@@ -17,13 +17,17 @@ export function isLoopback(host: string): boolean {
 export interface ListenOptions {
   readonly host: string
   readonly port: number
-  /** Whether tokens are configured; without them only loopback hosts are allowed. */
+  /**
+   * Whether tokens are configured; without them only loopback hosts are allowed. The app must agree:
+   * `true` for an app built without tokens still refuses a non-loopback host.
+   */
   readonly authenticated: boolean
 }
 
 /** Listens; refuses a non-loopback host when no tokens are configured. Returns the address. */
 export async function listen(app: FastifyInstance, options: ListenOptions): Promise<string> {
-  if (!options.authenticated && !isLoopback(options.host)) {
+  const authenticated = options.authenticated && app.authenticated === true
+  if (!authenticated && !isLoopback(options.host)) {
     throw new ShadowsError(
       'SHADOWS_ERR_VALIDATION',
       `refusing to listen on ${options.host} without authentication: set SHADOWS_TOKENS (e.g. "s3cret-token:enqueue,read;0ps-token:ops") or --tokens, or listen on 127.0.0.1`,

@@ -67,7 +67,9 @@ export interface ChildWorkerOptions {
 }
 
 /** Starts test/fixtures/child-worker; killed (SIGKILL) on teardown if still alive. */
-export function spawnChildWorker(t: TestLike, options: ChildWorkerOptions): ChildWorker {
+export async function spawnChildWorker(t: TestLike, options: ChildWorkerOptions): Promise<ChildWorker> {
+  // the test command builds before running tests; tolerate a build in progress (it empties dist/ first)
+  for (let i = 0; i < 300 && !existsSync(DIST); i++) await new Promise((resolve) => setTimeout(resolve, 100))
   if (!existsSync(DIST)) throw new Error(`${DIST} is missing: run node scripts/build.mjs first`)
   // tap patches spawn() to add its coverage loader to NODE_OPTIONS, and that loader hands the
   // extensionless fixture to CommonJS; `env -u` drops it, then execs node (same pid)

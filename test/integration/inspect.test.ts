@@ -19,7 +19,8 @@ t.test('workers() lists live workers with their details; a closed worker drops o
   const beta = defineTask({ name: 'beta', async run() {} })
   const before = Date.now()
   const w1 = makeWorker(t, shadow, [alpha, beta], { name: 'inspect-1', concurrency: 3, heartbeatInterval: 200 })
-  const w2 = makeWorker(t, shadow, [beta], { name: 'inspect-2', concurrency: 7, heartbeatInterval: 200 })
+  // inspect-2 does not know alpha: if it reads the alpha task first, it hands it back quickly
+  const w2 = makeWorker(t, shadow, [beta], { name: 'inspect-2', concurrency: 7, heartbeatInterval: 200, unknownTaskDelay: 20 })
   const running1 = w1.run()
   const running2 = w2.run()
   await waitFor(async () => (await shadow.workers()).length === 2, 5000, 'both workers listed')
@@ -66,7 +67,7 @@ t.test('workers() lists live workers with their details; a closed worker drops o
 
 t.test('a killed worker drops out of workers() within ~2.5 heartbeat intervals', async (t) => {
   const shadow = makeShadow(t)
-  const child = spawnChildWorker(t, { url: TEST_URL, shadow: shadow.name, name: 'short-lived', heartbeatInterval: 200 })
+  const child = await spawnChildWorker(t, { url: TEST_URL, shadow: shadow.name, name: 'short-lived', heartbeatInterval: 200 })
   await child.waitForLine(/^ready$/)
   const listed = (await shadow.workers()).find((w) => w.name === 'short-lived')
   t.ok(listed, 'the child worker is listed')

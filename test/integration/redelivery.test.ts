@@ -8,7 +8,7 @@ t.teardown(closeAdmin)
 
 t.test('a task whose worker was killed (kill -9) is redelivered and runs, attempt unchanged', async (t) => {
   const shadow = makeShadow(t)
-  const child = spawnChildWorker(t, { url: TEST_URL, shadow: shadow.name, name: 'doomed', redeliveryTimeout: 500, heartbeatInterval: 200 })
+  const child = await spawnChildWorker(t, { url: TEST_URL, shadow: shadow.name, name: 'doomed', redeliveryTimeout: 500, heartbeatInterval: 200 })
   await child.waitForLine(/^ready$/)
 
   const added = await shadow.add('long', { key: 'survivor' })({})

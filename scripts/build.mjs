@@ -1,10 +1,11 @@
 // Compiles src/ to dist/ and copies the Lua scripts beside the compiled code.
 import { execFileSync } from 'node:child_process'
-import { chmodSync, cpSync, existsSync, rmSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-rmSync(`${root}/dist`, { recursive: true, force: true })
+// compiled files are overwritten in place (no wipe first), so that processes already running from
+// dist/ — tests in parallel, a dev server — never see it disappear
 execFileSync(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, '-p', `${root}/tsconfig.json`], { stdio: 'inherit' })
 cpSync(`${root}/src/redis/lua`, `${root}/dist/redis/lua`, { recursive: true })
 if (existsSync(`${root}/dist/cli/main.js`)) chmodSync(`${root}/dist/cli/main.js`, 0o755)

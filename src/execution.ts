@@ -54,18 +54,33 @@ export interface AttemptInput {
 /** A running attempt. */
 export class Attempt {
   readonly startedAt = Date.now()
-  readonly logger: Logger
   /** Set when `ctx.perpetual.cancel()` was called. */
   chainCancelled = false
-  private readonly controller = new AbortController()
+  // the logger and the abort controller are made on first use: most tasks never touch them
+  private childLogger: Logger | undefined
+  private controller: AbortController | undefined
   private cause: AbortCause | undefined
+  private reason: Error | undefined
   private abortFired: ((result: AttemptResult) => void) | undefined
 
   constructor(
     readonly input: AttemptInput,
-    workerLogger: Logger,
-  ) {
-    this.logger = workerLogger.child({ task: input.task.name, key: input.key, attempt: input.attempt })
+    private readonly workerLogger: Logger,
+  ) {}
+
+  /** pino child carrying task, key and attempt. */
+  get logger(): Logger {
+    this.childLogger ??= this.workerLogger.child({ task: this.input.task.name, key: this.input.key, attempt: this.input.attempt })
+    return this.childLogger
+  }
+
+  /** The signal handed to the task. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController()
+      if (this.reason) this.controller.abort(this.reason)
+    }
+    return this.controller.signal
   }
 
   /** Fires the signal; the attempt ends with `cause` even if the task ignores the signal. */
@@ -73,7 +88,8 @@ export class Attempt {
     if (this.cause) return
     this.cause = cause
     const error = cause === 'timeout' ? new TimeoutError(this.input.task.timeout ?? 0) : cause === 'cancelled' ? new CancelledError() : new ShutdownError()
-    this.controller.abort(error)
+    this.reason = error
+    this.controller?.abort(error)
     this.abortFired?.({ kind: 'aborted', cause, error })
   }
 
@@ -86,13 +102,19 @@ export class Attempt {
   async run(shadow: Shadow, worker: Worker, progress: (body: string) => Promise<void>): Promise<AttemptResult> {
     const { task, params, key, when, attempt } = this.input
     const recurring = task.perpetual !== undefined || task.cron !== undefined
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this
     const ctx: TaskContext = {
       key,
       task: task.name,
       attempt,
       when: new Date(when),
-      signal: this.controller.signal,
-      logger: this.logger,
+      get signal() {
+        return self.signal
+      },
+      get logger() {
+        return self.logger
+      },
       shadow,
       worker,
       progress: async (current: number, total?: number, message?: string) => {
@@ -122,7 +144,7 @@ export class Attempt {
       const result = await Promise.race([outcome, aborted])
       // a task that noticed the abort and threw ends as aborted, not as failed
       if (this.cause && result.kind === 'threw') {
-        return { kind: 'aborted', cause: this.cause, error: this.controller.signal.reason as Error }
+        return { kind: 'aborted', cause: this.cause, error: this.reason as Error }
       }
       return result
     } finally {

@@ -388,19 +388,19 @@ export class Worker {
       const [, , paramsJson, when, attempt, deliveries] = reply
       const base = { id: message.id, key: message.key, gen: message.gen }
       const params = JSON.parse(paramsJson) as Record<string, unknown>
-      const log = this.logger.child({ task: message.task.name, key: message.key, attempt: Number(attempt) })
+      const log = () => this.logger.child({ task: message.task.name, key: message.key, attempt: Number(attempt) })
       if (deliveries > this.options.maxDeliveries) {
         const error = {
           type: 'PoisonTaskError',
           message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
         }
-        log.error({ deliveries: deliveries - 1 }, 'poison task: giving up')
+        log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
         this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(error), due: 0 })
         return
       }
       const strike = strikes.match(message.task.name, params)
       if (strike) {
-        log.info({ strike: strike.id }, 'task is struck; skipping it')
+        log().info({ strike: strike.id }, 'task is struck; skipping it')
         const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
         this.outcomes.push({ ...base, outcome: recurringOutcome(message.task, 'struck'), data: JSON.stringify(error), due: this.nextRunAt(message.task, Number(when)) })
         this.observer?.taskEnded?.(message.task.name, 'struck', 0)
@@ -410,7 +410,7 @@ export class Worker {
       try {
         task.validate(params)
       } catch (err) {
-        log.error({ err }, 'params do not match the schema; failing without retry')
+        log().error({ err }, 'params do not match the schema; failing without retry')
         this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
         return
       }
@@ -423,7 +423,7 @@ export class Worker {
 
   private async execute(attempt: Attempt): Promise<void> {
     const { id, key, gen } = attempt.input
-    attempt.logger.debug('task started')
+    if (this.logger.isLevelEnabled('debug')) attempt.logger.debug('task started')
     const progress = async (body: string) => {
       await runScript(this.shadow.redis, 'progress', [this.shadow.keys.task(key)], [gen, this.name, body])
     }
@@ -444,14 +444,13 @@ export class Worker {
   /** Turns how an attempt ended into what to record: final state, retry, next run, or back on the queue. */
   private decide(attempt: Attempt, result: AttemptResult): Pick<Outcome, 'outcome' | 'data' | 'due'> | undefined {
     const { task, when } = attempt.input
-    const log = attempt.logger
     const elapsed = Date.now() - attempt.startedAt
     if (result.kind === 'aborted' && result.cause === 'shutdown') {
-      log.info('interrupted by shutdown; back on the queue')
+      attempt.logger.info('interrupted by shutdown; back on the queue')
       return { outcome: 'defer', data: '', due: Date.now() }
     }
     if (result.kind === 'aborted' && result.cause === 'cancelled') {
-      log.info({ elapsed }, 'task cancelled')
+      attempt.logger.info({ elapsed }, 'task cancelled')
       return { outcome: 'cancelled', data: JSON.stringify(describeError(result.error)), due: 0 }
     }
     const chainGoesOn = isRecurring(task) && !attempt.chainCancelled
@@ -462,7 +461,7 @@ export class Worker {
       } catch (err) {
         return this.failure(attempt, new TypeError(`the task's result is not JSON: ${(err as Error).message}`), elapsed)
       }
-      log.debug({ elapsed }, 'task completed')
+      if (this.logger.isLevelEnabled('debug')) attempt.logger.debug({ elapsed }, 'task completed')
       if (chainGoesOn) return { outcome: 'again', data, due: this.nextRunAt(task, when) }
       return { outcome: 'completed', data, due: 0 }
     }

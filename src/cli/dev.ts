@@ -4,13 +4,14 @@
  */
 import { fileURLToPath } from 'node:url'
 import { buildApp } from '../gateway/app.js'
-import { listen } from '../gateway/server.js'
+import type { FastifyInstance } from 'fastify'
+import { isLoopback, listen } from '../gateway/server.js'
 import { Shadow } from '../shadow.js'
 import { Worker } from '../worker.js'
 import type { Command } from './command.js'
-import { intFlag, stringFlag } from './flags.js'
-import { ensureRedis } from './private-redis.js'
-import { onShutdownSignal } from './signals.js'
+import { intFlag, stringFlag, UsageError } from './flags.js'
+import { ensureRedis, type AvailableRedis } from './private-redis.js'
+import { onShutdownSignal, runOnce } from './signals.js'
 import { EXAMPLE_TASKS, loadTasks } from './tasks-module.js'
 
 /** The curl lines printed at start-up. */
@@ -40,32 +41,46 @@ export const dev: Command = {
     { name: 'concurrency', type: 'string', env: 'SHADOWS_CONCURRENCY', description: 'most tasks running at once', default: '10' },
   ],
   async run({ flags, logger, out }) {
+    // everything the user can get wrong is checked before anything starts, connects or listens
     const tasks = await loadTasks(stringFlag(flags, 'tasks') ?? fileURLToPath(EXAMPLE_TASKS))
     const port = intFlag(flags, 'port', 0, 65535) as number
     const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
-    const redis = await ensureRedis(stringFlag(flags, 'url') as string)
-    if (redis.private) logger.info({ url: redis.url }, 'no Redis answered; started a private redis-server (nothing persisted)')
+    const host = stringFlag(flags, 'host') as string
+    if (!isLoopback(host)) throw new UsageError(`dev serves without authentication, so only on a loopback address such as 127.0.0.1, not ${host}; use "shadows serve" with SHADOWS_TOKENS`)
     const name = stringFlag(flags, 'name') as string
-    const app = await buildApp({ tasks, url: redis.url, name, logger })
-    const shadow = new Shadow({ url: redis.url, name, logger })
-    const worker = new Worker(shadow, { tasks, concurrency, logger, gracePeriod: 5000 })
+    let redis: AvailableRedis | undefined
+    let app: FastifyInstance | undefined
+    let shadow: Shadow | undefined
+    let worker: Worker | undefined
+    // released in reverse order of opening; every step runs even when one fails
+    const stop = runOnce(async () => {
+      const steps = [() => app?.close(), () => worker?.close(), () => shadow?.close(), () => redis?.stop()]
+      const failed: unknown[] = []
+      for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => failed.push(err))
+      if (failed.length > 0) throw failed[0]
+    })
+    void onShutdownSignal(logger, stop)
     let address: string
     try {
-      address = await listen(app, { host: stringFlag(flags, 'host') as string, port, authenticated: false })
+      redis = await ensureRedis(stringFlag(flags, 'url') as string)
+      if (redis.private) logger.info({ url: redis.url }, 'no Redis answered; started a private redis-server (nothing persisted)')
+      app = await buildApp({ tasks, url: redis.url, name, logger })
+      shadow = new Shadow({ url: redis.url, name, logger })
+      worker = new Worker(shadow, { tasks, concurrency, logger, gracePeriod: 5000 })
+      address = await listen(app, { host, port, authenticated: false })
     } catch (err) {
-      await Promise.allSettled([app.close(), shadow.close()])
-      await redis.stop()
+      await stop().catch(() => undefined)
       throw err
     }
     const running = worker.run()
-    out(`\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redis.url}\n\nTry:\n${tryLines(address)}\n`)
-    onShutdownSignal(logger, async () => {
-      await app.close()
-      await worker.close()
-      await shadow.close()
-      await redis.stop()
-    })
-    await running
+    out(`\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redis.url}${redis.private ? ' (private, stopped on exit)' : ''}\n\nTry:\n${tryLines(address)}\n`)
+    try {
+      await running
+    } catch (err) {
+      await stop().catch(() => undefined)
+      throw err
+    }
+    await stop()
     return 0
   },
 }

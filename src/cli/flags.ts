@@ -34,6 +34,8 @@ export const COMMON_FLAGS: readonly Flag[] = [
 export interface ParsedFlags {
   readonly values: Readonly<Record<string, string | boolean | undefined>>
   readonly positionals: readonly string[]
+  /** How each flag's value was given, for error messages: `--port` or `PORT`. */
+  readonly sources: Readonly<Record<string, string>>
 }
 
 /** Parses `argv` against `flags` (plus the common ones); throws {@link UsageError}. */
@@ -47,14 +49,18 @@ export function parseFlags(argv: readonly string[], flags: readonly Flag[], env:
     throw new UsageError(((err as Error).message.split('\n')[0] ?? 'invalid arguments').replace(/\. To specify .*$/, ''))
   }
   const values: Record<string, string | boolean | undefined> = {}
+  const sources: Record<string, string> = {}
   for (const flag of all) {
     const given = parsed.values[flag.name]
     const fromEnv = flag.env !== undefined ? env[flag.env] : undefined
+    sources[flag.name] = `--${flag.name}`
     if (given !== undefined) values[flag.name] = given as string | boolean
-    else if (fromEnv !== undefined && fromEnv !== '') values[flag.name] = flag.type === 'boolean' ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv
-    else values[flag.name] = flag.default
+    else if (fromEnv !== undefined && fromEnv !== '') {
+      values[flag.name] = flag.type === 'boolean' ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv
+      sources[flag.name] = flag.env as string
+    } else values[flag.name] = flag.default
   }
-  return { values, positionals: parsed.positionals }
+  return { values, positionals: parsed.positionals, sources }
 }
 
 /** A string flag's value. */
@@ -63,13 +69,18 @@ export function stringFlag(flags: ParsedFlags, name: string): string | undefined
   return typeof value === 'string' ? value : undefined
 }
 
+/** How a flag was given (`--port`, or `PORT` when it came from the environment), for messages. */
+export function flagSource(flags: ParsedFlags, name: string): string {
+  return flags.sources[name] ?? `--${name}`
+}
+
 /** An integer flag's value (milliseconds, counts, ports); throws {@link UsageError} on a bad one. */
 export function intFlag(flags: ParsedFlags, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const text = stringFlag(flags, name)
   if (text === undefined) return undefined
   const value = Number(text)
   if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`)
+    throw new UsageError(`${flagSource(flags, name)} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`)
   }
   return value
 }

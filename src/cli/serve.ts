@@ -2,11 +2,12 @@
  * `shadows serve`: the HTTP gateway.
  */
 import { buildApp } from '../gateway/app.js'
-import { listen } from '../gateway/server.js'
+import { isLoopback, listen } from '../gateway/server.js'
 import { parseTokens } from '../gateway/auth.js'
 import type { Command } from './command.js'
-import { intFlag, stringFlag, type Flag } from './flags.js'
-import { onShutdownSignal } from './signals.js'
+import type { FastifyInstance } from 'fastify'
+import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
+import { onShutdownSignal, runOnce } from './signals.js'
 import { loadTasks } from './tasks-module.js'
 
 export const GATEWAY_FLAGS: readonly Flag[] = [
@@ -24,27 +25,38 @@ export const serve: Command = {
   longRunning: true,
   flags: [{ name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module (default export: array of tasks)' }, ...GATEWAY_FLAGS],
   async run({ flags, logger }) {
+    // everything the user can get wrong is checked before anything connects or listens
     const tasks = await loadTasks(stringFlag(flags, 'tasks'))
     const tokens = stringFlag(flags, 'tokens')
     parseTokens(tokens)
-    const app = await buildApp({
-      tasks,
-      url: stringFlag(flags, 'url') as string,
-      name: stringFlag(flags, 'name') as string,
-      ...(tokens ? { tokens } : {}),
-      bodyLimit: intFlag(flags, 'body-limit', 1) as number,
-      executionTtl: intFlag(flags, 'execution-ttl', 0) as number,
-      logger,
+    const host = stringFlag(flags, 'host') as string
+    const port = intFlag(flags, 'port', 0, 65535) as number
+    const bodyLimit = intFlag(flags, 'body-limit', 1) as number
+    const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
+    if (!tokens && !isLoopback(host)) {
+      throw new UsageError(`refusing to listen on ${host} without authentication: set SHADOWS_TOKENS (or --tokens), or listen on a loopback address such as 127.0.0.1`)
+    }
+    let app: FastifyInstance | undefined
+    const stop = runOnce(async () => {
+      await app?.close()
     })
-    const address = await listen(app, {
-      host: stringFlag(flags, 'host') as string,
-      port: intFlag(flags, 'port', 0, 65535) as number,
-      authenticated: Boolean(tokens),
-    })
-    logger.info({ address, tasks: tasks.map((t) => t.name) }, 'gateway listening')
-    onShutdownSignal(logger, async () => {
-      await app.close()
-    })
-    return new Promise<number>(() => undefined)
+    const stopped = onShutdownSignal(logger, stop)
+    try {
+      app = await buildApp({
+        tasks,
+        url: stringFlag(flags, 'url') as string,
+        name: stringFlag(flags, 'name') as string,
+        ...(tokens ? { tokens } : {}),
+        bodyLimit,
+        executionTtl,
+        logger,
+      })
+      const address = await listen(app, { host, port, authenticated: Boolean(tokens) })
+      logger.info({ address, tasks: tasks.map((t) => t.name) }, 'gateway listening')
+    } catch (err) {
+      await stop().catch(() => undefined)
+      throw err
+    }
+    return stopped
   },
 }

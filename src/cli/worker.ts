@@ -8,7 +8,7 @@ import { Shadow } from '../shadow.js'
 import { Worker } from '../worker.js'
 import type { Command } from './command.js'
 import { intFlag, stringFlag, type Flag } from './flags.js'
-import { onShutdownSignal } from './signals.js'
+import { onShutdownSignal, runOnce } from './signals.js'
 import { loadTasks } from './tasks-module.js'
 
 export const WORKER_FLAGS: readonly Flag[] = [
@@ -48,36 +48,48 @@ export const worker: Command = {
     { name: 'metrics-host', type: 'string', env: 'SHADOWS_METRICS_HOST', description: 'address for the metrics port', default: '127.0.0.1' },
   ],
   async run({ flags, logger }) {
+    // everything the user can get wrong is checked before anything connects or listens
     const tasks = await loadTasks(stringFlag(flags, 'tasks'))
     const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
     const redeliveryTimeout = intFlag(flags, 'redelivery-timeout', 1) as number
     const gracePeriod = intFlag(flags, 'grace-period', 0) as number
     const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
     const metricsPort = intFlag(flags, 'metrics-port', 0, 65535)
+    const metricsHost = stringFlag(flags, 'metrics-host') as string
     const shadow = new Shadow({ url: stringFlag(flags, 'url') as string, name: stringFlag(flags, 'name') as string, executionTtl, logger })
     const metrics = metricsPort !== undefined ? new Metrics(shadow) : undefined
-    const instance = new Worker(shadow, {
-      tasks,
-      concurrency,
-      redeliveryTimeout,
-      gracePeriod,
-      logger,
-      ...(metrics ? { observer: metrics.workerObserver() } : {}),
+    let instance: Worker | undefined
+    let metricsServer: Server | undefined
+    // released in reverse order of opening
+    const stop = runOnce(async () => {
+      try {
+        await instance?.close()
+      } finally {
+        metricsServer?.close()
+        await shadow.close()
+      }
     })
-    const metricsServer = metrics && metricsPort !== undefined ? await serveMetrics(metrics, metricsPort, stringFlag(flags, 'metrics-host') as string) : undefined
-    if (metricsServer) logger.info({ address: metricsServer.address() }, 'metrics served on /metrics')
-    const stop = async () => {
-      await instance.close()
-      metricsServer?.close()
-      await shadow.close()
+    void onShutdownSignal(logger, stop)
+    try {
+      instance = new Worker(shadow, {
+        tasks,
+        concurrency,
+        redeliveryTimeout,
+        gracePeriod,
+        logger,
+        ...(metrics ? { observer: metrics.workerObserver() } : {}),
+      })
+      if (metrics && metricsPort !== undefined) {
+        metricsServer = await serveMetrics(metrics, metricsPort, metricsHost)
+        logger.info({ address: metricsServer.address() }, 'metrics served on /metrics')
+      }
+      // run() returns once a signal closed the worker; runUntilFinished() also when the shadow is idle
+      await (flags.values['until-finished'] ? instance.runUntilFinished() : instance.run())
+    } catch (err) {
+      await stop().catch(() => undefined)
+      throw err
     }
-    onShutdownSignal(logger, stop)
-    if (flags.values['until-finished']) {
-      await instance.runUntilFinished()
-      await stop()
-      return 0
-    }
-    await instance.run()
+    await stop()
     return 0
   },
 }

@@ -5,6 +5,7 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { Metrics } from '../metrics.js'
@@ -61,6 +62,17 @@ export interface AppOptions {
   readonly logger?: Logger
   /** How long to wait for Redis at start-up before serving anyway (503s until it answers), ms. */
   readonly connectTimeout?: number
+}
+
+/** Where the browsable API (Swagger UI) is served. */
+const DOCS_PATH = '/docs'
+
+/** How openapi.yaml describes the page at {@link DOCS_PATH}. */
+const DOCS_PAGE = {
+  summary: 'This API, browsable (Swagger UI)',
+  tags: ['docs'],
+  security: [],
+  response: { 200: { description: 'An HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } },
 }
 
 /** The package version, shown in the API docs. */
@@ -173,11 +185,28 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         { name: 'strikes', description: 'Skip tasks or parameter values (scope ops).' },
         { name: 'inspect', description: 'Snapshot and workers (scope read).' },
         { name: 'health', description: 'Liveness, readiness (public) and metrics (scope read).' },
+        { name: 'docs', description: 'This API, browsable and as a document (public).' },
       ],
     },
+    // the UI plugin hides its routes; its page at /docs is part of the API, its assets are not
+    transform: ({ schema, url, route }) =>
+      // the UI's page is registered as /docs/ (and answers /docs too)
+      url === `${DOCS_PATH}/` && route.method === 'GET' ? { schema: DOCS_PAGE, url: DOCS_PATH } : { schema, url },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } })
-  app.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () => app.swagger())
+  await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list' } })
+  app.get(
+    '/openapi.json',
+    {
+      config: { scope: 'public' },
+      schema: {
+        summary: 'This API as an OpenAPI 3.1 document (openapi.yaml, as JSON)',
+        tags: ['docs'],
+        security: [],
+        response: { 200: Type.Object({}, { additionalProperties: true, 'x-response-description': 'The OpenAPI document.' }) },
+      },
+    },
+    async () => app.swagger(),
+  )
 
   await app.register(taskRoutes)
   await app.register(strikeRoutes)

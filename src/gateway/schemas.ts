@@ -2,18 +2,24 @@
  * Request and response schemas of the HTTP contract (v1). Routes declare them, Fastify validates
  * requests and serializes responses with them, and openapi.yaml is generated from them.
  */
-import { Type, type Static } from '@sinclair/typebox'
-import { ERROR_CODES } from '../errors.js'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { ERROR_CODES, type ErrorCode } from '../errors.js'
 import { STRIKE_OPERATORS } from '../strikes.js'
 import { TASK_STATES } from '../records.js'
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)))
 
+/**
+ * The error codes as one `enum` (a union of literals would show in openapi.yaml as an `anyOf` of
+ * one-value enums). Only in responses, which are serialized, never validated.
+ */
+const ErrorCodeSchema = Type.Unsafe<ErrorCode>({ type: 'string', enum: [...ERROR_CODES], description: 'A stable error code; see the README.' })
+
 /** Every error answer. */
 export const ErrorBody = Type.Object(
   {
     statusCode: Type.Integer({ examples: [400] }),
-    code: literals(ERROR_CODES),
+    code: ErrorCodeSchema,
     error: Type.String({ examples: ['Bad Request'] }),
     message: Type.String(),
   },
@@ -59,12 +65,19 @@ export const ReplaceBody = Type.Object(
 export type ReplaceBody = Static<typeof ReplaceBody>
 
 /** 202 of POST /tasks. */
-export const Added = Type.Object({ key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema }, { additionalProperties: false })
+export const Added = Type.Object(
+  { key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema },
+  {
+    additionalProperties: false,
+    'x-response-description': 'Accepted: the task is stored, queued or scheduled.',
+    headers: { Location: { type: 'string', description: 'The task: /tasks/{key}.', examples: ['/tasks/order-42'] } },
+  },
+)
 
 /** 200 of POST /tasks when the key was taken. */
 export const Duplicate = Type.Object(
   { key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema, duplicate: Type.Literal(true), params: Params },
-  { additionalProperties: false },
+  { additionalProperties: false, 'x-response-description': 'The key is already scheduled, queued or running: nothing changed; the existing task.' },
 )
 
 /** Body of POST /tasks/batch. */
@@ -85,20 +98,20 @@ export const BatchResults = Type.Object(
           when: Type.Optional(Timestamp),
           state: Type.Optional(LiveStateSchema),
           duplicate: Type.Optional(Type.Boolean()),
-          code: Type.Optional(literals(ERROR_CODES)),
+          code: Type.Optional(ErrorCodeSchema),
           message: Type.Optional(Type.String()),
         },
         { additionalProperties: false },
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, 'x-response-description': 'One result per item, in order, each with the status it would have had alone.' },
 )
 
 /** 200 of PUT /tasks/{key}. */
 export const Replaced = Type.Object(
   { key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema, replaced: Type.Boolean() },
-  { additionalProperties: false },
+  { additionalProperties: false, 'x-response-description': 'Replaced atomically (replaced: true), or created (replaced: false).' },
 )
 
 /** 200 of GET /tasks/{key}. */
@@ -119,14 +132,17 @@ export const TaskRecord = Type.Object(
       Type.Object({ current: Type.Number(), total: Type.Optional(Type.Number()), message: Type.Optional(Type.String()) }, { additionalProperties: false }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, 'x-response-description': "The task's record." },
 )
 
 /** 200 of DELETE /tasks/{key}. */
-export const Cancelled = Type.Object({ key: Key, state: Type.Literal('cancelled') }, { additionalProperties: false })
+export const Cancelled = Type.Object(
+  { key: Key, state: Type.Literal('cancelled') },
+  { additionalProperties: false, 'x-response-description': 'Cancelled (also when it already was).' },
+)
 
 /** The path parameter of /tasks/{key}. */
-export const KeyParams = Type.Object({ key: Type.String() })
+export const KeyParams = Type.Object({ key: Key })
 
 const Counts = Type.Object({ scheduled: Type.Integer(), queued: Type.Integer(), running: Type.Integer() }, { additionalProperties: false })
 
@@ -143,7 +159,7 @@ export const SnapshotBody = Type.Object(
       description: 'The first 100 scheduled tasks by due time.',
     }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, 'x-response-description': 'What is scheduled, queued and running now.' },
 )
 
 const JsonValue = Type.Unknown({ description: 'A JSON value; [lo, hi] for between.' })
@@ -173,10 +189,18 @@ export const StrikeInputBody = Type.Object(
 )
 
 /** 200 of GET /strikes. */
-export const StrikeList = Type.Object({ strikes: Type.Array(StrikeBody) }, { additionalProperties: false })
+export const StrikeList = Type.Object(
+  { strikes: Type.Array(StrikeBody) },
+  { additionalProperties: false, 'x-response-description': 'The strike rules in force, oldest first.' },
+)
+
+/** `schema` with the description its response gets in the API docs. */
+export function described<T extends TSchema>(schema: T, description: string): T {
+  return { ...schema, 'x-response-description': description }
+}
 
 /** The path parameter of /strikes/{id}. */
-export const IdParams = Type.Object({ id: Type.String() })
+export const IdParams = Type.Object({ id: Type.String({ description: 'The strike id.' }) })
 
 /** 200 of GET /workers. */
 export const WorkerList = Type.Object(
@@ -188,16 +212,40 @@ export const WorkerList = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, 'x-response-description': 'The live workers, from their heartbeats.' },
 )
 
 /** 200 of the health routes. */
-export const Health = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false })
+export const Health = Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false, 'x-response-description': 'OK.' })
 
 /** A reference to {@link ErrorBody}, registered once with `app.addSchema`. */
 export const ErrorRef = Type.Ref(ErrorBody)
 
-/** The error responses a route may give, by status. */
+/** What each error status means, for the API docs. */
+const ERROR_RESPONSES: Readonly<Record<number, { description: string; headers?: Record<string, unknown> }>> = {
+  400: { description: 'Bad request: SHADOWS_ERR_VALIDATION, SHADOWS_ERR_UNKNOWN_TASK, SHADOWS_ERR_INVALID_PARAMS or SHADOWS_ERR_MALFORMED_JSON.' },
+  401: {
+    description: 'No valid bearer token (SHADOWS_ERR_UNAUTHORIZED).',
+    headers: { 'WWW-Authenticate': { type: 'string', description: 'Bearer', examples: ['Bearer'] } },
+  },
+  403: { description: 'The token lacks the scope (SHADOWS_ERR_FORBIDDEN).' },
+  404: { description: 'Unknown or expired (SHADOWS_ERR_NOT_FOUND).' },
+  409: { description: 'Conflict: SHADOWS_ERR_STRUCK (nothing stored), SHADOWS_ERR_ALREADY_FINISHED or SHADOWS_ERR_TOO_MANY_STRIKES.' },
+  413: { description: 'The body is larger than the limit (SHADOWS_ERR_PAYLOAD_TOO_LARGE).' },
+  415: { description: 'The body is not application/json (SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE).' },
+  503: {
+    description: 'Redis is unreachable or the gateway is shutting down (SHADOWS_ERR_UNAVAILABLE); retry later.',
+    headers: { 'Retry-After': { type: 'integer', description: 'Seconds to wait before retrying.', examples: [2] } },
+  },
+}
+
+/** The error responses a route may give, by status: each the {@link ErrorBody}, described. */
 export function errors(...statuses: number[]): Record<number, typeof ErrorRef> {
-  return Object.fromEntries(statuses.map((status) => [status, ErrorRef]))
+  return Object.fromEntries(
+    statuses.map((status) => {
+      const about = ERROR_RESPONSES[status]
+      if (!about) throw new Error(`no description of error status ${status}`)
+      return [status, Type.Ref(ErrorBody, { description: about.description, ...(about.headers ? { headers: about.headers } : {}) })]
+    }),
+  )
 }

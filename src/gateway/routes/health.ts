@@ -38,7 +38,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Prometheus metrics',
         tags: ['health'],
-        response: { 200: Type.String({ description: 'Prometheus text exposition format.' }), ...errors(401, 403) },
+        response: {
+          200: { description: 'Prometheus text exposition format.', content: { 'text/plain': { schema: Type.String() } } },
+          ...errors(401, 403),
+        },
       },
     },
     async (_request, reply) => {

@@ -3,7 +3,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { StrikeInput } from '../../strikes.js'
-import { IdParams, StrikeBody, StrikeInputBody, StrikeList, errors } from '../schemas.js'
+import { IdParams, StrikeBody, StrikeInputBody, StrikeList, described, errors } from '../schemas.js'
 
 export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow } = app
@@ -25,7 +25,11 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Strike a task, a parameter value, or both',
         tags: ['strikes'],
         body: StrikeInputBody,
-        response: { 201: StrikeBody, 200: StrikeBody, ...errors(400, 401, 403, 409, 413, 415, 503) },
+        response: {
+          201: described(StrikeBody, 'Created: the new strike with its id.'),
+          200: described(StrikeBody, 'The same strike already existed: that strike.'),
+          ...errors(400, 401, 403, 409, 413, 415, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -42,7 +46,7 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Restore: remove a strike rule (skipped tasks stay skipped)',
         tags: ['strikes'],
         params: IdParams,
-        response: { 200: StrikeBody, ...errors(401, 403, 404, 503) },
+        response: { 200: described(StrikeBody, 'Restored: the removed strike.'), ...errors(401, 403, 404, 503) },
       },
     },
     async (request) => shadow.restore(request.params.id),

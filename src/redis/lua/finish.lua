@@ -47,33 +47,34 @@ local function requeue(record, key, gen, task, due)
 end
 
 local applied = 0
+local acked = {}
 for i = 3, #KEYS do
   local n = (i - 3) * 6 + 6
   local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
   local record = KEYS[i]
-  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'task', 'attempt')
+  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'task', 'attempt', 'error')
   local current = f[1] == gen
   local mine = f[2] == 'running' and f[3] == worker
   local owned = current and (mine or (outcome == 'defer' and f[2] == 'queued'))
   -- a message another worker reclaimed is that worker's to acknowledge
   local reclaimed = current and f[2] == 'running' and f[3] ~= worker
   if not reclaimed then
-    redis.call('XACK', stream, group, id)
-    redis.call('XDEL', stream, id)
+    acked[#acked + 1] = id
   end
   if owned then
     applied = applied + 1
     local field = final[outcome]
     if field then
-      redis.call('HSET', record, 'state', outcome, 'finished', now)
-      if outcome == 'completed' then
-        -- a success after retries: the earlier attempt's error no longer describes the task
-        redis.call('HDEL', record, 'error')
-      end
-      if data ~= '' then
-        redis.call('HSET', record, field, data)
-      end
       if ttl > 0 then
+        if data ~= '' then
+          redis.call('HSET', record, 'state', outcome, 'finished', now, field, data)
+        else
+          redis.call('HSET', record, 'state', outcome, 'finished', now)
+        end
+        if outcome == 'completed' and f[6] then
+          -- a success after retries: the earlier attempt's error no longer describes the task
+          redis.call('HDEL', record, 'error')
+        end
         redis.call('PEXPIRE', record, ttl)
       else
         redis.call('DEL', record)
@@ -93,5 +94,9 @@ for i = 3, #KEYS do
       requeue(record, key, gen, f[4], due)
     end
   end
+end
+if #acked > 0 then
+  redis.call('XACK', stream, group, unpack(acked))
+  redis.call('XDEL', stream, unpack(acked))
 end
 return applied

@@ -19,7 +19,7 @@ import {
   type StrikeInput,
 } from './strikes.js'
 import type { AnyTask, ParamsOf } from './task.js'
-import { assertParamsObject, assertValidKey, resolveDue, type When } from './validation.js'
+import { assertParamsObject, assertValidKey, paramsJson, resolveDue, type When } from './validation.js'
 
 /** Default time a finished task's record is kept: 15 minutes. */
 export const DEFAULT_EXECUTION_TTL = 15 * 60_000
@@ -346,12 +346,18 @@ export class Shadow {
       throw new ShadowsError('SHADOWS_ERR_UNKNOWN_TASK', `unknown task ${JSON.stringify(name)}`, { task: name })
     }
     assertParamsObject(name, params)
-    definition?.validate(params)
+    try {
+      definition?.validate(params)
+    } catch (err) {
+      if (isShadowsError(err)) throw err
+      // e.g. a stack overflow on absurdly deep params
+      throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${name}: ${(err as Error).message}`, { task: name, field: 'params' })
+    }
     const key = options.key ?? randomUUID()
     assertValidKey(key)
     const now = Date.now()
     const due = resolveDue(options, now)
-    return { key, task: name, params, json: JSON.stringify(params), due, now, mode }
+    return { key, task: name, params, json: paramsJson(name, params), due, now, mode }
   }
 
   private async store(prepared: Prepared): Promise<AddReply> {

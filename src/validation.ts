@@ -20,6 +20,9 @@ export function assertValidKey(key: unknown): asserts key is string {
   }
 }
 
+/** The latest due time accepted: the end of the year 9999, the last one RFC 3339 can write. */
+export const MAX_DUE = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
 /** A due time: a Date, an RFC 3339 string with an offset, or epoch milliseconds. */
 export type When = Date | string | number
 
@@ -38,8 +41,8 @@ export function parseWhen(when: When): number {
   } else {
     throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'when must be a Date, an RFC 3339 string or epoch milliseconds', { field: 'when' })
   }
-  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
-    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when is not a valid time: ${JSON.stringify(when)}`, { field: 'when' })
+  if (!Number.isFinite(ms) || ms > MAX_DUE || ms < -MAX_DUE) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when is not a valid time before the year 10000: ${JSON.stringify(when)}`, { field: 'when' })
   }
   return Math.trunc(ms)
 }
@@ -54,13 +57,25 @@ export function resolveDue(options: { when?: When | undefined; delay?: number | 
     throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'give when or delay, not both', { field: 'when' })
   }
   if (delay !== undefined) {
-    if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0 || delay > 8.64e15) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'delay must be a non-negative number of milliseconds', { field: 'delay' })
+    if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0 || now + delay > MAX_DUE) {
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'delay must be a non-negative number of milliseconds, due before the year 10000', { field: 'delay' })
     }
     return now + Math.trunc(delay)
   }
   if (when === undefined) return now
   return Math.max(parseWhen(when), now)
+}
+
+/** The params as JSON text; throws `SHADOWS_ERR_INVALID_PARAMS` when they cannot be written as JSON. */
+export function paramsJson(task: string, params: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(params)
+  } catch (err) {
+    throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: not serializable as JSON (${(err as Error).message})`, {
+      task,
+      field: 'params',
+    })
+  }
 }
 
 /** Throws `SHADOWS_ERR_INVALID_PARAMS` unless `params` is a plain JSON object. */

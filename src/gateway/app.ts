@@ -13,6 +13,7 @@ import { Shadow } from '../shadow.js'
 import type { AnyTask } from '../task.js'
 import type { RedisClient } from '../redis/scripts.js'
 import { authorize, parseTokens, type Scope } from './auth.js'
+import { installJsonParser } from './body.js'
 import { classify, installErrorHandlers, sendError } from './errors.js'
 import { ErrorBody } from './schemas.js'
 import { healthRoutes } from './routes/health.js'
@@ -100,6 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // JSON only: any other body type is refused with 415
   app.removeContentTypeParser('text/plain')
+  installJsonParser(app)
 
   const shadow = new Shadow({
     tasks: options.tasks,
@@ -149,7 +151,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       reply.header('connection', 'close')
       return sendError(reply, 'SHADOWS_ERR_UNAVAILABLE', 'the gateway is shutting down; retry later')
     }
-    const needed = request.routeOptions.config?.scope ?? 'public'
+    // a route that names no scope needs ops (fail closed), but for the docs UI's own routes and
+    // unknown routes (a 404 either way)
+    const routeUrl = request.routeOptions.url
+    const needed = request.routeOptions.config?.scope ?? (request.is404 || routeUrl === undefined || routeUrl.startsWith(DOCS_PATH) ? 'public' : 'ops')
     const verdict = authorize(tokens, request.headers.authorization, needed)
     if (verdict === 'unauthorized') {
       reply.header('www-authenticate', 'Bearer')

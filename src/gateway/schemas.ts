@@ -38,7 +38,7 @@ const Params = Type.Record(Type.String(), Type.Unknown(), { description: 'The ta
 
 const timing = {
   when: Type.Optional(Type.String({ description: 'Due time, RFC 3339 with an offset; absent or past = now. Not with delay.' })),
-  delay: Type.Optional(Type.Number({ description: 'Due in this many milliseconds. Not with when.' })),
+  delay: Type.Optional(Type.Number({ minimum: 0, description: 'Due in this many milliseconds. Not with when.' })),
 }
 
 /** Body of POST /tasks (and each item of a batch). */

@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { ShadowsError } from '../../errors.js'
+import { ERRORS, ShadowsError } from '../../errors.js'
 import type { TaskInfo } from '../../records.js'
 import type { AddOptions, BatchItem, Execution } from '../../shadow.js'
 import { assertValidKey } from '../../validation.js'
@@ -13,8 +13,17 @@ import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParam
 
 const checkItem = TypeCompiler.Compile(AddBody)
 
-/** `when`/`delay`/`key` of a body, without undefined fields. */
+/** The latest due time an RFC 3339 timestamp (four-digit year) can express. */
+const LATEST_DUE = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
+
+/**
+ * `when`/`delay`/`key` of a body, without undefined fields. A delay that would put the due time
+ * past the year 9999 is refused here: the answer's `when` could not be written in RFC 3339.
+ */
 function timing(body: { when?: string | undefined; delay?: number | undefined; key?: string | undefined }): AddOptions {
+  if (typeof body.delay === 'number' && body.delay > LATEST_DUE - Date.now()) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'delay is too long: the due time must be before the year 10000', { field: 'delay' })
+  }
   return {
     ...(body.when !== undefined ? { when: body.when } : {}),
     ...(body.delay !== undefined ? { delay: body.delay } : {}),
@@ -98,8 +107,13 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
           results[index] = { status: 400, code: 'SHADOWS_ERR_VALIDATION', message: `${where} ${first?.message ?? 'is invalid'}` }
           return
         }
-        batch.push({ task: item.task, params: item.params ?? {}, ...timing(item) })
-        positions.push(index)
+        try {
+          batch.push({ task: item.task, params: item.params ?? {}, ...timing(item) })
+          positions.push(index)
+        } catch (err) {
+          const { code, message } = classify(err)
+          results[index] = { status: ERRORS[code].status, code, message }
+        }
       })
       const outcomes = await shadow.addBatch(batch)
       outcomes.forEach((outcome, i) => {

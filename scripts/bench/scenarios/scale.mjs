@@ -1,0 +1,94 @@
+// scale (shadows only): the cost of adding and of moving due tasks as the schedule grows to 1 k,
+// 100 k and 1 M tasks, on a private redis-server. At each size: M scheduled adds (addBatch, 1,000
+// per call) at random far-future times, then K tasks that come due together, moved onto the stream
+// by the move-due script called back to back (as the scheduler does) and timed.
+import { benchLogger, deleteShadowKeys, lib, noopTask, now, privateRedis, round, shadowsFill, sleep } from '../lib/common.mjs'
+
+const DAY = 86_400_000
+
+export const scenario = {
+  name: 'scale',
+  title: 'add and due-move cost at 1 k, 100 k and 1 M scheduled tasks (shadows only)',
+  notes: ['scale: shadows only, private redis-server; "at S" is the schedule size before the timed adds; due-moves call move-due with batches of 1,000 back to back.'],
+  cases({ quick, n }) {
+    let sizes = quick ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000]
+    if (n !== undefined) sizes = [...new Set([Math.min(1_000, n), Math.max(Math.min(1_000, n), Math.round(n / 10)), n])]
+    const probe = quick ? 5_000 : 20_000
+    return [{ id: 'sizes', systems: ['shadows'], params: { sizes, adds: probe, moves: probe } }]
+  },
+  targets: {
+    'adds/s at largest ÷ at smallest': [{ kind: 'value>=', value: 0.8, text: '≥ 0.8 (falls ≤ 20 %)' }],
+  },
+  async measure({ params, url, name }) {
+    const { Shadow } = await lib()
+    const noop = await noopTask()
+    const redis = await privateRedis(url)
+    const shadow = new Shadow({ name, url: redis.url, logger: benchLogger() })
+    const figures = []
+    const addRates = []
+    try {
+      // one probe on another shadow first, so that the smallest size is not measured cold
+      const warmup = new Shadow({ name: `${name}-warmup`, url: redis.url, logger: benchLogger() })
+      await probe(warmup, noop, params)
+      await deleteShadowKeys(warmup.redis, warmup.name)
+      await warmup.close()
+
+      for (const size of params.sizes) {
+        const have = await shadow.redis.zcard(shadow.keys.schedule)
+        if (size > have) await shadowsFill(shadow, size - have, () => ({ task: noop, params: {}, when: farFuture() }), { parallel: 4 })
+        const { addRate, moveRate } = await probe(shadow, noop, params)
+        addRates.push(addRate)
+        figures.push({ figure: `adds/s at ${label(size)}`, value: round(addRate), unit: 'tasks/s', size, adds: params.adds })
+        figures.push({ figure: `due-moves/s at ${label(size)}`, value: round(moveRate), unit: 'tasks/s', size, moved: params.moves })
+      }
+      figures.push({
+        figure: 'adds/s at largest ÷ at smallest',
+        value: round(addRates[addRates.length - 1] / addRates[0], 3),
+        unit: 'ratio',
+        sizes: params.sizes,
+      })
+      return figures
+    } finally {
+      if (!redis.private) await deleteShadowKeys(shadow.redis, name)
+      await shadow.close()
+      await redis.stop()
+    }
+  },
+}
+
+function farFuture() {
+  return new Date(Date.now() + DAY + Math.floor(Math.random() * DAY))
+}
+
+/**
+ * Times `adds` scheduled adds at random far-future times, then `moves` tasks that come due together
+ * ahead of the rest, moved onto the stream by the move-due script called back to back.
+ */
+async function probe(shadow, noop, { adds, moves }) {
+  const { runScript } = await lib('redis/scripts.js')
+  const { schedule, stream, taskPrefix } = shadow.keys
+  let started = now()
+  await shadowsFill(shadow, adds, () => ({ task: noop, params: {}, when: farFuture() }))
+  const addRate = adds / ((now() - started) / 1000)
+
+  const due = Date.now() + Math.max(300, Math.ceil((2 * moves * 1000) / addRate))
+  await shadowsFill(shadow, moves, () => ({ task: noop, params: {}, when: new Date(due) }))
+  await sleep(Math.max(0, due - Date.now() + 2))
+  started = now()
+  let moved = 0
+  for (;;) {
+    const [count, next] = await runScript(shadow.redis, 'move-due', [schedule, stream], [Date.now(), 1000, taskPrefix])
+    moved += count
+    if (next === -1 || next > Date.now()) break
+  }
+  const moveRate = moved / ((now() - started) / 1000)
+  if (moved !== moves) throw new Error(`moved ${moved} tasks, expected ${moves}`)
+  await shadow.redis.del(stream)
+  return { addRate, moveRate }
+}
+
+function label(size) {
+  if (size >= 1_000_000 && size % 1_000_000 === 0) return `${size / 1_000_000} M`
+  if (size >= 1_000 && size % 1_000 === 0) return `${size / 1_000} k`
+  return String(size)
+}

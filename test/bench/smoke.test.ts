@@ -1,0 +1,88 @@
+/**
+ * The benchmark harness works: a quick drain run with a small N exits 0, prints one JSON line per
+ * figure and a Markdown table, and leaves no key behind. No timing is asserted: benchmarks print
+ * numbers, tests check behaviour.
+ */
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const url = process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379'
+
+interface Figure {
+  scenario: string
+  figure: string
+  system: string
+  value: number
+  unit: string
+  stat?: string
+  runs?: number
+  pair?: number
+}
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [`${root}/scripts/bench/run.mjs`, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.once('error', reject)
+    child.once('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+async function keysMatching(pattern: string): Promise<string[]> {
+  const redis = new Redis(url, { lazyConnect: false })
+  try {
+    const found: string[] = []
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = next
+      found.push(...keys)
+    } while (cursor !== '0')
+    return found
+  } finally {
+    redis.disconnect()
+  }
+}
+
+t.test('bench --quick --only drain prints JSON lines and a table, and cleans up', { timeout: 300_000 }, async (t) => {
+  const tag = `smoke${randomBytes(3).toString('hex')}`
+  const { code, stdout, stderr } = await runBench(['--quick', '--only', 'drain', '--n', '500', '--url', url, '--tag', tag])
+  t.equal(code, 0, 'exits 0', { stderr })
+
+  const figures = stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Figure)
+  const runs = figures.filter((f) => f.stat === undefined)
+  const medians = figures.filter((f) => f.stat === 'median')
+  t.ok(runs.length > 0, 'one JSON line per figure and run')
+  const malformed = figures.filter(
+    (f) =>
+      f.scenario !== 'drain' ||
+      !/^throughput c=(1|10|100)$/.test(f.figure) ||
+      !['shadows', 'bullmq', 'bare'].includes(f.system) ||
+      typeof f.value !== 'number' ||
+      !(f.value > 0) ||
+      f.unit !== 'tasks/s',
+  )
+  t.same(malformed, [], 'every line names scenario, figure, system, a positive value and its unit')
+  t.same([...new Set(runs.map((f) => f.system))].sort(), ['bare', 'bullmq', 'shadows'], 'shadows, BullMQ and the bare loop were measured')
+  t.same([...new Set(runs.map((f) => f.pair))].sort(), [1, 2, 3], 'three A/B pairs')
+  t.equal(medians.length, 7, 'a median per figure and system: 3 levels × 2 systems + the bare ceiling')
+  t.ok(
+    medians.every((f) => f.runs === 3),
+    'each median over three runs',
+  )
+
+  t.match(stdout, /^\| figure \| shadows median \(min–max\) \| BullMQ median \(min–max\) \| ratio \| target \| met\? \|$/m, 'a Markdown table')
+  t.match(stdout, /^\| drain: throughput c=100 \(tasks\/s\) \| [\d,]+ \([\d,]+–[\d,]+\) \| [\d,]+ \([\d,]+–[\d,]+\) \| [\d.]+× \| ≥ 2× BullMQ \| (yes|NO) \|$/m)
+
+  t.same(await keysMatching(`*bench-${tag}-*`), [], 'no key left behind')
+})

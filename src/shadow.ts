@@ -110,13 +110,15 @@ interface Prepared {
   readonly params: Record<string, unknown>
   readonly json: string
   readonly due: number
-  readonly now: number
   readonly mode: 'add' | 'replace'
 }
 
 type AddReply = ['stale'] | ['duplicate', LiveState, string, string, string] | ['added', LiveState, string, number]
 
 const MAX_STALE_RETRIES = 10
+
+/** Tasks per add-script call in a batch add. */
+const BATCH_CHUNK = 500
 
 /**
  * A connection to one shadow: a named queue in one Redis.
@@ -202,23 +204,26 @@ export class Shadow {
     for (let tries = 0; todo.length > 0; tries++) {
       if (tries > MAX_STALE_RETRIES) throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
       const strikes = await this.currentStrikes(tries > 0)
-      const pipeline = this.redis.pipeline()
-      const sent: { index: number; prepared: Prepared }[] = []
+      const sendable: { index: number; prepared: Prepared }[] = []
       for (const entry of todo) {
         const strike = strikes.match(entry.prepared.task, entry.prepared.params)
         if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
-        else {
-          sent.push(entry)
-          runScript(pipeline, 'add', this.addKeys(entry.prepared.key), this.addArgs(entry.prepared, strikes.version))
-        }
+        else sendable.push(entry)
       }
-      const replies = (await pipeline.exec()) ?? []
+      // one script call per chunk; the chunks go out together on the connection
+      const chunks: { index: number; prepared: Prepared }[][] = []
+      for (let i = 0; i < sendable.length; i += BATCH_CHUNK) chunks.push(sendable.slice(i, i + BATCH_CHUNK))
+      const replies = await Promise.all(
+        chunks.map((chunk) => {
+          const tasks = chunk.map((e) => e.prepared)
+          return runScript(this.redis, 'add', this.addKeys(tasks), this.addArgs(tasks, 'add', strikes.version)) as Promise<['stale'] | AddReply[]>
+        }),
+      )
       todo = []
-      sent.forEach((entry, i) => {
-        const [err, reply] = replies[i] ?? [new Error('no reply')]
-        if (err) throw err
-        if ((reply as AddReply)[0] === 'stale') todo.push(entry)
-        else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply as AddReply) }
+      chunks.forEach((chunk, c) => {
+        const reply = replies[c] as ['stale'] | AddReply[]
+        if (reply[0] === 'stale') todo.push(...chunk)
+        else chunk.forEach((entry, i) => (results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply[i] as AddReply) }))
       })
     }
     return results as BatchResult[]
@@ -355,9 +360,8 @@ export class Shadow {
     }
     const key = options.key ?? randomUUID()
     assertValidKey(key)
-    const now = Date.now()
-    const due = resolveDue(options, now)
-    return { key, task: name, params, json: paramsJson(name, params), due, now, mode }
+    const due = resolveDue(options, Date.now())
+    return { key, task: name, params, json: paramsJson(name, params), due, mode }
   }
 
   private async store(prepared: Prepared): Promise<AddReply> {
@@ -365,19 +369,21 @@ export class Shadow {
       const strikes = await this.currentStrikes(tries > 0)
       const strike = strikes.match(prepared.task, prepared.params)
       if (strike) throw struckError(prepared, strike)
-      const reply = (await runScript(this.redis, 'add', this.addKeys(prepared.key), this.addArgs(prepared, strikes.version))) as AddReply
-      if (reply[0] !== 'stale') return reply
+      const replies = (await runScript(this.redis, 'add', this.addKeys([prepared]), this.addArgs([prepared], prepared.mode, strikes.version))) as ['stale'] | AddReply[]
+      if (replies[0] !== 'stale') return replies[0] as AddReply
     }
     throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
   }
 
-  private addKeys(key: string): string[] {
+  private addKeys(tasks: readonly Prepared[]): string[] {
     const k = this.keys
-    return [k.task(key), k.schedule, k.stream, k.strikesVersion]
+    return [k.schedule, k.stream, k.strikesVersion, ...tasks.map((p) => k.task(p.key))]
   }
 
-  private addArgs(p: Prepared, strikesVersion: string): (string | number)[] {
-    return [p.key, p.task, p.json, p.due, p.now, p.mode, strikesVersion, this.keys.events, randomInt(1, 2 ** 31)]
+  private addArgs(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {
+    const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events]
+    for (const p of tasks) args.push(p.key, p.task, p.json, p.due, randomInt(1, 2 ** 31))
+    return args
   }
 
   private assertOpen(): void {

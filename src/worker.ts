@@ -67,6 +67,9 @@ const DEFAULTS = Object.freeze({
 })
 
 type StreamEntry = [id: string, fields: string[] | null]
+
+/** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
+const SUSPECT_DELIVERIES = 3
 type StartReply = ['stale'] | (['run', string, string, string, string, number] | ['drop'])[]
 
 /** Runs registered tasks from one shadow. */
@@ -92,6 +95,7 @@ export class Worker {
   private stopRequested = false
   private closing: Promise<void> | undefined
   private readFailures = 0
+  private reclaiming = false
 
   constructor(shadow: Shadow, options: WorkerOptions) {
     const tasks = options?.tasks
@@ -354,19 +358,36 @@ export class Worker {
         this.outcomes.push({ id, key: f.key, gen: f.gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
         continue
       }
-      toStart.push({ id, key: f.key, gen: f.gen, task })
+      // already running here (reclaimed from ourselves after a long disconnection): do not run it twice
+      if (!this.inFlight.has(id)) toStart.push({ id, key: f.key, gen: f.gen, task })
     }
     if (gone.length > 0) {
       // entries deleted after delivery (a cancelled task): nothing to run, only to acknowledge
       const { stream } = this.shadow.keys
       await this.shadow.redis.pipeline().xack(stream, CONSUMER_GROUP, ...gone).xdel(stream, ...gone).exec()
     }
-    for (let i = 0; i < toStart.length; i += DEFAULTS.startBatch) {
-      await this.startBatch(toStart.slice(i, i + DEFAULTS.startBatch), reclaimed)
+    if (!reclaimed) {
+      for (let i = 0; i < toStart.length; i += DEFAULTS.startBatch) await this.startBatch(toStart.slice(i, i + DEFAULTS.startBatch), false)
+      return
+    }
+    // Reclaimed tasks start one by one, and a task whose worker already died with it more than
+    // once runs alone before the next starts: if it is the one killing workers, only its own
+    // delivery count grows, and the tasks that merely shared a worker with it are not failed as
+    // poison along with it.
+    const claimedAt = Date.now()
+    for (const message of toStart) {
+      if (this.stopRequested || Date.now() - claimedAt > this.redeliveryTimeout / 2) break
+      const [started] = await this.startBatch([message], true)
+      if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
     }
   }
 
-  private async startBatch(batch: { id: string; key: string; gen: string; task: AnyTask }[], reclaimed: boolean): Promise<void> {
+  /** Claims and starts a batch of messages; returns the attempts started, with their delivery counts. */
+  private async startBatch(
+    batch: { id: string; key: string; gen: string; task: AnyTask }[],
+    reclaimed: boolean,
+  ): Promise<{ deliveries: number; done: Promise<void> }[]> {
+    const started: { deliveries: number; done: Promise<void> }[] = []
     const { keys, redis } = this.shadow
     this.reserved += batch.length
     let replies: StartReply
@@ -417,8 +438,9 @@ export class Worker {
       const running = new Attempt({ ...base, task: message.task, params, when: Number(when), attempt: Number(attempt) }, this.logger)
       this.inFlight.set(message.id, running)
       this.observer?.taskStarted?.(message.task.name, running.startedAt - Number(when))
-      void this.execute(running)
+      started.push({ deliveries, done: this.execute(running) })
     })
+    return started
   }
 
   private async execute(attempt: Attempt): Promise<void> {
@@ -491,7 +513,8 @@ export class Worker {
 
   /** Takes over tasks whose worker stopped renewing its claim (it died). */
   private async reclaim(): Promise<void> {
-    if (this.stopRequested) return
+    if (this.stopRequested || this.reclaiming) return
+    this.reclaiming = true
     const { stream } = this.shadow.keys
     try {
       let cursor = '0-0'
@@ -509,6 +532,8 @@ export class Worker {
       }
     } catch (err) {
       if (!this.stopRequested) this.logger.debug({ err }, 'reclaim failed; will try again')
+    } finally {
+      this.reclaiming = false
     }
   }
 

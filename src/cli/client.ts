@@ -6,6 +6,7 @@ import type { StrikeInput, StrikeOperator } from '../strikes.js'
 import type { Command, CommandContext } from './command.js'
 import { intFlag, stringFlag, UsageError } from './flags.js'
 import { loadTasks } from './tasks-module.js'
+import { explainRedisError } from './unreachable.js'
 
 async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => Promise<T>, tasksPath?: string): Promise<T> {
   const tasks = tasksPath ? await loadTasks(tasksPath) : undefined
@@ -18,6 +19,8 @@ async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => P
   })
   try {
     return await use(shadow)
+  } catch (err) {
+    throw explainRedisError(err, shadow)
   } finally {
     await shadow.close()
   }
@@ -40,6 +43,7 @@ export const add: Command = {
   name: 'add',
   usage: "shadows add TASK [--params '{…}'] [--when 2026-11-28T10:00:00Z | --delay MS] [--key KEY]",
   summary: 'Adds a task and prints it as JSON (with --tasks, params are validated first).',
+  positionals: true,
   flags: [
     { name: 'params', type: 'string', description: 'params as a JSON object', default: '{}' },
     { name: 'when', type: 'string', description: 'due time, RFC 3339 with an offset' },
@@ -51,13 +55,16 @@ export const add: Command = {
     const { flags, out } = context
     const [task, ...extra] = flags.positionals
     if (!task || extra.length > 0) throw new UsageError('add takes exactly one TASK name')
-    const params = parseJson(stringFlag(flags, 'params') as string, 'params') as Record<string, unknown>
+    const params = parseJson(stringFlag(flags, 'params') as string, 'params')
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      throw new UsageError(`--params must be a JSON object of named parameters, got ${JSON.stringify(stringFlag(flags, 'params'))}`)
+    }
     const when = stringFlag(flags, 'when')
     const delay = intFlag(flags, 'delay', 0)
     const key = stringFlag(flags, 'key')
     const execution = await withShadow(
       context,
-      (shadow) => shadow.add(task, { ...(when !== undefined ? { when } : {}), ...(delay !== undefined ? { delay } : {}), ...(key !== undefined ? { key } : {}) })(params),
+      (shadow) => shadow.add(task, { ...(when !== undefined ? { when } : {}), ...(delay !== undefined ? { delay } : {}), ...(key !== undefined ? { key } : {}) })(params as Record<string, unknown>),
       stringFlag(flags, 'tasks'),
     )
     out(JSON.stringify({ ...execution, when: execution.when.toISOString() }))
@@ -102,8 +109,13 @@ export const strike: Command = {
   ],
   async run(context) {
     const { flags } = context
-    if (flags.positionals.length > 0) throw new UsageError('strike takes flags only')
+    const task = stringFlag(flags, 'task')
+    const parameter = stringFlag(flags, 'parameter')
     const text = stringFlag(flags, 'value')
+    if (task === undefined && parameter === undefined) throw new UsageError('give at least one of --task and --parameter')
+    if (parameter === undefined && (text !== undefined || flags.sources.operator !== undefined)) {
+      throw new UsageError('--operator and --value need --parameter (they compare that parameter of each task)')
+    }
     let value: unknown
     if (text !== undefined) {
       try {
@@ -112,8 +124,6 @@ export const strike: Command = {
         value = text
       }
     }
-    const task = stringFlag(flags, 'task')
-    const parameter = stringFlag(flags, 'parameter')
     const input = {
       ...(task !== undefined ? { task } : {}),
       ...(parameter !== undefined ? { parameter, operator: stringFlag(flags, 'operator') as StrikeOperator } : {}),
@@ -129,6 +139,7 @@ export const restore: Command = {
   name: 'restore',
   usage: 'shadows restore ID',
   summary: 'Removes a strike rule by id (tasks skipped meanwhile stay skipped).',
+  positionals: true,
   flags: [],
   async run(context) {
     const [id, ...extra] = context.flags.positionals

@@ -18,7 +18,9 @@ export interface Command {
   readonly usage: string
   readonly summary: string
   readonly flags: readonly Flag[]
-  /** Long-running commands (serve, worker, dev) log to stdout; the others log warnings to stderr. */
+  /** Whether the command takes positional arguments (the others refuse any). */
+  readonly positionals?: boolean
+  /** Long-running commands (serve, worker, dev) log to stdout; the others log errors (or LOG_LEVEL) to stderr. */
   readonly longRunning?: boolean
   run(context: CommandContext): Promise<number>
 }

@@ -34,8 +34,15 @@ export const COMMON_FLAGS: readonly Flag[] = [
 export interface ParsedFlags {
   readonly values: Readonly<Record<string, string | boolean | undefined>>
   readonly positionals: readonly string[]
-  /** How each flag's value was given, for error messages: `--port` or `PORT`. */
+  /** How each given flag's value was given, for error messages: `--port` or `PORT`; absent = default. */
   readonly sources: Readonly<Record<string, string>>
+}
+
+/** node:util parseArgs errors span several lines; the CLI prints one. */
+function parseArgsMessage(message: string): string {
+  const ambiguous = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message)
+  if (ambiguous) return `${ambiguous[1]} needs a value; for one that starts with a dash write ${ambiguous[1]}=-…`
+  return (message.split('\n')[0] ?? 'invalid arguments').replace(/\. To specify .*$/, '')
 }
 
 /** Parses `argv` against `flags` (plus the common ones); throws {@link UsageError}. */
@@ -46,16 +53,17 @@ export function parseFlags(argv: readonly string[], flags: readonly Flag[], env:
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true })
   } catch (err) {
-    throw new UsageError(((err as Error).message.split('\n')[0] ?? 'invalid arguments').replace(/\. To specify .*$/, ''))
+    throw new UsageError(parseArgsMessage((err as Error).message))
   }
   const values: Record<string, string | boolean | undefined> = {}
   const sources: Record<string, string> = {}
   for (const flag of all) {
     const given = parsed.values[flag.name]
     const fromEnv = flag.env !== undefined ? env[flag.env] : undefined
-    sources[flag.name] = `--${flag.name}`
-    if (given !== undefined) values[flag.name] = given as string | boolean
-    else if (fromEnv !== undefined && fromEnv !== '') {
+    if (given !== undefined) {
+      values[flag.name] = given as string | boolean
+      sources[flag.name] = `--${flag.name}`
+    } else if (fromEnv !== undefined && fromEnv !== '') {
       values[flag.name] = flag.type === 'boolean' ? /^(1|true|yes)$/i.test(fromEnv) : fromEnv
       sources[flag.name] = flag.env as string
     } else values[flag.name] = flag.default

@@ -7,7 +7,7 @@ import { isShadowsError } from '../errors.js'
 import { add, restore, snapshot, strike, workers } from './client.js'
 import type { Command } from './command.js'
 import { dev } from './dev.js'
-import { helpText, parseFlags, stringFlag, UsageError } from './flags.js'
+import { flagSource, helpText, parseFlags, stringFlag, UsageError } from './flags.js'
 import { serve } from './serve.js'
 import { worker } from './worker.js'
 
@@ -20,9 +20,13 @@ function usage(): string {
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    process.stderr.write(usage())
+    return 2
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage())
-    return name === undefined ? 2 : 0
+    return 0
   }
   const command = COMMANDS.find((c) => c.name === name)
   if (!command) {
@@ -35,9 +39,15 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(helpText(command.usage, command.summary, command.flags))
       return 0
     }
+    if (!command.positionals && flags.positionals.length > 0) {
+      throw new UsageError(`${command.name} takes no arguments, got ${JSON.stringify(flags.positionals[0])}`)
+    }
     const level = stringFlag(flags, 'log-level') as string
-    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError(`--log-level must be fatal, error, warn, info, debug, trace or silent`)
-    const logger = command.longRunning ? pino({ level }) : pino({ level: level === 'info' ? 'warn' : level }, pino.destination(2))
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError(`${flagSource(flags, 'log-level')} must be fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(level)}`)
+    // one-shot commands print their result on stdout and one error line on stderr; their logs go to
+    // stderr, and only errors unless a level was asked for
+    const explicitLevel = flags.sources['log-level'] !== undefined
+    const logger = command.longRunning ? pino({ level }) : pino({ level: explicitLevel ? level : 'error' }, pino.destination(2))
     return await command.run({ flags, logger, out: (text) => process.stdout.write(`${text}\n`) })
   } catch (err) {
     if (err instanceof UsageError) {
@@ -48,17 +58,32 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`shadows ${name}: ${err.code}: ${err.message}\n`)
       return err.code === 'SHADOWS_ERR_VALIDATION' ? 2 : 1
     }
-    process.stderr.write(`shadows ${name}: ${(err as Error)?.message ?? String(err)}\n`)
+    process.stderr.write(`shadows ${name}: ${firstLine((err as Error)?.message ?? String(err))}\n`)
     return 1
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code
-  },
-  (err: unknown) => {
-    process.stderr.write(`shadows: ${(err as Error)?.stack ?? String(err)}\n`)
-    process.exitCode = 1
-  },
-)
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? ''
+}
+
+/** Resolves once everything written to `stream` so far is handed to the OS (pipes are async on macOS). */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve()
+    else stream.write('', () => resolve())
+  })
+}
+
+// Exit explicitly: a command is done when it returns (long-running ones return after their
+// graceful shutdown), and a connection left half-open by a failed start must not keep the process
+// alive. pino flushes its own buffer on exit.
+async function exit(code: number): Promise<never> {
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)])
+  process.exit(code)
+}
+
+main(process.argv.slice(2)).then(exit, (err: unknown) => {
+  process.stderr.write(`shadows: ${(err as Error)?.stack ?? String(err)}\n`)
+  return exit(1)
+})

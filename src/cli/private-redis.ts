@@ -45,9 +45,12 @@ export function freePort(): Promise<number> {
   })
 }
 
-/** Starts `redis-server` on a free loopback port; resolves once it answers. */
-export async function startRedisServer(extraArgs: readonly string[] = []): Promise<AvailableRedis & { port: number; process: ChildProcess; dir: string }> {
-  const port = await freePort()
+/** Starts `redis-server` on `port` (default: a free one) on 127.0.0.1; resolves once it answers. */
+export async function startRedisServer(
+  extraArgs: readonly string[] = [],
+  requestedPort?: number,
+): Promise<AvailableRedis & { port: number; process: ChildProcess; dir: string }> {
+  const port = requestedPort ?? (await freePort())
   const dir = mkdtempSync(join(tmpdir(), 'shadows-redis-'))
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], {
     stdio: 'ignore',
@@ -57,11 +60,20 @@ export async function startRedisServer(extraArgs: readonly string[] = []): Promi
     exited = true
   })
   const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot start redis-server: ${err.message}`))))
-  for (let i = 0; i < 100; i++) {
-    const ok = await Promise.race([pingRedis('127.0.0.1', port), spawnError])
-    if (ok) break
-    if (exited) throw new Error(`redis-server exited on port ${port}`)
+  let answered = false
+  for (let i = 0; i < 100 && !answered; i++) {
+    answered = await Promise.race([pingRedis('127.0.0.1', port), spawnError])
+    if (answered) break
+    if (exited) {
+      rmSync(dir, { recursive: true, force: true })
+      throw new Error(`redis-server exited at start on port ${port}`)
+    }
     await sleep(50)
+  }
+  if (!answered) {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+    throw new Error(`redis-server did not answer on port ${port}`)
   }
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -81,13 +93,24 @@ export async function startRedisServer(extraArgs: readonly string[] = []): Promi
   }
 }
 
-/** The Redis at `url` if it answers, else a private one. Only plain single-node URLs are probed. */
+/**
+ * The Redis at `url` if it answers, else a private one: on the URL's own port when the URL names
+ * 127.0.0.1 or localhost (so other commands given the same URL reach it), otherwise, or when that
+ * port is taken, on a free one. Only plain single-node URLs are probed.
+ */
 export async function ensureRedis(url: string): Promise<AvailableRedis> {
   const parsed = new URL(url)
   const host = parsed.hostname || '127.0.0.1'
   const port = Number(parsed.port || 6379)
   if (parsed.protocol !== 'redis:' || (await pingRedis(host, port))) {
     return { url, private: false, stop: async () => undefined }
+  }
+  if (host === '127.0.0.1' || host === 'localhost') {
+    try {
+      return await startRedisServer([], port)
+    } catch {
+      // the port is taken by something that is not Redis: fall back to a free one
+    }
   }
   return startRedisServer()
 }

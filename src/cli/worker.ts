@@ -10,6 +10,7 @@ import type { Command } from './command.js'
 import { intFlag, stringFlag, type Flag } from './flags.js'
 import { onShutdownSignal, runOnce } from './signals.js'
 import { loadTasks } from './tasks-module.js'
+import { explainRedisError } from './unreachable.js'
 
 export const WORKER_FLAGS: readonly Flag[] = [
   { name: 'concurrency', type: 'string', env: 'SHADOWS_CONCURRENCY', description: 'most tasks running at once', default: '10' },
@@ -87,7 +88,7 @@ export const worker: Command = {
       await (flags.values['until-finished'] ? instance.runUntilFinished() : instance.run())
     } catch (err) {
       await stop().catch(() => undefined)
-      throw err
+      throw explainRedisError(err, shadow)
     }
     await stop()
     return 0

@@ -18,6 +18,11 @@ export interface ConnectionOptions {
   readonly enableOfflineQueue?: boolean
   /** Name shown by CLIENT LIST. */
   readonly connectionName?: string
+  /**
+   * Send the commands issued in one turn of the event loop as one write (default true): many
+   * concurrent adds then cost one system call instead of one each.
+   */
+  readonly autoPipelining?: boolean
 }
 
 function parseCluster(url: string): { nodes: { host: string; port: number }[]; tls: boolean; password?: string; username?: string } {
@@ -52,6 +57,7 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
     lazyConnect: false,
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 20 : options.maxRetriesPerRequest,
     enableOfflineQueue: options.enableOfflineQueue ?? true,
+    enableAutoPipelining: options.autoPipelining ?? true,
     // reconnect forever, backing off to at most 2 s between tries
     retryStrategy: (times: number) => Math.min(50 * times, 2000),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
@@ -67,6 +73,7 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
         ...(tls ? { tls: {} } : {}),
       },
       enableOfflineQueue: common.enableOfflineQueue ?? true,
+      enableAutoPipelining: options.autoPipelining ?? true,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
     }
     client = new Cluster(nodes, clusterOptions)
@@ -80,9 +87,12 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
   return client
 }
 
-/** Opens another connection to the same Redis, with the same settings (for blocking reads and pub/sub). */
+/**
+ * Opens another connection to the same Redis, with the same settings, for blocking reads and
+ * pub/sub (so without auto-pipelining: nothing may queue behind a blocking command).
+ */
 export function duplicate(client: RedisClient): RedisClient {
-  const copy = client instanceof Cluster ? client.duplicate() : client.duplicate()
+  const copy = client instanceof Cluster ? client.duplicate(undefined, { enableAutoPipelining: false }) : client.duplicate({ enableAutoPipelining: false })
   defineScripts(copy)
   return copy
 }

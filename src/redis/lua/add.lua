@@ -1,74 +1,83 @@
 --[[
-  Adds or replaces one task, atomically.
+  Adds or replaces tasks, atomically: one task, or a batch in one call (each judged alone).
 
-  KEYS[1]  task record hash          {name}:task:{key}
-  KEYS[2]  schedule sorted set       {name}:schedule
-  KEYS[3]  stream                    {name}:stream
-  KEYS[4]  strikes version string    {name}:strikes:version
+  KEYS[1]    schedule sorted set       {name}:schedule
+  KEYS[2]    stream                    {name}:stream
+  KEYS[3]    strikes version string    {name}:strikes:version
+  KEYS[4..]  the task record hash of each task, in order: {name}:task:{key}
 
-  ARGV[1]  task key
-  ARGV[2]  task name
-  ARGV[3]  params (JSON)
-  ARGV[4]  due time, epoch ms
-  ARGV[5]  now, epoch ms
-  ARGV[6]  mode: "add" (idempotent) or "replace"
-  ARGV[7]  strikes version the caller checked the task against
-  ARGV[8]  events channel
-  ARGV[9]  a random generation to start from when the key has no record (so that a late message
+  ARGV[1]  now, epoch ms
+  ARGV[2]  mode: "add" (idempotent) or "replace"
+  ARGV[3]  strikes version the caller checked the tasks against
+  ARGV[4]  events channel
+  ARGV[5..] per task, five slots:
+           task key, task name, params (JSON), due time (epoch ms),
+           a random generation to start from when the key has no record (so that a late message
            of an earlier, deleted incarnation of the key never matches the new one)
 
   Returns
-    { "stale" }                                  the caller's strikes are out of date; nothing written
+    { "stale" }   the caller's strikes are out of date; nothing written
+    otherwise one reply per task:
     { "duplicate", state, when, task, params }   mode add and the key is scheduled, queued or running
     { "added", state, when, replaced }           stored; state is "queued" or "scheduled"
 ]]
-local record, schedule, stream = KEYS[1], KEYS[2], KEYS[3]
-local key, task, params = ARGV[1], ARGV[2], ARGV[3]
-local due, now = tonumber(ARGV[4]), tonumber(ARGV[5])
-local mode, channel = ARGV[6], ARGV[8]
+local schedule, stream = KEYS[1], KEYS[2]
+local now, mode, channel = tonumber(ARGV[1]), ARGV[2], ARGV[4]
 
-if (redis.call('GET', KEYS[4]) or '') ~= ARGV[7] then
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
 end
 
-local old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
-local oldState = old[1]
-local live = oldState == 'scheduled' or oldState == 'queued' or oldState == 'running'
+local replies = {}
+local earliest = nil
+for i = 4, #KEYS do
+  local record = KEYS[i]
+  local n = (i - 4) * 5 + 5
+  local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4]
 
-if live and mode == 'add' then
-  return { 'duplicate', oldState, old[2], old[3], old[4] }
-end
+  local old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
+  local oldState = old[1]
+  local live = oldState == 'scheduled' or oldState == 'queued' or oldState == 'running'
 
-local gen = old[5] and (tonumber(old[5]) + 1) or tonumber(ARGV[9])
-local replaced = 0
-if live then
-  replaced = 1
-  if oldState == 'scheduled' then
-    redis.call('ZREM', schedule, key)
-  elseif oldState == 'queued' and old[6] then
-    redis.call('XDEL', stream, old[6])
-  elseif oldState == 'running' then
-    -- the running attempt is aborted; its outcome is ignored because the generation moved on
-    redis.call('PUBLISH', channel, 'cancel ' .. old[5] .. ' ' .. key)
+  if live and mode == 'add' then
+    replies[#replies + 1] = { 'duplicate', oldState, old[2], old[3], old[4] }
+  else
+    local gen = old[5] and (tonumber(old[5]) + 1) or tonumber(seed)
+    local replaced = 0
+    if live then
+      replaced = 1
+      if oldState == 'scheduled' then
+        redis.call('ZREM', schedule, key)
+      elseif oldState == 'queued' and old[6] then
+        redis.call('XDEL', stream, old[6])
+      elseif oldState == 'running' then
+        -- the running attempt is aborted; its outcome is ignored because the generation moved on
+        redis.call('PUBLISH', channel, 'cancel ' .. old[5] .. ' ' .. key)
+      end
+    end
+    if oldState then
+      redis.call('DEL', record)
+    end
+    if due <= now then
+      local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
+      redis.call('HSET', record, 'task', task, 'params', params, 'when', due, 'state', 'queued', 'gen', gen, 'sid', id)
+      replies[#replies + 1] = { 'added', 'queued', due, replaced }
+    else
+      redis.call('HSET', record, 'task', task, 'params', params, 'when', due, 'state', 'scheduled', 'gen', gen)
+      redis.call('ZADD', schedule, due, key)
+      if earliest == nil or due < earliest then
+        earliest = due
+      end
+      replies[#replies + 1] = { 'added', 'scheduled', due, replaced }
+    end
   end
 end
-if oldState then
-  redis.call('DEL', record)
-end
 
-if due <= now then
-  local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
-  redis.call('HSET', record, 'task', task, 'params', params, 'when', due, 'state', 'queued',
-    'attempt', 1, 'gen', gen, 'sid', id)
-  return { 'added', 'queued', due, replaced }
+-- wake sleeping schedulers only when a task added here became the next one due
+if earliest then
+  local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
+  if tonumber(head[2]) == earliest then
+    redis.call('PUBLISH', channel, 'due ' .. earliest)
+  end
 end
-
-redis.call('HSET', record, 'task', task, 'params', params, 'when', due, 'state', 'scheduled',
-  'attempt', 1, 'gen', gen)
-redis.call('ZADD', schedule, due, key)
--- wake sleeping schedulers only when this task became the next one due
-local head = redis.call('ZRANGE', schedule, 0, 0)
-if head[1] == key then
-  redis.call('PUBLISH', channel, 'due ' .. due)
-end
-return { 'added', 'scheduled', due, replaced }
+return replies

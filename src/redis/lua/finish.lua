@@ -84,8 +84,8 @@ for i = 3, #KEYS do
       redis.call('HDEL', record, 'progress', 'deliveries')
       requeue(record, key, gen, f[4], due)
     elseif outcome == 'again' or outcome == 'again-failed' then
-      redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries')
-      redis.call('HSET', record, 'attempt', 1, 'finished', now)
+      redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
+      redis.call('HSET', record, 'finished', now)
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end

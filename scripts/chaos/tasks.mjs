@@ -1,0 +1,95 @@
+// The tasks of the chaos run: the tasks module that its gateway and its workers load
+// (`shadows serve|worker --tasks scripts/chaos/tasks.mjs`).
+//
+// Every run of a task appends one line to a file of its own process in CHAOS_RUNS_DIR
+// (runs-<pid>.log), with a synchronous write on a file opened for appending: the line is in the
+// kernel once the call returns, so it survives a kill -9 of the worker and a restart of Redis.
+//
+//   R key pid startedMs endedMs   `record` ran to its end (a normal task of the producers)
+//   V key pid enteredMs round     `victim` was called (its strike round is in params.round)
+//   C key pid ms                  `crash` is about to end its process
+//   T key pid ms attempt          `throw` is about to throw
+//   H key pid ms                  `hang` started hanging
+//
+// CHAOS_PARENT_PID: when set, the process exits once that process is gone (an orphan guard, so
+// that nothing outlives a harness that was itself killed).
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Type } from '@sinclair/typebox'
+import { defineTask } from '../../dist/index.js'
+
+const runsDir = process.env.CHAOS_RUNS_DIR
+let fd
+function record(line) {
+  if (!runsDir) return
+  if (fd === undefined) {
+    mkdirSync(runsDir, { recursive: true })
+    fd = openSync(join(runsDir, `runs-${process.pid}.log`), 'a')
+    process.once('exit', () => closeSync(fd))
+  }
+  writeSync(fd, `${line}\n`)
+}
+
+const parent = Number(process.env.CHAOS_PARENT_PID)
+if (Number.isInteger(parent) && parent > 0) {
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL')
+  }, 1000).unref()
+}
+
+/** The producers' task: waits `ms`, then writes its line (not when the worker aborted it). */
+export const recordTask = defineTask({
+  name: 'record',
+  params: Type.Object({ i: Type.Integer({ minimum: 0 }), ms: Type.Integer({ minimum: 0, maximum: 10_000 }) }),
+  async run({ ms }, ctx) {
+    const started = Date.now()
+    if (ms > 0) await sleep(ms)
+    // an aborted attempt (shutdown, cancel) goes back on the queue: it did not run to its end
+    if (ctx.signal.aborted) throw ctx.signal.reason
+    record(`R ${ctx.key} ${process.pid} ${started} ${Date.now()}`)
+    return ms
+  },
+})
+
+/** Enqueued only by the strike rounds, due while its round's strike is in force. */
+export const victim = defineTask({
+  name: 'victim',
+  params: Type.Object({ round: Type.Integer({ minimum: 0 }) }),
+  async run({ round }, ctx) {
+    record(`V ${ctx.key} ${process.pid} ${Date.now()} ${round}`)
+  },
+})
+
+/** Toxic: ends its worker process every time it is delivered (a poison task). */
+export const crash = defineTask({
+  name: 'crash',
+  params: Type.Object({ how: Type.Union([Type.Literal('exit'), Type.Literal('kill')]) }),
+  async run({ how }, ctx) {
+    record(`C ${ctx.key} ${process.pid} ${Date.now()}`)
+    if (how === 'exit') process.exit(70)
+    process.kill(process.pid, 'SIGKILL')
+  },
+})
+
+/** Toxic: throws on every attempt (two attempts). */
+export const throwTask = defineTask({
+  name: 'throw',
+  retry: { attempts: 2, delay: 200 },
+  async run(_params, ctx) {
+    record(`T ${ctx.key} ${process.pid} ${Date.now()} ${ctx.attempt}`)
+    throw new Error('toxic task: thrown on purpose')
+  },
+})
+
+/** Toxic: never returns and ignores its signal; its 500 ms timeout ends the attempt. */
+export const hang = defineTask({
+  name: 'hang',
+  timeout: 500,
+  async run(_params, ctx) {
+    record(`H ${ctx.key} ${process.pid} ${Date.now()}`)
+    await new Promise(() => undefined)
+  },
+})
+
+export default [recordTask, victim, crash, throwTask, hang]

@@ -180,7 +180,7 @@ export class Worker {
 
   private async activate(untilFinished: boolean): Promise<void> {
     this.stopRequested = false
-    await this.connect()
+    if (!(await this.connectPatiently())) return
     this.scheduler.start()
     await this.heartbeat.start()
     await this.scheduleAutomaticTasks()
@@ -196,6 +196,22 @@ export class Worker {
       if (untilFinished && !this.closing) {
         await this.scheduler.stop()
         await this.heartbeat.stop()
+      }
+    }
+  }
+
+  /** Connects, waiting for Redis as long as it takes (or until close()); false when closed first. */
+  private async connectPatiently(): Promise<boolean> {
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.connect()
+        return true
+      } catch (err) {
+        if (this.stopRequested) return false
+        if (failures === 1 || failures % 10 === 0) this.logger.warn({ err, failures }, 'cannot reach redis at start-up; waiting for it')
+        const until = Date.now() + Math.min(500 * failures, 5000)
+        while (!this.stopRequested && Date.now() < until) await sleep(100)
+        if (this.stopRequested) return false
       }
     }
   }

@@ -9,12 +9,14 @@ import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { Metrics } from '../metrics.js'
+import { ShadowsError } from '../errors.js'
 import { Shadow } from '../shadow.js'
 import type { AnyTask } from '../task.js'
 import type { RedisClient } from '../redis/scripts.js'
 import { authorize, parseTokens, type Scope } from './auth.js'
 import { installJsonParser } from './body.js'
-import { classify, installErrorHandlers, sendError } from './errors.js'
+import { answerClientError, classify, installErrorHandlers, sendError } from './errors.js'
+import { gatewayLogger } from './logging.js'
 import { ErrorBody } from './schemas.js'
 import { healthRoutes } from './routes/health.js'
 import { inspectRoutes } from './routes/inspect.js'
@@ -37,6 +39,22 @@ declare module 'fastify' {
 
 /** Default largest request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
+
+/**
+ * Default socket timeouts, in ms. Without a request timeout (Fastify's default) a client that
+ * sends headers and then dribbles its body a byte at a time holds a connection forever.
+ */
+export const DEFAULT_TIMEOUTS = Object.freeze({
+  /** The whole request, headers and body, must arrive within this. */
+  requestTimeout: 30_000,
+  /** A socket with no traffic at all for this long is closed. */
+  connectionTimeout: 60_000,
+  /** An idle keep-alive connection is closed after this (Fastify's default: above a load balancer's 60 s). */
+  keepAliveTimeout: 72_000,
+})
+
+/** Longest pause between two sweeps for expired requests (Node's default is 30 s). */
+const MAX_TIMEOUT_CHECK_INTERVAL = 30_000
 
 /**
  * Longest path parameter the router accepts. Task keys may be 200 chars (Fastify's default of 100
@@ -63,6 +81,19 @@ export interface AppOptions {
   readonly logger?: Logger
   /** How long to wait for Redis at start-up before serving anyway (503s until it answers), ms. */
   readonly connectTimeout?: number
+  /** The whole request (headers and body) must arrive within this many ms (default 30 000; 0 = no limit). */
+  readonly requestTimeout?: number
+  /** A connection with no traffic for this many ms is closed (default 60 000; 0 = never). */
+  readonly connectionTimeout?: number
+  /** An idle keep-alive connection is closed after this many ms (default 72 000). */
+  readonly keepAliveTimeout?: number
+}
+
+/** A non-negative integer option, or its default; throws `SHADOWS_ERR_VALIDATION` otherwise. */
+function milliseconds(options: AppOptions, field: keyof typeof DEFAULT_TIMEOUTS): number {
+  const value = options[field] ?? DEFAULT_TIMEOUTS[field]
+  if (!Number.isInteger(value) || value < 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${field} must be a non-negative integer (ms)`)
+  return value
 }
 
 /** Where the browsable API (Swagger UI) is served. */
@@ -82,10 +113,24 @@ export const API_VERSION = '1.0.0'
 /** Builds the gateway. Call `await app.ready()` (or `listen`) before use; `app.close()` releases Redis. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const tokens = parseTokens(options.tokens)
-  const logger = options.logger
+  const logger = options.logger ? gatewayLogger(options.logger) : undefined
+  const requestTimeout = milliseconds(options, 'requestTimeout')
   const app = Fastify({
     ...(logger ? { loggerInstance: logger as unknown as FastifyBaseLogger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    requestTimeout,
+    connectionTimeout: milliseconds(options, 'connectionTimeout'),
+    keepAliveTimeout: milliseconds(options, 'keepAliveTimeout'),
+    // Node sweeps for expired requests only every 30 s by default, which would let a slow client
+    // outlive a short request timeout many times over; headers count towards the request
+    http: {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: requestTimeout > 0 ? Math.min(Math.max(Math.floor(requestTimeout / 4), 100), MAX_TIMEOUT_CHECK_INTERVAL) : MAX_TIMEOUT_CHECK_INTERVAL,
+    },
+    // what Node's HTTP parser refuses (bad bytes in a path or header, a request timeout) is
+    // answered on the raw socket: in the one error shape too
+    clientErrorHandler: answerClientError,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // answered in our error shape by the onRequest hook below instead

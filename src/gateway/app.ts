@@ -56,6 +56,9 @@ export const DEFAULT_TIMEOUTS = Object.freeze({
 /** Longest pause between two sweeps for expired requests (Node's default is 30 s). */
 const MAX_TIMEOUT_CHECK_INTERVAL = 30_000
 
+/** Node's own limit on the arrival of the headers, kept when the request timeout is off. */
+const NODE_HEADERS_TIMEOUT = 60_000
+
 /**
  * Longest path parameter the router accepts. Task keys may be 200 chars (Fastify's default of 100
  * would turn valid keys into 414s); longer ones reach the handler and get a clear 400.
@@ -125,7 +128,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // outlive a short request timeout many times over; headers count towards the request
     http: {
       requestTimeout,
-      headersTimeout: requestTimeout,
+      headersTimeout: requestTimeout > 0 ? requestTimeout : NODE_HEADERS_TIMEOUT,
       connectionsCheckingInterval: requestTimeout > 0 ? Math.min(Math.max(Math.floor(requestTimeout / 4), 100), MAX_TIMEOUT_CHECK_INTERVAL) : MAX_TIMEOUT_CHECK_INTERVAL,
     },
     // what Node's HTTP parser refuses (bad bytes in a path or header, a request timeout) is

@@ -2,8 +2,11 @@
  * JSON request bodies: Fastify's own parser (which refuses `__proto__` and `constructor.prototype`
  * keys), behind a limit on how deeply the JSON nests. A body within the size limit can still
  * nest tens of thousands of levels, which parses but overflows the stack when the params are
- * serialized again; such a body is a client error, not a 500.
+ * serialized again; such a body is a client error, not a 500. A body that is not valid UTF-8 is
+ * refused too: decoding it would quietly replace the bad bytes, and store params the client
+ * never sent.
  */
+import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance } from 'fastify'
 import { ShadowsError } from '../errors.js'
 
@@ -37,12 +40,17 @@ export function nestsDeeperThan(text: string, limit: number): boolean {
   return false
 }
 
-/** Replaces the `application/json` parser with the default one behind the nesting limit. */
+/** Replaces the `application/json` parser with the default one behind the UTF-8 check and the nesting limit. */
 export function installJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error')
   app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer
+    if (!isUtf8(bytes)) {
+      done(new ShadowsError('SHADOWS_ERR_MALFORMED_JSON', 'the body is not valid UTF-8 (JSON must be UTF-8)'), undefined)
+      return
+    }
+    const text = bytes.toString('utf8')
     if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
       done(new ShadowsError('SHADOWS_ERR_VALIDATION', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined)
       return

@@ -2,8 +2,9 @@
  * One error shape for every answer that is not a success, including what Fastify rejects by
  * itself: `{ statusCode, code, error, message }`.
  */
-import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, isShadowsError, type ErrorCode } from '../errors.js'
 
 /** Seconds a client is told to wait when Redis is unreachable. */
@@ -77,3 +78,29 @@ export function installErrorHandlers(app: FastifyInstance): void {
   )
 }
 
+/** What Node's HTTP server reports on `clientError`, by code, as we tell the client. */
+function clientErrorMessage(code: string | undefined, requestTimeout: number): string {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return `the request did not arrive within ${requestTimeout} ms`
+  if (code === 'HPE_HEADER_OVERFLOW') return 'the request headers are too large'
+  return 'the HTTP request is malformed (e.g. bytes that are not allowed in a path or header)'
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's HTTP parser refused, or one that did not arrive
+ * within the request timeout, answered on the raw socket in the one error shape, then the
+ * connection closed. The error's raw packet is never logged: it may hold an Authorization header.
+ */
+export function answerClientError(this: FastifyInstance, err: ConnectionError, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const message = clientErrorMessage(err.code, this.server.requestTimeout)
+  this.log.debug({ code: err.code, reason: message }, 'client error')
+  // a response already under way (its headers sent) cannot be followed by another
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  if (socket.writable && !inFlight?.headersSent) {
+    const body = JSON.stringify(errorBody('SHADOWS_ERR_VALIDATION', message))
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    )
+  }
+  socket.destroy(err)
+}

@@ -15,6 +15,7 @@ export const GATEWAY_FLAGS: readonly Flag[] = [
   { name: 'host', type: 'string', env: 'HOST', description: 'address to listen on (non-loopback needs tokens)', default: '127.0.0.1' },
   { name: 'tokens', type: 'string', env: 'SHADOWS_TOKENS', description: 'bearer tokens: "token:scope,scope;token2:scope" (scopes enqueue, read, ops)' },
   { name: 'body-limit', type: 'string', env: 'SHADOWS_BODY_LIMIT', description: 'largest request body in bytes', default: '1048576' },
+  { name: 'request-timeout', type: 'string', env: 'SHADOWS_REQUEST_TIMEOUT', description: 'ms a client has to send a whole request', default: '30000' },
   { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
 ]
 
@@ -32,6 +33,7 @@ export const serve: Command = {
     const host = stringFlag(flags, 'host') as string
     const port = intFlag(flags, 'port', 0, 65535) as number
     const bodyLimit = intFlag(flags, 'body-limit', 1) as number
+    const requestTimeout = intFlag(flags, 'request-timeout', 1) as number
     const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
     if (!tokens && !isLoopback(host)) {
       throw new UsageError(`refusing to listen on ${host} without authentication: set SHADOWS_TOKENS (or --tokens), or listen on a loopback address such as 127.0.0.1`)
@@ -48,6 +50,7 @@ export const serve: Command = {
         name: stringFlag(flags, 'name') as string,
         ...(tokens ? { tokens } : {}),
         bodyLimit,
+        requestTimeout,
         executionTtl,
         logger,
       })

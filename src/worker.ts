@@ -70,7 +70,12 @@ type StreamEntry = [id: string, fields: string[] | null]
 
 /** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
 const SUSPECT_DELIVERIES = 3
-type StartReply = ['stale'] | (['run', string, string, string, string, number] | ['drop'])[]
+/** One message's outcome in the start script's reply. */
+type StartEntry =
+  | [kind: 'run', id: string, key: string, gen: string, task: string, params: string, when: string, attempt: string, deliveries: number]
+  | [kind: 'unknown', id: string, key: string, gen: string, task: string]
+  | [kind: 'drop', id: string]
+type StartReply = ['stale'] | StartEntry[]
 
 /** Runs registered tasks from one shadow. */
 export class Worker {
@@ -314,10 +319,18 @@ export class Worker {
       const free = this.freeSlots()
       if (free <= 0) {
         await this.waitForSlot()
+        // let every task that ends in this turn of the event loop free its slot: one read for all
+        await new Promise((resolve) => setImmediate(resolve))
         continue
       }
       try {
         if (untilFinished && idle && (await this.isDrained())) return
+        if (!idle) {
+          // work was waiting last time: read and start in one script call, one round trip
+          idle = (await this.startTasks('read', [], free)).read === 0
+          this.readFailures = 0
+          continue
+        }
         const reply = (await this.reader?.xreadgroup('GROUP', CONSUMER_GROUP, this.name, 'COUNT', free, 'BLOCK', block, 'STREAMS', stream, '>')) as
           | [string, StreamEntry[]][]
           | null
@@ -367,11 +380,7 @@ export class Worker {
       }
       const task = f.task === undefined ? undefined : this.registry.get(f.task)
       if (!task) {
-        this.logger.warn(
-          { task: f.task, key: f.key, retryIn: this.options.unknownTaskDelay },
-          'this worker does not know the task; putting it back for a worker that does',
-        )
-        this.outcomes.push({ id, key: f.key, gen: f.gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
+        this.deferUnknown(id, f.key, f.gen, f.task)
         continue
       }
       // already running here (reclaimed from ourselves after a long disconnection): do not run it twice
@@ -383,7 +392,7 @@ export class Worker {
       await this.shadow.redis.pipeline().xack(stream, CONSUMER_GROUP, ...gone).xdel(stream, ...gone).exec()
     }
     if (!reclaimed) {
-      for (let i = 0; i < toStart.length; i += DEFAULTS.startBatch) await this.startBatch(toStart.slice(i, i + DEFAULTS.startBatch), false)
+      for (let i = 0; i < toStart.length; i += DEFAULTS.startBatch) await this.startTasks('ids', toStart.slice(i, i + DEFAULTS.startBatch))
       return
     }
     // Reclaimed tasks start one by one, and a task whose worker already died with it more than
@@ -393,70 +402,107 @@ export class Worker {
     const claimedAt = Date.now()
     for (const message of toStart) {
       if (this.stopRequested || Date.now() - claimedAt > this.redeliveryTimeout / 2) break
-      const [started] = await this.startBatch([message], true)
+      const [started] = (await this.startTasks('reclaimed', [message])).started
       if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
     }
   }
 
-  /** Claims and starts a batch of messages; returns the attempts started, with their delivery counts. */
-  private async startBatch(
-    batch: { id: string; key: string; gen: string; task: AnyTask }[],
-    reclaimed: boolean,
-  ): Promise<{ deliveries: number; done: Promise<void> }[]> {
-    const started: { deliveries: number; done: Promise<void> }[] = []
+  /** Puts back a message naming a task this worker does not run, for a worker that does. */
+  private deferUnknown(id: string, key: string, gen: string, task: string | undefined): void {
+    this.logger.warn({ task, key, retryIn: this.options.unknownTaskDelay }, 'this worker does not know the task; putting it back for a worker that does')
+    this.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
+  }
+
+  /**
+   * Starts tasks with the start script: messages already read (`ids`), reclaimed from a dead
+   * worker (`reclaimed`), or up to `count` new ones read by the script itself (`read`). Returns
+   * how many messages the script handled and the attempts started, with their delivery counts.
+   */
+  private async startTasks(
+    mode: 'ids' | 'reclaimed' | 'read',
+    batch: readonly { id: string; key: string; gen: string; task: AnyTask }[],
+    count = batch.length,
+  ): Promise<{ read: number; started: { deliveries: number; done: Promise<void> }[] }> {
     const { keys, redis } = this.shadow
-    this.reserved += batch.length
+    const recordKeys = mode === 'read' ? [] : batch.map((m) => keys.task(m.key))
+    this.reserved += count
     let replies: StartReply
     let strikes: StrikeSet
     try {
       for (let tries = 0; ; tries++) {
         strikes = await this.shadow.currentStrikes(tries > 0)
-        const args: (string | number)[] = [CONSUMER_GROUP, this.name, Date.now(), strikes.version, reclaimed ? '1' : '0']
-        for (const m of batch) args.push(m.id, m.gen)
-        replies = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...batch.map((m) => keys.task(m.key))], args)) as StartReply
+        const args: (string | number)[] = [CONSUMER_GROUP, this.name, Date.now(), strikes.version, mode]
+        if (mode === 'read') args.push(count, keys.taskPrefix, ...this.registry.keys())
+        else for (const m of batch) args.push(m.id, m.gen)
+        replies = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...recordKeys], args)) as StartReply
         if (replies[0] !== 'stale') break
       }
     } finally {
-      this.reserved -= batch.length
+      this.reserved -= count
     }
-    batch.forEach((message, i) => {
-      const reply = replies[i] as ['run', string, string, string, string, number] | ['drop']
-      if (reply[0] !== 'run') return
-      const [, , paramsJson, when, attempt, deliveries] = reply
-      const base = { id: message.id, key: message.key, gen: message.gen }
-      const params = JSON.parse(paramsJson) as Record<string, unknown>
-      const log = () => this.logger.child({ task: message.task.name, key: message.key, attempt: Number(attempt) })
-      if (deliveries > this.options.maxDeliveries) {
-        const error = {
-          type: 'PoisonTaskError',
-          message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
-        }
-        log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
-        this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+    const started: { deliveries: number; done: Promise<void> }[] = []
+    const entries = replies as StartEntry[]
+    entries.forEach((reply, i) => {
+      if (reply[0] === 'drop') return
+      if (reply[0] === 'unknown') {
+        const [, id, key, gen, name] = reply
+        this.deferUnknown(id, key, gen, name)
         return
       }
-      const strike = strikes.match(message.task.name, params)
-      if (strike) {
-        log().info({ strike: strike.id }, 'task is struck; skipping it')
-        const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
-        this.outcomes.push({ ...base, outcome: recurringOutcome(message.task, 'struck'), data: JSON.stringify(error), due: this.nextRunAt(message.task, Number(when)) })
-        this.observer?.taskEnded?.(message.task.name, 'struck', 0)
+      const [, id, replyKey, gen, taskName, paramsJson, when, attempt, deliveries] = reply
+      const key = replyKey || (batch[i]?.key as string)
+      const task = this.registry.get(taskName)
+      if (!task) {
+        this.deferUnknown(id, key, gen, taskName)
         return
       }
-      const task: AnyTask = message.task
-      try {
-        task.validate(params)
-      } catch (err) {
-        log().error({ err }, 'params do not match the schema; failing without retry')
-        this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
-        return
-      }
-      const running = new Attempt({ ...base, task: message.task, params, when: Number(when), attempt: Number(attempt) }, this.logger)
-      this.inFlight.set(message.id, running)
-      this.observer?.taskStarted?.(message.task.name, running.startedAt - Number(when))
-      started.push({ deliveries, done: this.execute(running) })
+      const done = this.launch(strikes, { id, key, gen, task }, paramsJson, Number(when), Number(attempt), deliveries)
+      if (done) started.push({ deliveries, done })
     })
-    return started
+    return { read: entries.length, started }
+  }
+
+  /** Runs one started task, unless it is poison, struck or has invalid params. */
+  private launch(
+    strikes: StrikeSet,
+    message: { id: string; key: string; gen: string; task: AnyTask },
+    paramsJson: string,
+    when: number,
+    attempt: number,
+    deliveries: number,
+  ): Promise<void> | undefined {
+    const task: AnyTask = message.task
+    const base = { id: message.id, key: message.key, gen: message.gen }
+    const params = JSON.parse(paramsJson) as Record<string, unknown>
+    const log = () => this.logger.child({ task: task.name, key: message.key, attempt })
+    if (deliveries > this.options.maxDeliveries) {
+      const error = {
+        type: 'PoisonTaskError',
+        message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
+      }
+      log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
+      this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+      return undefined
+    }
+    const strike = strikes.match(task.name, params)
+    if (strike) {
+      log().info({ strike: strike.id }, 'task is struck; skipping it')
+      const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
+      this.outcomes.push({ ...base, outcome: recurringOutcome(task, 'struck'), data: JSON.stringify(error), due: this.nextRunAt(task, when) })
+      this.observer?.taskEnded?.(task.name, 'struck', 0)
+      return undefined
+    }
+    try {
+      task.validate(params)
+    } catch (err) {
+      log().error({ err }, 'params do not match the schema; failing without retry')
+      this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
+      return undefined
+    }
+    const running = new Attempt({ ...base, task, params, when, attempt }, this.logger)
+    this.inFlight.set(message.id, running)
+    this.observer?.taskStarted?.(task.name, running.startedAt - when)
+    return this.execute(running)
   }
 
   private async execute(attempt: Attempt): Promise<void> {

@@ -1,50 +1,92 @@
 --[[
-  Claims a batch of delivered stream messages for one worker: each task whose record still matches
-  the message (same generation, not cancelled) becomes running; stale messages are acknowledged
-  and dropped.
+  Starts tasks for one worker: each message whose record still matches it (same generation, not
+  cancelled) becomes running; stale messages are acknowledged and dropped. Either for messages the
+  worker already read (mode "ids" or "reclaimed"), or reading new ones here first (mode "read"),
+  which saves a round trip while there is work waiting.
 
   KEYS[1]    stream                    {name}:stream
   KEYS[2]    strikes version string    {name}:strikes:version
-  KEYS[3..]  the task record of each message, in message order
+  KEYS[3..]  modes ids and reclaimed: the task record of each message, in message order
 
   ARGV[1]  consumer group
-  ARGV[2]  worker name
+  ARGV[2]  worker name (consumer)
   ARGV[3]  now, epoch ms
   ARGV[4]  strikes version the worker holds
-  ARGV[5]  "1" when the messages were reclaimed from a dead worker (a running record is expected)
+  ARGV[5]  mode: "ids", "reclaimed" (taken over from a dead worker: a running record is expected)
+           or "read"
+  ARGV[6..] modes ids and reclaimed: per message, stream id and generation
+           mode read: most messages to read, the task record key prefix {name}:task:, then the
+           names of the tasks this worker runs (a message naming another task is not started)
+
+  In mode read the record keys are built here from the prefix, as they are only known once the
+  stream is read; they share the shadow's hash tag, so they live in the same cluster slot.
 
   A record already running on this worker is started again too: that happens when a call was
   resent after a dropped connection. The worker itself skips messages it is running.
-  ARGV[6..] per message: stream id, generation
 
-  Returns { "stale" } when the worker's strikes are out of date (nothing changed), else one entry per
-  message: { "run", task, params, when, attempt, deliveries } or { "drop" }.
+  Returns { "stale" } when the worker's strikes are out of date (nothing read or changed), else one
+  entry per message:
+    { "run", id, key, generation, task, params, when, attempt, deliveries }
+    { "unknown", id, key, generation, task }   mode read: a task this worker does not run
+    { "drop", id }
 ]]
 local stream, group, worker = KEYS[1], ARGV[1], ARGV[2]
-local now, reclaimed = ARGV[3], ARGV[5] == '1'
+local now, mode = ARGV[3], ARGV[5]
 
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then
   return { 'stale' }
 end
 
-local out = {}
-for i = 3, #KEYS do
-  local n = (i - 3) * 2 + 6
-  local id, gen = ARGV[n], ARGV[n + 1]
-  local f = redis.call('HMGET', KEYS[i], 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker')
+local function drop(id)
+  redis.call('XACK', stream, group, id)
+  redis.call('XDEL', stream, id)
+  return { 'drop', id }
+end
+
+local function start(record, id, key, gen, reclaimed)
+  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker')
   local state = f[2]
   -- running on this very worker: this call is a resend (the connection dropped before the reply
   -- of the first one arrived), so the worker never started it: start it now
   local resent = state == 'running' and f[8] == worker
   if f[1] == gen and (state == 'queued' or resent or (reclaimed and state == 'running')) then
     local deliveries = (tonumber(f[7]) or 0) + 1
-    redis.call('HSET', KEYS[i], 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
+    redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
     -- a first attempt stores no attempt field
-    out[#out + 1] = { 'run', f[3], f[4], f[5], f[6] or '1', deliveries }
-  else
-    redis.call('XACK', stream, group, id)
-    redis.call('XDEL', stream, id)
-    out[#out + 1] = { 'drop' }
+    return { 'run', id, key, gen, f[3], f[4], f[5], f[6] or '1', deliveries }
+  end
+  return drop(id)
+end
+
+local out = {}
+if mode == 'read' then
+  local count, prefix = ARGV[6], ARGV[7]
+  local known = {}
+  for i = 8, #ARGV do
+    known[ARGV[i]] = true
+  end
+  local reply = redis.call('XREADGROUP', 'GROUP', group, worker, 'COUNT', count, 'STREAMS', stream, '>')
+  if reply then
+    for _, entry in ipairs(reply[1][2]) do
+      local id, fields = entry[1], entry[2]
+      local m = {}
+      for j = 1, #fields, 2 do
+        m[fields[j]] = fields[j + 1]
+      end
+      if not m.key or not m.gen then
+        out[#out + 1] = drop(id)
+      elseif not known[m.task or ''] then
+        out[#out + 1] = { 'unknown', id, m.key, m.gen, m.task or '' }
+      else
+        out[#out + 1] = start(prefix .. m.key, id, m.key, m.gen, false)
+      end
+    end
+  end
+else
+  local reclaimed = mode == 'reclaimed'
+  for i = 3, #KEYS do
+    local n = (i - 3) * 2 + 6
+    out[#out + 1] = start(KEYS[i], ARGV[n], '', ARGV[n + 1], reclaimed)
   end
 end
 return out

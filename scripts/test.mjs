@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 execFileSync(process.execPath, [`${root}/scripts/build.mjs`], { stdio: 'inherit' })
 const { ensureRedis } = await import(`${root}/dist/cli/private-redis.js`)
-const redis = await ensureRedis(process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379')
-if (redis.private) console.log(`# no Redis on 127.0.0.1:6379; using a private redis-server at ${redis.url}`)
+const probed = process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379'
+const redis = await ensureRedis(probed)
+if (redis.private) console.log(`# no Redis answered at ${probed}; using a private redis-server at ${redis.url}`)
 
 const tap = spawn(process.execPath, [`${root}/node_modules/tap/dist/esm/run.mjs`, '--reporter=tap', ...process.argv.slice(2)], {
   cwd: root,

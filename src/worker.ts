@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ShadowsError, isShadowsError } from './errors.js'
 import { Attempt, type AttemptResult } from './execution.js'
-import { Outcomes, type Outcome } from './outcomes.js'
+import { decideOutcome, nextRunAt } from './decide.js'
+import { Outcomes } from './outcomes.js'
 import { CONSUMER_GROUP } from './keys.js'
 import { describeError } from './records.js'
 import { duplicate } from './redis/connection.js'
@@ -16,7 +17,7 @@ import { runScript, type RedisClient } from './redis/scripts.js'
 import { Scheduler } from './scheduler.js'
 import type { Shadow } from './shadow.js'
 import { describeStrike, type StrikeSet } from './strikes.js'
-import { isAutomatic, isRecurring, nextCronTime, retryDelay, type AnyTask } from './task.js'
+import { isAutomatic, isRecurring, nextCronTime, type AnyTask } from './task.js'
 import { Heartbeat } from './heartbeat.js'
 
 /** Options of {@link Worker}. */
@@ -488,7 +489,7 @@ export class Worker {
     if (strike) {
       log().info({ strike: strike.id }, 'task is struck; skipping it')
       const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
-      this.outcomes.push({ ...base, outcome: recurringOutcome(task, 'struck'), data: JSON.stringify(error), due: this.nextRunAt(task, when) })
+      this.outcomes.push({ ...base, outcome: isRecurring(task) ? 'again-failed' : 'struck', data: JSON.stringify(error), due: nextRunAt(task, when) })
       this.observer?.taskEnded?.(task.name, 'struck', 0)
       return undefined
     }
@@ -518,59 +519,11 @@ export class Worker {
       this.inFlight.delete(id)
       this.releaseSlot()
     }
-    const outcome = this.decide(attempt, result)
+    const outcome = decideOutcome(attempt, result, this.logger.isLevelEnabled('debug'))
     if (outcome) {
       this.outcomes.push({ id, key, gen, ...outcome })
       this.observer?.taskEnded?.(attempt.input.task.name, outcome.outcome === 'again-failed' ? 'failed' : outcome.outcome, Date.now() - attempt.startedAt)
     }
-  }
-
-  /** Turns how an attempt ended into what to record: final state, retry, next run, or back on the queue. */
-  private decide(attempt: Attempt, result: AttemptResult): Pick<Outcome, 'outcome' | 'data' | 'due'> | undefined {
-    const { task, when } = attempt.input
-    const elapsed = Date.now() - attempt.startedAt
-    if (result.kind === 'aborted' && result.cause === 'shutdown') {
-      attempt.logger.info('interrupted by shutdown; back on the queue')
-      return { outcome: 'defer', data: '', due: Date.now() }
-    }
-    if (result.kind === 'aborted' && result.cause === 'cancelled') {
-      attempt.logger.info({ elapsed }, 'task cancelled')
-      return { outcome: 'cancelled', data: JSON.stringify(describeError(result.error)), due: 0 }
-    }
-    const chainGoesOn = isRecurring(task) && !attempt.chainCancelled
-    if (result.kind === 'returned') {
-      let data = ''
-      try {
-        data = result.value === undefined ? '' : (JSON.stringify(result.value) ?? '')
-      } catch (err) {
-        return this.failure(attempt, new TypeError(`the task's result is not JSON: ${(err as Error).message}`), elapsed)
-      }
-      if (this.logger.isLevelEnabled('debug')) attempt.logger.debug({ elapsed }, 'task completed')
-      if (chainGoesOn) return { outcome: 'again', data, due: this.nextRunAt(task, when) }
-      return { outcome: 'completed', data, due: 0 }
-    }
-    return this.failure(attempt, result.error, elapsed)
-  }
-
-  private failure(attempt: Attempt, error: unknown, elapsed: number): Pick<Outcome, 'outcome' | 'data' | 'due'> {
-    const { task, when, attempt: number } = attempt.input
-    const data = JSON.stringify(describeError(error))
-    if (task.retry && number < task.retry.attempts) {
-      const delay = retryDelay(task.retry, number)
-      attempt.logger.warn({ err: error, elapsed, retryIn: delay }, 'task failed; will retry')
-      return { outcome: 'retry', data, due: Date.now() + delay }
-    }
-    attempt.logger.error({ err: error, elapsed }, 'task failed')
-    if (isRecurring(task) && !attempt.chainCancelled) return { outcome: 'again-failed', data, due: this.nextRunAt(task, when) }
-    return { outcome: 'failed', data, due: 0 }
-  }
-
-  /** When a perpetual or cron task runs next, after the run due at `when`. */
-  private nextRunAt(task: AnyTask, when: number): number {
-    const now = Date.now()
-    if (task.cron) return nextCronTime(task.cron, new Date(Math.max(now, when)))?.getTime() ?? now
-    if (task.perpetual) return Math.max(when + task.perpetual.every, now)
-    return 0
   }
 
   /** Takes over tasks whose worker stopped renewing its claim (it died). */
@@ -654,9 +607,4 @@ function fieldsOf(fields: string[] | null): Record<string, string> {
   if (!fields) return out
   for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string
   return out
-}
-
-/** A struck run of a perpetual task is skipped, and its chain goes on; others end struck. */
-function recurringOutcome(task: AnyTask, outcome: 'struck'): Outcome['outcome'] {
-  return isRecurring(task) ? 'again-failed' : outcome
 }

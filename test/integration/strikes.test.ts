@@ -131,7 +131,7 @@ t.test('invalid rules are refused with SHADOWS_ERR_VALIDATION and nothing is sto
 
 t.test('at add: a matching strike refuses the task and stores nothing', async (t) => {
   const shadow = makeShadow(t)
-  const { send, bill, ping } = makeTasks()
+  const { send, bill } = makeTasks()
 
   await shadow.strike({ task: 'send' })
   await rejectsCode(t, shadow.add(send, { key: 'send-1' })({ customer: 1 }), 'SHADOWS_ERR_STRUCK', 'whole task struck')

@@ -5,17 +5,20 @@
 import type { Attempt, AttemptResult } from './execution.js'
 import type { Outcome } from './outcomes.js'
 import { describeError } from './records.js'
-import { isRecurring, nextCronTime, retryDelay, type AnyTask } from './task.js'
+import { nextCronTime, retryDelay, type AnyTask } from './task.js'
 
 /** The part of an {@link Outcome} that the attempt's end decides. */
 export type Decision = Pick<Outcome, 'outcome' | 'data' | 'due'>
 
-/** When a perpetual or cron task runs next, after the run due at `when` (0 for other tasks). */
-export function nextRunAt(task: AnyTask, when: number): number {
+/**
+ * When a perpetual or cron task runs next, after the run due at `when`; undefined when a cron
+ * expression never matches again (the chain ends) and for other tasks.
+ */
+export function nextRunAt(task: AnyTask, when: number): number | undefined {
   const now = Date.now()
-  if (task.cron) return nextCronTime(task.cron, new Date(Math.max(now, when)))?.getTime() ?? now
+  if (task.cron) return nextCronTime(task.cron, new Date(Math.max(now, when)))?.getTime()
   if (task.perpetual) return Math.max(when + task.perpetual.every, now)
-  return 0
+  return undefined
 }
 
 function failure(attempt: Attempt, error: unknown, elapsed: number): Decision {
@@ -27,7 +30,8 @@ function failure(attempt: Attempt, error: unknown, elapsed: number): Decision {
     return { outcome: 'retry', data, due: Date.now() + delay }
   }
   attempt.logger.error({ err: error, elapsed }, 'task failed')
-  if (isRecurring(task) && !attempt.chainCancelled) return { outcome: 'again-failed', data, due: nextRunAt(task, when) }
+  const next = attempt.chainCancelled ? undefined : nextRunAt(task, when)
+  if (next !== undefined) return { outcome: 'again-failed', data, due: next }
   return { outcome: 'failed', data, due: 0 }
 }
 
@@ -51,6 +55,7 @@ export function decideOutcome(attempt: Attempt, result: AttemptResult, debug: bo
     return failure(attempt, new TypeError(`the task's result is not JSON: ${(err as Error).message}`), elapsed)
   }
   if (debug) attempt.logger.debug({ elapsed }, 'task completed')
-  if (isRecurring(task) && !attempt.chainCancelled) return { outcome: 'again', data, due: nextRunAt(task, when) }
+  const next = attempt.chainCancelled ? undefined : nextRunAt(task, when)
+  if (next !== undefined) return { outcome: 'again', data, due: next }
   return { outcome: 'completed', data, due: 0 }
 }

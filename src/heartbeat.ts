@@ -20,6 +20,8 @@ export interface HeartbeatOptions {
 
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined
+  private running = false
+  private beating: Promise<void> | undefined
   private failures = 0
 
   constructor(
@@ -29,19 +31,31 @@ export class Heartbeat {
 
   async start(): Promise<void> {
     if (this.timer) return
+    this.running = true
     await this.beat()
-    this.timer = setInterval(() => void this.beat(), this.options.interval)
+    // stop() may have come during the first beat
+    if (this.running) this.timer = setInterval(() => void this.beat(), this.options.interval)
   }
 
   /** Stops beating and removes the worker from the list at once. */
   async stop(): Promise<void> {
+    this.running = false
     clearInterval(this.timer)
     this.timer = undefined
+    // a beat in flight would list the worker again after the removal below
+    await this.beating
     const { keys, redis } = this.shadow
     await redis.pipeline().zrem(keys.workers, this.options.name).del(keys.worker(this.options.name)).exec()
   }
 
-  private async beat(): Promise<void> {
+  private beat(): Promise<void> {
+    this.beating = this.beatOnce().finally(() => {
+      this.beating = undefined
+    })
+    return this.beating
+  }
+
+  private async beatOnce(): Promise<void> {
     const { keys, redis } = this.shadow
     const { name, interval, tasks, concurrency } = this.options
     const now = Date.now()

@@ -83,12 +83,15 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
     .xpending(keys.stream, CONSUMER_GROUP, '-', '+', SNAPSHOT_SCAN)
     .zrange(keys.schedule, 0, SNAPSHOT_SCAN - 1, 'WITHSCORES')
     .xrange(keys.stream, '-', '+', 'COUNT', SNAPSHOT_SCAN)
+    .xpending(keys.stream, CONSUMER_GROUP)
     .exec()) as Reply[]
   const scheduledCount = value<number>(first[0], 0)
   const streamLength = value<number>(first[1], 0)
   const pending = value<[string, string, number, number][]>(first[2], [])
   const schedule = value<string[]>(first[3], [])
   const entries = value<[string, string[]][]>(first[4], [])
+  // the summary form counts every pending message; the list above stops at SNAPSHOT_SCAN
+  const pendingCount = Number(value<[number | string] | unknown[]>(first[5], [0])[0] ?? 0)
 
   const pendingIds = new Map(pending.map(([id, consumer]) => [id, consumer]))
   const byId = new Map(entries.map((entry) => [entry[0], fieldsOf(entry)]))
@@ -137,7 +140,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
 
   return {
     takenAt,
-    counts: { scheduled: scheduledCount, queued: Math.max(0, streamLength - runningRows.length), running: runningRows.length },
+    counts: { scheduled: scheduledCount, queued: Math.max(0, streamLength - pendingCount), running: pendingCount },
     byTask,
     running,
     scheduled: scheduledKeys.slice(0, SCHEDULED_LISTED).map((key, i) => ({

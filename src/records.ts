@@ -11,11 +11,6 @@ export type LiveState = 'scheduled' | 'queued' | 'running'
 /** Every state, in lifecycle order. */
 export const TASK_STATES: readonly TaskState[] = ['scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled', 'struck']
 
-/** Whether a state is one in which the task is still to run or running. */
-export function isLive(state: string | undefined): state is LiveState {
-  return state === 'scheduled' || state === 'queued' || state === 'running'
-}
-
 /** Why an attempt failed (or why a task was cancelled or struck). */
 export interface TaskError {
   /** The error's class name, e.g. `TypeError`, `TimeoutError`, `StruckError`. */

@@ -142,8 +142,9 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
     try {
       // croner checks the time zone only when it computes a date: compute one
       const job = new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) })
-      job.nextRun()
+      const next = job.nextRun()
       job.stop()
+      if (!next) throw new Error('it never matches')
     } catch (err) {
       fail(`task ${name}: invalid cron expression ${JSON.stringify(cron.expression)}: ${(err as Error).message}`)
     }

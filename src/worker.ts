@@ -17,7 +17,7 @@ import { runScript, type RedisClient } from './redis/scripts.js'
 import { Scheduler } from './scheduler.js'
 import type { Shadow } from './shadow.js'
 import { describeStrike, type StrikeSet } from './strikes.js'
-import { isAutomatic, isRecurring, nextCronTime, type AnyTask } from './task.js'
+import { isAutomatic, nextCronTime, type AnyTask } from './task.js'
 import { Heartbeat } from './heartbeat.js'
 
 /** Options of {@link Worker}. */
@@ -101,7 +101,7 @@ export class Worker {
   private stopRequested = false
   private closing: Promise<void> | undefined
   private readFailures = 0
-  private reclaiming = false
+  private reclaiming: Promise<void> | undefined
 
   constructor(shadow: Shadow, options: WorkerOptions) {
     const tasks = options?.tasks
@@ -186,23 +186,34 @@ export class Worker {
 
   private async activate(untilFinished: boolean): Promise<void> {
     this.stopRequested = false
-    if (!(await this.connectPatiently())) return
-    this.scheduler.start()
-    await this.heartbeat.start()
-    await this.scheduleAutomaticTasks()
+    try {
+      // close() may come while any of these waits: stop at once, starting nothing more
+      if (!(await this.connectPatiently()) || this.stopRequested) return
+      this.scheduler.start()
+      await this.heartbeat.start()
+      if (this.stopRequested) return
+      await this.scheduleAutomaticTasks()
+      if (this.stopRequested) return
+      await this.work(untilFinished)
+    } finally {
+      if (this.stopRequested || (untilFinished && !this.closing)) {
+        await this.scheduler.stop()
+        await this.heartbeat.stop()
+      }
+    }
+  }
+
+  private async work(untilFinished: boolean): Promise<void> {
     const reclaimEvery = Math.min(Math.max(Math.floor(this.redeliveryTimeout / 2), 50), 30_000)
     const renewEvery = Math.max(Math.floor(this.redeliveryTimeout / 3), 50)
-    this.timers = [setInterval(() => void this.reclaim(), reclaimEvery), setInterval(() => void this.renewClaims(), renewEvery)]
+    this.timers = [setInterval(() => this.reclaim(), reclaimEvery), setInterval(() => void this.renewClaims(), renewEvery)]
     this.logger.info({ tasks: this.taskNames, concurrency: this.concurrency, shadow: this.shadow.name }, 'worker started')
     try {
       await this.readLoop(untilFinished)
     } finally {
       for (const timer of this.timers) clearInterval(timer)
       this.timers = []
-      if (untilFinished && !this.closing) {
-        await this.scheduler.stop()
-        await this.heartbeat.stop()
-      }
+      await this.reclaiming
     }
   }
 
@@ -234,10 +245,16 @@ export class Worker {
       subscriber.on('error', (err: Error) => this.logger.debug({ err }, 'subscriber connection error'))
       subscriber.on('message', (_channel: string, message: string) => this.onEvent(message))
       // after a reconnection, pushes may have been missed: look at the schedule and strikes again
+      let connectedBefore = false
       subscriber.on('ready', () => {
+        if (!connectedBefore) {
+          connectedBefore = true
+          return
+        }
         this.logger.info('reconnected to redis')
         this.scheduler.wake()
         void this.refreshStrikes()
+        void this.recoverOwnPending()
       })
       await subscriber.subscribe(shadow.keys.events)
     }
@@ -402,7 +419,7 @@ export class Worker {
     // poison along with it.
     const claimedAt = Date.now()
     for (const message of toStart) {
-      if (this.stopRequested || Date.now() - claimedAt > this.redeliveryTimeout / 2) break
+      if (this.stopRequested || this.freeSlots() <= 0 || Date.now() - claimedAt > this.redeliveryTimeout / 2) break
       const [started] = (await this.startTasks('reclaimed', [message])).started
       if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
     }
@@ -440,6 +457,8 @@ export class Worker {
       }
     } finally {
       this.reserved -= count
+      // the reservation may have kept the read loop waiting for a slot
+      this.releaseSlot()
     }
     const started: { deliveries: number; done: Promise<void> }[] = []
     const entries = replies as StartEntry[]
@@ -473,6 +492,8 @@ export class Worker {
     deliveries: number,
   ): Promise<void> | undefined {
     const task: AnyTask = message.task
+    // two start calls for one message (a resend, a recovery) must not run it twice here
+    if (this.inFlight.has(message.id)) return undefined
     const base = { id: message.id, key: message.key, gen: message.gen }
     const params = JSON.parse(paramsJson) as Record<string, unknown>
     const log = () => this.logger.child({ task: task.name, key: message.key, attempt })
@@ -489,7 +510,9 @@ export class Worker {
     if (strike) {
       log().info({ strike: strike.id }, 'task is struck; skipping it')
       const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
-      this.outcomes.push({ ...base, outcome: isRecurring(task) ? 'again-failed' : 'struck', data: JSON.stringify(error), due: nextRunAt(task, when) })
+      // a struck run of a perpetual or cron task is skipped and its chain goes on
+      const next = nextRunAt(task, when)
+      this.outcomes.push({ ...base, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
       this.observer?.taskEnded?.(task.name, 'struck', 0)
       return undefined
     }
@@ -520,16 +543,39 @@ export class Worker {
       this.releaseSlot()
     }
     const outcome = decideOutcome(attempt, result, this.logger.isLevelEnabled('debug'))
-    if (outcome) {
-      this.outcomes.push({ id, key, gen, ...outcome })
-      this.observer?.taskEnded?.(attempt.input.task.name, outcome.outcome === 'again-failed' ? 'failed' : outcome.outcome, Date.now() - attempt.startedAt)
+    this.outcomes.push({ id, key, gen, ...outcome })
+    this.observer?.taskEnded?.(attempt.input.task.name, outcome.outcome === 'again-failed' ? 'failed' : outcome.outcome, Date.now() - attempt.startedAt)
+  }
+
+  /**
+   * After a reconnection: messages delivered to this worker whose start reply was lost with the
+   * connection sit in its pending list, not running anywhere. Start them now rather than after
+   * the redelivery timeout (the start script recognises them as this worker's own).
+   */
+  private async recoverOwnPending(): Promise<void> {
+    if (this.stopRequested) return
+    try {
+      const reply = (await this.shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, this.name, 'COUNT', 1000, 'STREAMS', this.shadow.keys.stream, '0')) as
+        | [string, StreamEntry[]][]
+        | null
+      const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id))
+      if (entries.length === 0) return
+      this.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
+      await this.dispatch(entries, false)
+    } catch (err) {
+      this.logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
     }
   }
 
   /** Takes over tasks whose worker stopped renewing its claim (it died). */
-  private async reclaim(): Promise<void> {
+  private reclaim(): void {
     if (this.stopRequested || this.reclaiming) return
-    this.reclaiming = true
+    this.reclaiming = this.reclaimAbandoned().finally(() => {
+      this.reclaiming = undefined
+    })
+  }
+
+  private async reclaimAbandoned(): Promise<void> {
     const { stream } = this.shadow.keys
     try {
       let cursor = '0-0'
@@ -547,15 +593,13 @@ export class Worker {
       }
     } catch (err) {
       if (!this.stopRequested) this.logger.debug({ err }, 'reclaim failed; will try again')
-    } finally {
-      this.reclaiming = false
     }
   }
 
   /** Renews this worker's claim on long-running tasks so that no other worker reclaims them. */
   private async renewClaims(): Promise<void> {
-    const threshold = Date.now() - this.redeliveryTimeout / 3
-    const ids = [...this.inFlight.values()].filter((a) => a.startedAt <= threshold).map((a) => a.input.id)
+    // every claim, each tick: the idle time Redis keeps counts from delivery, not from the start
+    const ids = [...this.inFlight.keys()]
     if (ids.length === 0) return
     try {
       const lost = (await runScript(this.shadow.redis, 'renew', [this.shadow.keys.stream], [CONSUMER_GROUP, this.name, ...ids])) as string[]
@@ -569,13 +613,17 @@ export class Worker {
     this.stopRequested = true
     this.releaseSlot()
     for (const timer of this.timers) clearInterval(timer)
+    const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000)])
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['stop scheduler', () => this.scheduler.stop()],
       ['stop reading', () => this.reader?.disconnect()],
+      // nothing may start once the running tasks are being drained
+      ['wait for the loop', () => bounded(this.loop)],
+      ['wait for reclaiming', () => bounded(this.reclaiming)],
       ['finish running tasks', () => this.drainRunning()],
       ['record outcomes', () => this.outcomes.close(this.options.gracePeriod)],
       ['stop heartbeat', () => this.heartbeat.stop()],
-      ['wait for the loop', () => this.loop],
+      ['leave the consumer group', () => this.leaveGroup()],
       ['close subscriber', () => this.subscriber?.disconnect()],
     ]
     for (const [step, run] of steps) {
@@ -586,6 +634,13 @@ export class Worker {
       }
     }
     this.logger.info('worker closed')
+  }
+
+  /** Removes this worker from the consumer group when it holds no message, so the group does not grow forever. */
+  private async leaveGroup(): Promise<void> {
+    const { redis, keys } = this.shadow
+    const pending = (await redis.xpending(keys.stream, CONSUMER_GROUP, '-', '+', 1, this.name)) as unknown[]
+    if (pending.length === 0) await redis.xgroup('DELCONSUMER', keys.stream, CONSUMER_GROUP, this.name)
   }
 
   /** Lets running tasks finish within the grace period, then aborts them (they go back on the queue). */

@@ -13,17 +13,8 @@ import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParam
 
 const checkItem = TypeCompiler.Compile(AddBody)
 
-/** The latest due time an RFC 3339 timestamp (four-digit year) can express. */
-const LATEST_DUE = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
-
-/**
- * `when`/`delay`/`key` of a body, without undefined fields. A delay that would put the due time
- * past the year 9999 is refused here: the answer's `when` could not be written in RFC 3339.
- */
+/** `when`/`delay`/`key` of a body, without undefined fields (the client validates them). */
 function timing(body: { when?: string | undefined; delay?: number | undefined; key?: string | undefined }): AddOptions {
-  if (typeof body.delay === 'number' && body.delay > LATEST_DUE - Date.now()) {
-    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'delay is too long: the due time must be before the year 10000', { field: 'delay' })
-  }
   return {
     ...(body.when !== undefined ? { when: body.when } : {}),
     ...(body.delay !== undefined ? { delay: body.delay } : {}),

@@ -91,6 +91,10 @@ for i = 3, #KEYS do
       end
       requeue(record, key, gen, f[4], due)
     elseif outcome == 'defer' then
+      if mine then
+        -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
+        redis.call('HINCRBY', record, 'deliveries', -1)
+      end
       requeue(record, key, gen, f[4], due)
     end
   end

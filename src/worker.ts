@@ -549,8 +549,8 @@ export class Worker {
 
   /**
    * After a reconnection: messages delivered to this worker whose start reply was lost with the
-   * connection sit in its pending list, not running anywhere. Start them now rather than after
-   * the redelivery timeout (the start script recognises them as this worker's own).
+   * connection, or that it reclaimed and had not started, sit in its pending list, running
+   * nowhere. Start them now rather than after the redelivery timeout.
    */
   private async recoverOwnPending(): Promise<void> {
     if (this.stopRequested) return
@@ -561,7 +561,9 @@ export class Worker {
       const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id))
       if (entries.length === 0) return
       this.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
-      await this.dispatch(entries, false)
+      // as reclaimed: some may be messages this worker took over from a dead one and had not
+      // started yet, whose record still names the dead worker
+      await this.dispatch(entries, true)
     } catch (err) {
       this.logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
     }

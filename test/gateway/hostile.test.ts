@@ -353,8 +353,8 @@ t.test('a worker never runs a message naming a member of Object.prototype or a p
   }
   for (const [i, task] of names.entries()) await inject(`rogue-${i}`, task)
   // a message without a task field at all, and one whose fields spell __proto__
-  await redis.xadd(keys.stream, '*', 'key', 'rogue-none', 'gen', '1')
-  await redis.hset(keys.task('rogue-none'), 'params', '{}', 'when', String(Date.now()), 'state', 'queued', 'gen', '1')
+  const noneId = (await redis.xadd(keys.stream, '*', 'key', 'rogue-none', 'gen', '1')) as string
+  await redis.hset(keys.task('rogue-none'), 'params', '{}', 'when', String(Date.now()), 'state', 'queued', 'gen', '1', 'sid', noneId)
   // the control: a registered task, injected the same way, does run
   await inject('control', 'greet')
 

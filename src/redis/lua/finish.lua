@@ -52,8 +52,9 @@ for i = 3, #KEYS do
   local n = (i - 3) * 6 + 6
   local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
   local record = KEYS[i]
-  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'task', 'attempt', 'error')
-  local current = f[1] == gen
+  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'task', 'attempt', 'error', 'sid')
+  -- the outcome belongs to the record's current message only (see start.lua)
+  local current = f[1] == gen and f[7] == id
   local mine = f[2] == 'running' and f[3] == worker
   local owned = current and (mine or (outcome == 'defer' and f[2] == 'queued'))
   -- a message another worker reclaimed is that worker's to acknowledge

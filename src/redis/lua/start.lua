@@ -44,12 +44,15 @@ local function drop(id)
 end
 
 local function start(record, id, key, gen, reclaimed)
-  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker')
+  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker', 'sid')
   local state = f[2]
+  -- only the record's current message may start it: an older copy (same generation, e.g. a
+  -- deferral written twice by a resent call) is stale
+  local current = f[1] == gen and f[9] == id
   -- running on this very worker: this call is a resend (the connection dropped before the reply
   -- of the first one arrived), so the worker never started it: start it now
   local resent = state == 'running' and f[8] == worker
-  if f[1] == gen and (state == 'queued' or resent or (reclaimed and state == 'running')) then
+  if current and (state == 'queued' or resent or (reclaimed and state == 'running')) then
     local deliveries = (tonumber(f[7]) or 0) + 1
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
     -- a first attempt stores no attempt field

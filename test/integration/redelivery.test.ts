@@ -77,3 +77,36 @@ t.test('a long task is not redelivered while its worker lives (the claim is rene
   await Promise.all([runningA, runningB])
   t.same(runs, ['holder'], 'still once after both workers closed')
 })
+
+t.test('a reclaimed task this worker does not know is handed on to a worker that knows it', async (t) => {
+  const shadow = makeShadow(t)
+  const child = await spawnChildWorker(t, { url: TEST_URL, shadow: shadow.name, name: 'doomed-2', redeliveryTimeout: 500, heartbeatInterval: 200 })
+  await child.waitForLine(/^ready$/)
+  await shadow.add('long', { key: 'orphan' })({})
+  await child.waitForLine(/^started orphan /)
+  await child.kill()
+
+  // a worker that runs other tasks only reclaims the message first: it must give it back
+  const other = defineTask({ name: 'other', run: () => undefined })
+  const stranger = makeWorker(t, shadow, [other], { name: 'stranger', redeliveryTimeout: 500, unknownTaskDelay: 50 })
+  const strangerRunning = stranger.run()
+  await waitFor(async () => (await shadow.get('orphan'))?.state !== 'running', 10_000, 'the stranger to hand the task back')
+  await stranger.close()
+  await strangerRunning
+  t.not((await shadow.get('orphan'))?.state, 'running', 'no longer running on the dead worker')
+
+  const runs: string[] = []
+  const long = defineTask({
+    name: 'long',
+    async run(_params, ctx) {
+      runs.push(ctx.worker.name)
+      return 'handed on'
+    },
+  })
+  const rescuer = makeWorker(t, shadow, [long], { name: 'rescuer-2', redeliveryTimeout: 500 })
+  await rescuer.runUntilFinished()
+  const info = await shadow.get('orphan')
+  t.equal(info?.state, 'completed')
+  t.equal(info?.result, 'handed on')
+  t.same(runs, ['rescuer-2'], 'ran once, on the worker that knows it')
+})

@@ -21,8 +21,9 @@
              retry      data = error JSON, due = when the next attempt is due
              again      data = result JSON, due = when the next run of a perpetual task is due
              again-failed  as again, after a failed run: data = error JSON
-             defer      due = when to offer the task again: a task this worker does not know,
-                        or one interrupted by shutdown (attempt unchanged)
+             defer      due = when to offer the task again: a task this worker does not know
+                        (also one it reclaimed from a dead worker), or one interrupted by
+                        shutdown (attempt unchanged)
 
   Returns the number of outcomes applied.
 ]]
@@ -56,9 +57,15 @@ for i = 3, #KEYS do
   -- the outcome belongs to the record's current message only (see start.lua)
   local current = f[1] == gen and f[7] == id
   local mine = f[2] == 'running' and f[3] == worker
-  local owned = current and (mine or (outcome == 'defer' and f[2] == 'queued'))
+  local owned = current and mine
+  if outcome == 'defer' and current and not mine then
+    -- a task never started, or one running on a dead worker whose message this worker
+    -- reclaimed (it holds the pending entry) but cannot run
+    owned = f[2] == 'queued'
+      or (f[2] == 'running' and #redis.call('XPENDING', stream, group, id, id, 1, worker) > 0)
+  end
   -- a message another worker reclaimed is that worker's to acknowledge
-  local reclaimed = current and f[2] == 'running' and f[3] ~= worker
+  local reclaimed = current and f[2] == 'running' and f[3] ~= worker and not owned
   if not reclaimed then
     acked[#acked + 1] = id
   end

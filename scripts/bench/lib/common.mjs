@@ -90,6 +90,16 @@ export function deleteShadowKeys(redis, name) {
   return deleteKeys(redis, `{${escapeGlob(name)}}:*`)
 }
 
+/** Removes every key of a shadow through a connection of its own. */
+export async function dropShadow(url, name) {
+  const redis = plainRedis(url)
+  try {
+    await deleteShadowKeys(redis, name)
+  } finally {
+    redis.disconnect()
+  }
+}
+
 /** Empties a BullMQ queue and removes whatever its closing worker may have left (`bull:name:*`). */
 export async function deleteBullQueue(queue, url, name) {
   try {
@@ -116,38 +126,38 @@ export function chunks(items, size) {
   return out
 }
 
-/** Adds `count` tasks to a shadow with addBatch, `chunk` per call, `parallel` calls in flight. */
-export async function shadowsFill(shadow, count, makeItem, { chunk = 1000, parallel = 1 } = {}) {
+/** Calls `send(start, end)` for consecutive chunks of `count` items, `parallel` calls in flight. */
+async function fillInLanes(count, { chunk = 1000, parallel = 1 } = {}, send) {
   let next = 0
   const lane = async () => {
     while (next < count) {
       const start = next
       const end = Math.min(count, start + chunk)
       next = end
-      const items = []
-      for (let i = start; i < end; i++) items.push(makeItem(i))
-      const results = await shadow.addBatch(items)
-      const bad = results.find((r) => !r.ok)
-      if (bad) throw bad.error
+      await send(start, end)
     }
   }
   await Promise.all(Array.from({ length: parallel }, lane))
 }
 
+function range(start, end, make) {
+  const items = []
+  for (let i = start; i < end; i++) items.push(make(i))
+  return items
+}
+
+/** Adds `count` tasks to a shadow with addBatch, `chunk` per call, `parallel` calls in flight. */
+export async function shadowsFill(shadow, count, makeItem, options) {
+  await fillInLanes(count, options, async (start, end) => {
+    const results = await shadow.addBatch(range(start, end, makeItem))
+    const bad = results.find((r) => !r.ok)
+    if (bad) throw bad.error
+  })
+}
+
 /** Adds `count` jobs to a BullMQ queue with addBulk, `chunk` per call, `parallel` calls in flight. */
-export async function bullFill(queue, count, makeJob, { chunk = 1000, parallel = 1 } = {}) {
-  let next = 0
-  const lane = async () => {
-    while (next < count) {
-      const start = next
-      const end = Math.min(count, start + chunk)
-      next = end
-      const jobs = []
-      for (let i = start; i < end; i++) jobs.push(makeJob(i))
-      await queue.addBulk(jobs)
-    }
-  }
-  await Promise.all(Array.from({ length: parallel }, lane))
+export async function bullFill(queue, count, makeJob, options) {
+  await fillInLanes(count, options, (start, end) => queue.addBulk(range(start, end, makeJob)))
 }
 
 /**

@@ -1,7 +1,7 @@
 // footprint: a worker process from spawn to its first task (one task already queued) and its RSS
 // once idle; the gateway process from spawn to listening and its RSS once idle. References: a BullMQ
 // worker process, and a bare Fastify server process.
-import { BULL_JOB_OPTIONS, benchLogger, bullConnection, deleteBullQueue, deleteShadowKeys, lib, noopTask, now, plainRedis, round, sleep } from '../lib/common.mjs'
+import { BULL_JOB_OPTIONS, benchLogger, bullConnection, deleteBullQueue, deleteShadowKeys, dropShadow, lib, noopTask, now, round, sleep } from '../lib/common.mjs'
 import { forkHelper } from '../lib/processes.mjs'
 
 export const scenario = {
@@ -52,9 +52,7 @@ async function gatewayFootprint(system, { idle }, url, name) {
   } finally {
     await server.stop()
     if (system === 'shadows') {
-      const redis = plainRedis(url)
-      await deleteShadowKeys(redis, name)
-      redis.disconnect()
+      await dropShadow(url, name)
     }
   }
 }

@@ -1,7 +1,7 @@
 // HTTP enqueue: POST /tasks on shadows' gateway vs a bare Fastify route answering 202, under
 // autocannon (10 and 50 connections), and POST /tasks/batch (100 tasks per request) in tasks per
 // second. The server runs in its own process; autocannon runs in the measuring process.
-import { deleteShadowKeys, plainRedis, round, sleep } from '../lib/common.mjs'
+import { dropShadow, round, sleep } from '../lib/common.mjs'
 import { forkHelper } from '../lib/processes.mjs'
 
 const BATCH = 100
@@ -54,9 +54,7 @@ export const scenario = {
     } finally {
       await server.stop()
       if (system === 'shadows') {
-        const redis = plainRedis(url)
-        await deleteShadowKeys(redis, name)
-        redis.disconnect()
+        await dropShadow(url, name)
       }
     }
   },

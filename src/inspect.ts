@@ -4,6 +4,7 @@
  */
 import { CONSUMER_GROUP, type ShadowKeys } from './keys.js'
 import type { RedisClient } from './redis/scripts.js'
+import { entryFields } from './redis/stream.js'
 
 /** Per-state counts. */
 export interface StateCounts {
@@ -66,13 +67,6 @@ function value<T>(reply: Reply | undefined, fallback: T): T {
   return (result as T) ?? fallback
 }
 
-function fieldsOf(entry: [string, string[]] | undefined): Record<string, string> {
-  const out: Record<string, string> = {}
-  const fields = entry?.[1] ?? []
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string
-  return out
-}
-
 /** Reads a snapshot of one shadow. */
 export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promise<Snapshot> {
   const takenAt = new Date()
@@ -94,7 +88,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   const pendingCount = Number(value<[number | string] | unknown[]>(first[5], [0])[0] ?? 0)
 
   const pendingIds = new Map(pending.map(([id, consumer]) => [id, consumer]))
-  const byId = new Map(entries.map((entry) => [entry[0], fieldsOf(entry)]))
+  const byId = new Map(entries.map((entry) => [entry[0], entryFields(entry[1])]))
   const byTask: Record<string, StateCounts> = {}
   const tally = (task: string, state: keyof StateCounts) => {
     const counts = (byTask[task] ??= { scheduled: 0, queued: 0, running: 0 })
@@ -116,7 +110,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   const replies = (await second.exec()) as Reply[]
   missing.forEach((id, i) => {
     const found = value<[string, string[]][]>(replies[i], [])
-    if (found[0]) byId.set(id, fieldsOf(found[0]))
+    if (found[0]) byId.set(id, entryFields(found[0][1]))
   })
   const scheduledTasks = scheduledKeys.map((_, i) => value<string | null>(replies[missing.length + i], null) ?? '')
   scheduledTasks.forEach((task) => task && tally(task, 'scheduled'))

@@ -14,6 +14,7 @@ import { CONSUMER_GROUP } from './keys.js'
 import { describeError } from './records.js'
 import { duplicate } from './redis/connection.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
+import { entryFields, type StreamEntry } from './redis/stream.js'
 import { Scheduler } from './scheduler.js'
 import type { Shadow } from './shadow.js'
 import { describeStrike, type StrikeSet } from './strikes.js'
@@ -67,7 +68,6 @@ const DEFAULTS = Object.freeze({
   startBatch: 500,
 })
 
-type StreamEntry = [id: string, fields: string[] | null]
 
 /** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
 const SUSPECT_DELIVERIES = 3
@@ -391,7 +391,7 @@ export class Worker {
     const toStart: { id: string; key: string; gen: string; task: AnyTask }[] = []
     const gone: string[] = []
     for (const [id, fields] of entries) {
-      const f = fieldsOf(fields)
+      const f = entryFields(fields)
       if (f.key === undefined || f.gen === undefined) {
         gone.push(id)
         continue
@@ -657,11 +657,4 @@ export class Worker {
     // an aborted attempt settles at once (its outcome is recorded even if the task ignores the signal)
     await sleep(0)
   }
-}
-
-function fieldsOf(fields: string[] | null): Record<string, string> {
-  const out: Record<string, string> = {}
-  if (!fields) return out
-  for (let i = 0; i + 1 < fields.length; i += 2) out[fields[i] as string] = fields[i + 1] as string
-  return out
 }

@@ -615,7 +615,8 @@ export class Worker {
     this.stopRequested = true
     this.releaseSlot()
     for (const timer of this.timers) clearInterval(timer)
-    const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000)])
+    // the bound's timer must not keep the process alive once everything else is closed
+    const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000, undefined, { ref: false })])
     const steps: [string, () => Promise<unknown> | unknown][] = [
       ['stop scheduler', () => this.scheduler.stop()],
       ['stop reading', () => this.reader?.disconnect()],

@@ -85,7 +85,7 @@ export async function startRedisServer(
       if (!exited) {
         const gone = new Promise((resolve) => child.once('exit', resolve))
         child.kill('SIGTERM')
-        await Promise.race([gone, sleep(3000)])
+        await Promise.race([gone, sleep(3000, undefined, { ref: false })])
         if (!exited) child.kill('SIGKILL')
       }
       rmSync(dir, { recursive: true, force: true })

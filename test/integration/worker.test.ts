@@ -1,11 +1,15 @@
 import t from 'tap'
+import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { Shadow, Worker, defineTask, type TaskContext } from '../../src/index.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
 
 t.teardown(closeAdmin)
+const run = promisify(execFile)
 
 t.test('concurrency: never more than N at once, and N is reached', async (t) => {
   for (const concurrency of [1, 5]) {
@@ -365,4 +369,17 @@ t.test('ctx carries key, task, attempt, when, signal, logger, shadow, worker, pr
     t.equal(line.attempt, i + 1, 'the line names the attempt')
     t.equal(line.n, 7)
   })
+})
+
+t.test('after close() nothing of the worker or the shadow keeps the process alive', async (t) => {
+  // the fixture has its own process: tap's own timers would hide a stray one here
+  const shadow = makeShadow(t)
+  const fixture = fileURLToPath(new URL('../fixtures/closes-cleanly', import.meta.url))
+  // `env -u NODE_OPTIONS`: see spawnChildWorker (tap's loader would take the extensionless fixture for CommonJS)
+  const { stdout, stderr } = await run('env', ['-u', 'NODE_OPTIONS', process.execPath, fixture], {
+    env: { ...process.env, SHADOWS_URL: TEST_URL, SHADOW_NAME: shadow.name },
+  })
+  t.equal(stderr, '', 'nothing on stderr')
+  t.same(JSON.parse(stdout.trim()), [], 'no timer, socket or handle is left once worker and shadow are closed')
+  t.equal((await shadow.get('one'))?.state, 'completed', 'the task ran')
 })

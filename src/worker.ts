@@ -71,12 +71,27 @@ const DEFAULTS = Object.freeze({
 
 /** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
 const SUSPECT_DELIVERIES = 3
-/** One message's outcome in the start script's reply. */
-type StartEntry =
-  | [kind: 'run', id: string, key: string, gen: string, task: string, params: string, when: string, attempt: string, deliveries: number]
-  | [kind: 'unknown', id: string, key: string, gen: string, task: string]
-  | [kind: 'drop', id: string]
-type StartReply = ['stale'] | StartEntry[]
+/**
+ * The start script's reply: `['stale']`, or one string per message whose fields are separated by
+ * the unit separator, params (JSON) last: `run id key gen task when attempt deliveries params`,
+ * `unknown id key gen task`, or `drop id`.
+ */
+type StartReply = string[]
+const SEP = '\x1f'
+
+/** The first `count - 1` fields of a start reply entry, then the whole rest (params may hold anything). */
+function splitEntry(entry: string, count: number): string[] {
+  const fields: string[] = []
+  let from = 0
+  for (let i = 1; i < count; i++) {
+    const at = entry.indexOf(SEP, from)
+    if (at < 0) break
+    fields.push(entry.slice(from, at))
+    from = at + 1
+  }
+  fields.push(entry.slice(from))
+  return fields
+}
 
 /** Runs registered tasks from one shadow. */
 export class Worker {
@@ -90,6 +105,10 @@ export class Worker {
   private readonly registry: ReadonlyMap<string, AnyTask>
   private readonly inFlight = new Map<string, Attempt>()
   private reserved = 0
+  /** Start calls of mode read in flight, and whether the last read found nothing. */
+  private readsInFlight = 0
+  private idle = true
+  private readError: Error | undefined
   private slotFreed: (() => void) | undefined
   private reader: RedisClient | undefined
   private subscriber: RedisClient | undefined
@@ -332,34 +351,65 @@ export class Worker {
   private async readLoop(untilFinished: boolean): Promise<void> {
     const { stream } = this.shadow.keys
     const block = untilFinished ? DEFAULTS.drainCheck : DEFAULTS.readBlock
-    let idle = true
     while (!this.stopRequested) {
-      const free = this.freeSlots()
-      if (free <= 0) {
+      if (this.readError) {
+        const err = this.readError
+        this.readError = undefined
+        await this.recoverFromReadError(err)
+        continue
+      }
+      if (!this.idle || this.readsInFlight > 0 || this.freeSlots() <= 0) {
+        // work is waiting: reads and starts go out as slots free up (see pump)
+        this.pump()
         await this.waitForSlot()
         // let every task that ends in this turn of the event loop free its slot: one read for all
         await new Promise((resolve) => setImmediate(resolve))
         continue
       }
       try {
-        if (untilFinished && idle && (await this.isDrained())) return
-        if (!idle) {
-          // work was waiting last time: read and start in one script call, one round trip
-          idle = (await this.startTasks('read', [], free)).read === 0
-          this.readFailures = 0
-          continue
-        }
+        if (untilFinished && (await this.isDrained())) return
+        const free = this.freeSlots()
         const reply = (await this.reader?.xreadgroup('GROUP', CONSUMER_GROUP, this.name, 'COUNT', free, 'BLOCK', block, 'STREAMS', stream, '>')) as
           | [string, StreamEntry[]][]
           | null
         this.readFailures = 0
         const entries = reply?.[0]?.[1] ?? []
-        idle = entries.length === 0
-        if (!idle) await this.dispatch(entries, false)
+        this.idle = entries.length === 0
+        if (!this.idle) await this.dispatch(entries, false)
       } catch (err) {
         if (this.stopRequested) return
         await this.recoverFromReadError(err as Error)
       }
+    }
+    // nothing may start once the loop is over: let the start calls in flight land first
+    while (this.readsInFlight > 0) await this.waitForSlot()
+  }
+
+  /**
+   * While work is waiting, reads new messages and starts them in one script call (mode read), up
+   * to two calls of half the concurrency in flight: the next call goes out as soon as a reply
+   * arrives, before its tasks run, so Redis works on one batch while this process runs another.
+   */
+  private pump(): void {
+    const chunk = Math.ceil(this.concurrency / 2)
+    while (!this.stopRequested && !this.idle && !this.readError && this.readsInFlight < 2) {
+      const free = this.freeSlots()
+      if (free <= 0) return
+      this.readsInFlight += 1
+      let landed = false
+      const land = (read: number) => {
+        landed = true
+        this.readsInFlight -= 1
+        this.readFailures = 0
+        if (read === 0) this.idle = true
+        else this.pump()
+      }
+      this.startTasks('read', [], Math.min(free, chunk), land)
+        .catch((err: Error) => {
+          if (!landed) this.readsInFlight -= 1
+          this.readError = err
+        })
+        .finally(() => this.releaseSlot())
     }
   }
 
@@ -440,6 +490,7 @@ export class Worker {
     mode: 'ids' | 'reclaimed' | 'read',
     batch: readonly { id: string; key: string; gen: string; task: AnyTask }[],
     count = batch.length,
+    landed?: (read: number) => void,
   ): Promise<{ read: number; started: { deliveries: number; done: Promise<void> }[] }> {
     const { keys, redis } = this.shadow
     const recordKeys = mode === 'read' ? [] : batch.map((m) => keys.task(m.key))
@@ -455,29 +506,32 @@ export class Worker {
         replies = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...recordKeys], args)) as StartReply
         if (replies[0] !== 'stale') break
       }
+      // still holding the reservation, so that a read this hook starts leaves room for these tasks
+      landed?.(replies.length)
     } finally {
       this.reserved -= count
       // the reservation may have kept the read loop waiting for a slot
       this.releaseSlot()
     }
     const started: { deliveries: number; done: Promise<void> }[] = []
-    const entries = replies as StartEntry[]
-    entries.forEach((reply, i) => {
-      if (reply[0] === 'drop') return
-      if (reply[0] === 'unknown') {
-        const [, id, key, gen, name] = reply
+    const entries = replies
+    entries.forEach((entry, i) => {
+      if (entry.startsWith('drop')) return
+      if (entry.startsWith('unknown')) {
+        const [, id = '', key = '', gen = '', name = ''] = splitEntry(entry, 5)
         this.deferUnknown(id, key, gen, name)
         return
       }
-      const [, id, replyKey, gen, taskName, paramsJson, when, attempt, deliveries] = reply
+      const [, id = '', replyKey, gen = '', taskName = '', when, attempt, deliveries, paramsJson = '{}'] = splitEntry(entry, 9)
       const key = replyKey || (batch[i]?.key as string)
       const task = this.registry.get(taskName)
       if (!task) {
         this.deferUnknown(id, key, gen, taskName)
         return
       }
-      const done = this.launch(strikes, { id, key, gen, task }, paramsJson, Number(when), Number(attempt), deliveries)
-      if (done) started.push({ deliveries, done })
+      const delivered = Number(deliveries)
+      const done = this.launch(strikes, { id, key, gen, task }, paramsJson, Number(when), Number(attempt), delivered)
+      if (done) started.push({ deliveries: delivered, done })
     })
     return { read: entries.length, started }
   }

@@ -5,7 +5,7 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ShadowsError } from '../errors.js'
-import { defineScripts, type RedisClient } from './scripts.js'
+import { commandName, defineScripts, type RedisClient } from './scripts.js'
 
 /** The URL used when none is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0'
@@ -46,6 +46,12 @@ function parseCluster(url: string): { nodes: { host: string; port: number }[]; t
   }
 }
 
+/**
+ * Sent at once rather than with the next automatic pipeline: a worker's start call goes out the
+ * moment it is made, so that Redis reads the next batch while the worker runs the current one.
+ */
+const UNPIPELINED = [commandName('start')]
+
 /** Whether `url` selects the cluster client. */
 export function isClusterUrl(url: string): boolean {
   return /^rediss?\+cluster:\/\//.test(url)
@@ -58,6 +64,7 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 20 : options.maxRetriesPerRequest,
     enableOfflineQueue: options.enableOfflineQueue ?? true,
     enableAutoPipelining: options.autoPipelining ?? true,
+    autoPipeliningIgnoredCommands: UNPIPELINED,
     // reconnect forever, backing off to at most 2 s between tries
     retryStrategy: (times: number) => Math.min(50 * times, 2000),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
@@ -74,6 +81,7 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
       },
       enableOfflineQueue: common.enableOfflineQueue ?? true,
       enableAutoPipelining: options.autoPipelining ?? true,
+      autoPipeliningIgnoredCommands: UNPIPELINED,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
     }
     client = new Cluster(nodes, clusterOptions)

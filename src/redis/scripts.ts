@@ -18,7 +18,7 @@ const SOURCES: Readonly<Record<ScriptName, string>> = Object.fromEntries(
 ) as Record<ScriptName, string>
 
 /** The ioredis command name a script is registered under. */
-function commandName(name: ScriptName): string {
+export function commandName(name: ScriptName): string {
   return `shadows_${name.replace('-', '_')}`
 }
 

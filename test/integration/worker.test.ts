@@ -383,3 +383,36 @@ t.test('after close() nothing of the worker or the shadow keeps the process aliv
   t.same(JSON.parse(stdout.trim()), [], 'no timer, socket or handle is left once worker and shadow are closed')
   t.equal((await shadow.get('one'))?.state, 'completed', 'the task ran')
 })
+
+t.test('finished messages leave the stream, also those finished behind a task still running', async (t) => {
+  const shadow = makeShadow(t)
+  const release = gate()
+  const ran: string[] = []
+  const job = defineTask({
+    name: 'job',
+    async run(params: { hold?: boolean }, ctx) {
+      if (params.hold) await release.promise
+      ran.push(ctx.key)
+    },
+  })
+  const redis = shadow.redis
+  // the oldest message is held: the ones after it finish first and cannot be trimmed off the head
+  await shadow.add(job, { key: 'head' })({ hold: true })
+  await shadow.addBatch(Array.from({ length: 300 }, (_, i) => ({ task: job, key: `k${i}`, params: {} })))
+  const worker = makeWorker(t, shadow, [job], { concurrency: 20 })
+  void worker.run()
+  await waitFor(() => ran.length === 300, 10_000, '300 tasks to finish')
+  await waitFor(async () => (await redis.xlen(shadow.keys.stream)) === 1, 5_000, 'only the held message to stay')
+  const left = (await redis.xrange(shadow.keys.stream, '-', '+')).map(([id]) => id)
+  t.same(left, [await redis.hget(shadow.keys.task('head'), 'sid')], 'what is left is the running task')
+  release.open()
+  await waitFor(() => ran.length === 301, 5_000, 'the held task to finish')
+  await waitFor(async () => (await redis.xlen(shadow.keys.stream)) === 0, 5_000, 'the stream to empty')
+  t.equal((await shadow.get('head'))?.state, 'completed')
+  // and a plain run of many tasks leaves nothing behind either
+  await shadow.addBatch(Array.from({ length: 500 }, (_, i) => ({ task: job, key: `m${i}`, params: {} })))
+  await waitFor(() => ran.length === 801, 10_000, '500 more tasks to finish')
+  await waitFor(async () => (await redis.xlen(shadow.keys.stream)) === 0, 5_000, 'the stream to empty again')
+  const pending = (await redis.xpending(shadow.keys.stream, 'workers')) as [number]
+  t.equal(pending[0], 0, 'nothing pending')
+})

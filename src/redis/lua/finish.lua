@@ -29,6 +29,8 @@
 ]]
 local stream, schedule = KEYS[1], KEYS[2]
 local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+-- as given, for writing: a number handed to Redis is formatted again on every call
+local nowText, ttlText = ARGV[3], ARGV[4]
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
@@ -53,9 +55,10 @@ for i = 3, #KEYS do
   local n = (i - 3) * 6 + 6
   local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
   local record = KEYS[i]
-  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'task', 'attempt', 'error', 'sid')
+  -- what every outcome needs; task and attempt are read below, only by the outcomes that requeue
+  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error')
   -- the outcome belongs to the record's current message only (see start.lua)
-  local current = f[1] == gen and f[7] == id
+  local current = f[1] == gen and f[4] == id
   local mine = f[2] == 'running' and f[3] == worker
   local owned = current and mine
   if outcome == 'defer' and current and not mine then
@@ -75,40 +78,77 @@ for i = 3, #KEYS do
     if field then
       if ttl > 0 then
         if data ~= '' then
-          redis.call('HSET', record, 'state', outcome, 'finished', now, field, data)
+          redis.call('HSET', record, 'state', outcome, 'finished', nowText, field, data)
         else
-          redis.call('HSET', record, 'state', outcome, 'finished', now)
+          redis.call('HSET', record, 'state', outcome, 'finished', nowText)
         end
-        if outcome == 'completed' and f[6] then
+        if outcome == 'completed' and f[5] then
           -- a success after retries: the earlier attempt's error no longer describes the task
           redis.call('HDEL', record, 'error')
         end
-        redis.call('PEXPIRE', record, ttl)
+        redis.call('PEXPIRE', record, ttlText)
       else
         redis.call('DEL', record)
       end
     elseif outcome == 'retry' then
-      redis.call('HSET', record, 'attempt', (tonumber(f[5]) or 1) + 1, 'error', data)
+      local g = redis.call('HMGET', record, 'task', 'attempt')
+      redis.call('HSET', record, 'attempt', (tonumber(g[2]) or 1) + 1, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
-      requeue(record, key, gen, f[4], due)
+      requeue(record, key, gen, g[1], due)
     elseif outcome == 'again' or outcome == 'again-failed' then
+      local task = redis.call('HGET', record, 'task')
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
-      redis.call('HSET', record, 'finished', now)
+      redis.call('HSET', record, 'finished', nowText)
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
-      requeue(record, key, gen, f[4], due)
+      requeue(record, key, gen, task, due)
     elseif outcome == 'defer' then
       if mine then
         -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
         redis.call('HINCRBY', record, 'deliveries', -1)
       end
-      requeue(record, key, gen, f[4], due)
+      requeue(record, key, gen, redis.call('HGET', record, 'task'), due)
     end
   end
 end
+
+-- a stream id "ms-seq" as two numbers, to compare ids
+local function parse(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(ms), tonumber(seq)
+end
+
 if #acked > 0 then
   redis.call('XACK', stream, group, unpack(acked))
-  redis.call('XDEL', stream, unpack(acked))
+  -- Acknowledged messages leave the stream. Messages are delivered in id order, so every message
+  -- older than both the oldest one still pending and the newest one acknowledged here was
+  -- delivered and acknowledged: trimming them off the head costs a fraction of deleting each one.
+  -- Only messages at or past the oldest pending one (e.g. behind a long task) are deleted one by one.
+  local ms, seq = {}, {}
+  local cms, cseq = 0, -1
+  for i, id in ipairs(acked) do
+    ms[i], seq[i] = parse(id)
+    if ms[i] > cms or (ms[i] == cms and seq[i] > cseq) then
+      cms, cseq = ms[i], seq[i]
+    end
+  end
+  -- the cut: just past the newest acknowledged message, or the oldest pending one if older
+  cseq = cseq + 1
+  local pending = redis.call('XPENDING', stream, group)
+  if pending[1] > 0 then
+    local pms, pseq = parse(pending[2])
+    if pms < cms or (pms == cms and pseq < cseq) then
+      cms, cseq = pms, pseq
+    end
+  end
+  redis.call('XTRIM', stream, 'MINID', string.format('%.0f-%.0f', cms, cseq))
+  local rest = {}
+  for i, id in ipairs(acked) do
+    if ms[i] > cms or (ms[i] == cms and seq[i] >= cseq) then rest[#rest + 1] = id end
+  end
+  if #rest > 0 then
+    redis.call('XDEL', stream, unpack(rest))
+  end
 end
 return applied

@@ -56,8 +56,11 @@ function date(ms: string | undefined): Date | undefined {
   return ms === undefined ? undefined : new Date(Number(ms))
 }
 
-/** Turns a task record hash into a {@link TaskInfo}; undefined for an empty (missing) hash. */
-export function parseRecord(key: string, hash: Record<string, string>): TaskInfo | undefined {
+/**
+ * Turns a task record hash into a {@link TaskInfo}; undefined for an empty (missing) hash. A
+ * scheduled record has no `when`: its due time is its score in the schedule, passed as `due`.
+ */
+export function parseRecord(key: string, hash: Record<string, string>, due?: string): TaskInfo | undefined {
   if (hash.state === undefined) return undefined
   const worker = hash.worker
   const startedAt = date(hash.started)
@@ -69,7 +72,8 @@ export function parseRecord(key: string, hash: Record<string, string>): TaskInfo
     key,
     task: hash.task ?? '',
     params: (parseJson(hash.params) as Record<string, unknown> | undefined) ?? {},
-    when: new Date(Number(hash.when)),
+    // never an invalid date, even for a scheduled record whose schedule entry is gone
+    when: new Date(Number(hash.when ?? due ?? hash.finished ?? 0)),
     state: hash.state as TaskState,
     attempt: Number(hash.attempt ?? 1),
     ...(worker !== undefined ? { worker } : {}),

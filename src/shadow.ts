@@ -250,7 +250,11 @@ export class Shadow {
   async get(key: string): Promise<TaskInfo | undefined> {
     this.assertOpen()
     assertValidKey(key)
-    return parseRecord(key, await this.redis.hgetall(this.keys.task(key)))
+    // read together: a scheduled task's due time lives in the schedule, not in its record
+    const replies = await this.redis.multi().hgetall(this.keys.task(key)).zscore(this.keys.schedule, key).exec()
+    const [[hashErr, hash], [scoreErr, score]] = (replies ?? []) as [[Error | null, Record<string, string>], [Error | null, string | null]]
+    if (hashErr ?? scoreErr) throw hashErr ?? scoreErr
+    return parseRecord(key, hash, score ?? undefined)
   }
 
   /** Adds a strike rule; `created` is false when the same rule already existed. */

@@ -339,3 +339,29 @@ t.test('a worker running while tasks are added picks up immediate and due tasks'
   const raw = await rawRecord(shadow, 'soon')
   t.equal(raw.state, 'completed')
 })
+
+t.test('a scheduled task keeps one due time, in the schedule; it follows the task when moved, cancelled or a duplicate is added', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const later = Date.now() + 3_600_000
+  await shadow.add(task, { key: 'later', when: later })({ name: 'l' })
+  const raw = await rawRecord(shadow, 'later')
+  t.equal(raw.when, undefined, 'the record does not repeat the due time')
+  t.equal((await shadow.get('later'))?.when.getTime(), later, 'get() reads it from the schedule')
+  const duplicate = await shadow.add(task, { key: 'later' })({ name: 'other' })
+  t.equal(duplicate.duplicate && duplicate.when.getTime(), later, 'a duplicate add answers the due time')
+  await shadow.cancel('later')
+  t.equal((await shadow.get('later'))?.when.getTime(), later, 'a cancelled scheduled task keeps its due time')
+
+  const empty = defineTask({ name: 'empty', async run() {} })
+  const soon = Date.now() + 150
+  await shadow.add(empty, { key: 'soon', when: soon })({})
+  t.equal((await rawRecord(shadow, 'soon')).params, undefined, 'empty params are not stored')
+  const worker = makeWorker(t, shadow, [empty])
+  const stop = runInBackground(worker)
+  await waitFor(async () => (await shadow.get('soon'))?.state === 'completed', 10_000, 'the task to run')
+  await stop()
+  const done = await shadow.get('soon')
+  t.equal(done?.when.getTime(), soon, 'once moved onto the stream the record holds the due time')
+  t.same(done?.params, {}, 'and its params read as {}')
+})

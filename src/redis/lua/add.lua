@@ -15,6 +15,9 @@
            a random generation to start from when the key has no record (so that a late message
            of an earlier, deleted incarnation of the key never matches the new one)
 
+  A record stores no params when they are {} (the readers default them), and a scheduled record no
+  due time: its score in the schedule is the one truth; move-due writes it into the record.
+
   Returns
     { "stale" }   the caller's strikes are out of date; nothing written
     otherwise one reply per task:
@@ -40,7 +43,8 @@ for i = 4, #KEYS do
   local live = oldState == 'scheduled' or oldState == 'queued' or oldState == 'running'
 
   if live and mode == 'add' then
-    replies[#replies + 1] = { 'duplicate', oldState, old[2], old[3], old[4] }
+    local when = old[2] or redis.call('ZSCORE', schedule, key)
+    replies[#replies + 1] = { 'duplicate', oldState, when, old[3], old[4] or '{}' }
   else
     local gen = old[5] and (tonumber(old[5]) + 1) or tonumber(seed)
     local replaced = 0
@@ -58,13 +62,16 @@ for i = 4, #KEYS do
     if oldState then
       redis.call('DEL', record)
     end
+    if params ~= '{}' then
+      redis.call('HSET', record, 'params', params)
+    end
     if due <= now then
       local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
-      redis.call('HSET', record, 'task', task, 'params', params, 'when', due, 'state', 'queued', 'gen', gen, 'sid', id)
+      redis.call('HSET', record, 'task', task, 'when', ARGV[n + 3], 'state', 'queued', 'gen', gen, 'sid', id)
       replies[#replies + 1] = { 'added', 'queued', due, replaced }
     else
-      redis.call('HSET', record, 'task', task, 'params', params, 'when', due, 'state', 'scheduled', 'gen', gen)
-      redis.call('ZADD', schedule, due, key)
+      redis.call('HSET', record, 'task', task, 'state', 'scheduled', 'gen', gen)
+      redis.call('ZADD', schedule, ARGV[n + 3], key)
       if earliest == nil or due < earliest then
         earliest = due
       end

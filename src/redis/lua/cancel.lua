@@ -29,7 +29,12 @@ if state ~= 'scheduled' and state ~= 'queued' and state ~= 'running' then
 end
 
 if state == 'scheduled' then
+  -- a scheduled record keeps its due time in the schedule only (see add.lua): keep it in the record
+  local when = redis.call('ZSCORE', schedule, key)
   redis.call('ZREM', schedule, key)
+  if when then
+    redis.call('HSET', record, 'when', when)
+  end
 elseif state == 'queued' then
   if f[2] then
     redis.call('XDEL', stream, f[2])

@@ -39,8 +39,9 @@ local function requeue(record, key, gen, task, due)
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
     redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
   else
-    redis.call('HSET', record, 'state', 'scheduled', 'when', due)
-    redis.call('HDEL', record, 'sid')
+    -- the schedule holds the due time of a scheduled task (see add.lua)
+    redis.call('HSET', record, 'state', 'scheduled')
+    redis.call('HDEL', record, 'sid', 'when')
     redis.call('ZADD', schedule, due, key)
     local head = redis.call('ZRANGE', schedule, 0, 0)
     if head[1] == key then

@@ -15,15 +15,17 @@
 local schedule, stream = KEYS[1], KEYS[2]
 local now, limit, prefix = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 
-local due = redis.call('ZRANGE', schedule, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit)
+local due = redis.call('ZRANGE', schedule, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit, 'WITHSCORES')
 local moved = 0
-for _, key in ipairs(due) do
+for i = 1, #due, 2 do
+  local key, when = due[i], due[i + 1]
   redis.call('ZREM', schedule, key)
   local record = prefix .. key
   local fields = redis.call('HMGET', record, 'state', 'gen', 'task')
   if fields[1] == 'scheduled' then
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', fields[2], 'task', fields[3])
-    redis.call('HSET', record, 'state', 'queued', 'sid', id)
+    -- a scheduled record keeps its due time only in the schedule
+    redis.call('HSET', record, 'state', 'queued', 'sid', id, 'when', when)
     moved = moved + 1
   end
 end

@@ -98,57 +98,94 @@ export class Attempt {
     return this.cause
   }
 
-  /** Runs the task once. Never throws. */
-  async run(shadow: Shadow, worker: Worker, progress: (body: string) => Promise<void>): Promise<AttemptResult> {
-    const { task, params, key, when, attempt } = this.input
-    const recurring = task.perpetual !== undefined || task.cron !== undefined
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this
-    const ctx: TaskContext = {
-      key,
-      task: task.name,
-      attempt,
-      when: new Date(when),
-      get signal() {
-        return self.signal
-      },
-      get logger() {
-        return self.logger
-      },
-      shadow,
-      worker,
-      progress: async (current: number, total?: number, message?: string) => {
-        if (typeof current !== 'number' || !Number.isFinite(current)) throw new TypeError('progress: current must be a finite number')
-        await progress(JSON.stringify({ current, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) }))
-      },
-      perpetual: recurring
-        ? {
-            cancel: () => {
-              this.chainCancelled = true
-            },
-          }
-        : undefined,
-    }
-    const aborted = new Promise<AttemptResult>((resolve) => {
-      this.abortFired = resolve
-    })
+  /** Runs the task once. Never throws. `progress` stores a progress report of this attempt. */
+  run(shadow: Shadow, worker: Worker, progress: (attempt: Attempt, body: string) => Promise<void>): Promise<AttemptResult> {
+    const { task, params } = this.input
+    const ctx = new AttemptContext(this, shadow, worker, progress)
     const timer = task.timeout !== undefined ? setTimeout(() => this.abort('timeout'), task.timeout) : undefined
-    try {
-      const outcome = (async (): Promise<AttemptResult> => {
-        try {
-          return { kind: 'returned', value: await task.run(params, ctx) }
-        } catch (error) {
-          return { kind: 'threw', error }
-        }
-      })()
-      const result = await Promise.race([outcome, aborted])
-      // a task that noticed the abort and threw ends as aborted, not as failed
-      if (this.cause && result.kind === 'threw') {
-        return { kind: 'aborted', cause: this.cause, error: this.reason as Error }
+    // one promise, settled by whichever comes first: the task's end or the abort signal
+    return new Promise<AttemptResult>((resolve) => {
+      let settled = false
+      const settle = (result: AttemptResult) => {
+        if (settled) return
+        settled = true
+        this.abortFired = undefined
+        clearTimeout(timer)
+        resolve(result)
       }
-      return result
-    } finally {
-      clearTimeout(timer)
+      this.abortFired = settle
+      let running: unknown
+      try {
+        running = task.run(params, ctx)
+      } catch (error) {
+        settle(this.threw(error))
+        return
+      }
+      Promise.resolve(running).then(
+        (value) => settle({ kind: 'returned', value }),
+        (error: unknown) => settle(this.threw(error)),
+      )
+    })
+  }
+
+  /** A task that noticed the abort and threw ends as aborted, not as failed. */
+  private threw(error: unknown): AttemptResult {
+    if (this.cause) return { kind: 'aborted', cause: this.cause, error: this.reason as Error }
+    return { kind: 'threw', error }
+  }
+}
+
+/**
+ * The context a task runs with. Made for every attempt, so what most tasks never touch (the
+ * signal, the logger, the progress function, the due time as a Date) is made on first use.
+ * Every member reads well destructured: `run(params, { signal, progress })`.
+ */
+class AttemptContext implements TaskContext {
+  readonly key: string
+  readonly task: string
+  readonly attempt: number
+  private whenDate: Date | undefined
+  private progressFn: TaskContext['progress'] | undefined
+
+  constructor(
+    private readonly owner: Attempt,
+    readonly shadow: Shadow,
+    readonly worker: Worker,
+    private readonly report: (attempt: Attempt, body: string) => Promise<void>,
+  ) {
+    this.key = owner.input.key
+    this.task = owner.input.task.name
+    this.attempt = owner.input.attempt
+  }
+
+  get when(): Date {
+    this.whenDate ??= new Date(this.owner.input.when)
+    return this.whenDate
+  }
+
+  get signal(): AbortSignal {
+    return this.owner.signal
+  }
+
+  get logger(): Logger {
+    return this.owner.logger
+  }
+
+  get progress(): TaskContext['progress'] {
+    this.progressFn ??= async (current: number, total?: number, message?: string) => {
+      if (typeof current !== 'number' || !Number.isFinite(current)) throw new TypeError('progress: current must be a finite number')
+      await this.report(this.owner, JSON.stringify({ current, ...(total !== undefined ? { total } : {}), ...(message !== undefined ? { message } : {}) }))
+    }
+    return this.progressFn
+  }
+
+  get perpetual(): TaskContext['perpetual'] {
+    const { task } = this.owner.input
+    if (task.perpetual === undefined && task.cron === undefined) return undefined
+    return {
+      cancel: () => {
+        this.owner.chainCancelled = true
+      },
     }
   }
 }

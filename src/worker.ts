@@ -536,6 +536,12 @@ export class Worker {
     return { read: entries.length, started }
   }
 
+  /** Stores a progress report of a running attempt (the record ignores it once the attempt is over). */
+  private readonly reportProgress = async (attempt: Attempt, body: string): Promise<void> => {
+    const { key, gen } = attempt.input
+    await runScript(this.shadow.redis, 'progress', [this.shadow.keys.task(key)], [gen, this.name, body])
+  }
+
   /** Runs one started task, unless it is poison, struck or has invalid params. */
   private launch(
     strikes: StrikeSet,
@@ -586,12 +592,9 @@ export class Worker {
   private async execute(attempt: Attempt): Promise<void> {
     const { id, key, gen } = attempt.input
     if (this.logger.isLevelEnabled('debug')) attempt.logger.debug('task started')
-    const progress = async (body: string) => {
-      await runScript(this.shadow.redis, 'progress', [this.shadow.keys.task(key)], [gen, this.name, body])
-    }
     let result: AttemptResult
     try {
-      result = await attempt.run(this.shadow, this, progress)
+      result = await attempt.run(this.shadow, this, this.reportProgress)
     } finally {
       this.inFlight.delete(id)
       this.releaseSlot()

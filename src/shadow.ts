@@ -115,6 +115,14 @@ interface Prepared {
 
 type AddReply = ['stale'] | ['duplicate', LiveState, string, string, string] | ['added', LiveState, string, number]
 
+/** A single add waiting to go out with the others of its turn of the event loop. */
+interface PendingAdd {
+  readonly prepared: Prepared
+  readonly strikesVersion: string
+  readonly resolve: (reply: AddReply) => void
+  readonly reject: (err: unknown) => void
+}
+
 const MAX_STALE_RETRIES = 10
 
 /** Tasks per add-script call in a batch add. */
@@ -141,6 +149,8 @@ export class Shadow {
   private strikeSet = new StrikeSet(UNLOADED_STRIKES_VERSION, [])
   private strikeLoad: Promise<StrikeSet> | undefined
   private closing: Promise<void> | undefined
+  private pendingAdds: PendingAdd[] = []
+  private readonly storing = new Set<Promise<unknown>>()
 
   constructor(options: ShadowOptions = {}) {
     const name = options.name ?? 'shadows'
@@ -190,8 +200,12 @@ export class Shadow {
   }
 
   /** Adds many tasks in one round trip; each is judged as if added alone, results in order. */
-  async addBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
+  addBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     this.assertOpen()
+    return this.track(this.storeBatch(items))
+  }
+
+  private async storeBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     const results: (BatchResult | undefined)[] = new Array(items.length)
     let todo: { index: number; prepared: Prepared }[] = []
     items.forEach((item, index) => {
@@ -320,6 +334,8 @@ export class Shadow {
   /** Releases the connection (when this client opened it). Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      // adds already made are stored before the connection closes
+      while (this.storing.size > 0) await Promise.allSettled([...this.storing])
       if (!this.ownsRedis) return
       try {
         await this.redis.quit()
@@ -368,15 +384,64 @@ export class Shadow {
     return { key, task: name, params, json: paramsJson(name, params), due, mode }
   }
 
-  private async store(prepared: Prepared): Promise<AddReply> {
+  /** Stores one task; close() waits for it. */
+  private store(prepared: Prepared): Promise<AddReply> {
+    return this.track(this.storeOne(prepared))
+  }
+
+  /** Remembers an add until it settles, so that close() lets every add already made finish first. */
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.storing.add(work)
+    const settled = () => this.storing.delete(work)
+    work.then(settled, settled)
+    return work
+  }
+
+  private async storeOne(prepared: Prepared): Promise<AddReply> {
     for (let tries = 0; tries <= MAX_STALE_RETRIES; tries++) {
       const strikes = await this.currentStrikes(tries > 0)
       const strike = strikes.match(prepared.task, prepared.params)
       if (strike) throw struckError(prepared, strike)
-      const replies = (await runScript(this.redis, 'add', this.addKeys([prepared]), this.addArgs([prepared], prepared.mode, strikes.version))) as ['stale'] | AddReply[]
-      if (replies[0] !== 'stale') return replies[0] as AddReply
+      const reply = await this.sendAdd(prepared, strikes.version)
+      if (reply[0] !== 'stale') return reply
     }
     throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
+  }
+
+  /**
+   * Single adds made in the same turn of the event loop (concurrent adds, or one per request in
+   * the gateway) go out together, as one add-script call per mode and strikes version: each is
+   * judged alone and in order, as if sent one by one, for a fraction of the cost.
+   */
+  private sendAdd(prepared: Prepared, strikesVersion: string): Promise<AddReply> {
+    return new Promise((resolve, reject) => {
+      this.pendingAdds.push({ prepared, strikesVersion, resolve, reject })
+      if (this.pendingAdds.length === 1) setImmediate(() => this.flushAdds())
+    })
+  }
+
+  private flushAdds(): void {
+    const pending = this.pendingAdds
+    this.pendingAdds = []
+    const groups = new Map<string, PendingAdd[]>()
+    for (const add of pending) {
+      const group = `${add.prepared.mode} ${add.strikesVersion}`
+      const members = groups.get(group)
+      if (members) members.push(add)
+      else groups.set(group, [add])
+    }
+    for (const members of groups.values()) {
+      for (let i = 0; i < members.length; i += BATCH_CHUNK) {
+        const chunk = members.slice(i, i + BATCH_CHUNK)
+        const first = chunk[0] as PendingAdd
+        const tasks = chunk.map((add) => add.prepared)
+        const sent = runScript(this.redis, 'add', this.addKeys(tasks), this.addArgs(tasks, first.prepared.mode, first.strikesVersion)) as Promise<['stale'] | AddReply[]>
+        sent.then(
+          (replies) => chunk.forEach((add, j) => add.resolve(replies[0] === 'stale' ? ['stale'] : (replies[j] as AddReply))),
+          (err: unknown) => chunk.forEach((add) => add.reject(err)),
+        )
+      }
+    }
   }
 
   private addKeys(tasks: readonly Prepared[]): string[] {

@@ -365,3 +365,34 @@ t.test('a scheduled task keeps one due time, in the schedule; it follows the tas
   t.equal(done?.when.getTime(), soon, 'once moved onto the stream the record holds the due time')
   t.same(done?.params, {}, 'and its params read as {}')
 })
+
+t.test('adds made together go out together, each judged alone and in order', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  await shadow.strike({ task: 'greet', parameter: 'name', operator: '==', value: 'struck' })
+  const results = await Promise.allSettled([
+    shadow.add(task, { key: 'same' })({ name: 'first' }),
+    shadow.add(task, { key: 'same' })({ name: 'second' }),
+    shadow.replace(task, { key: 'same' })({ name: 'third' }),
+    shadow.add(task, { key: 'later', delay: 60_000 })({ name: 'later' }),
+    shadow.add(task, { key: 'struck' })({ name: 'struck' }),
+    ...Array.from({ length: 600 }, (_, i) => shadow.add(task, { key: `many-${i}` })({ name: String(i) })),
+  ])
+  const value = (i: number) => (results[i]?.status === 'fulfilled' ? results[i].value : undefined)
+  t.equal(value(0)?.duplicate, false, 'the first add of a key is stored')
+  t.equal(value(1)?.duplicate, true, 'the second, made in the same turn, is a duplicate')
+  t.same(value(1)?.params, { name: 'first' }, 'of the first')
+  t.equal(value(2)?.replaced, true, 'a replace in the same turn replaces it')
+  t.equal(value(3)?.state, 'scheduled')
+  t.equal(results[4]?.status, 'rejected', 'a struck add is refused')
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 604, 'every other add is stored')
+  t.same((await shadow.get('same'))?.params, { name: 'third' })
+  t.equal(await streamLength(shadow), 601, 'one message per queued key')
+
+  // an add made just before close() is still stored
+  const closing = makeShadow(t)
+  const lastAdd = closing.add(task, { key: 'last' })({ name: 'last' })
+  await closing.close()
+  t.equal((await lastAdd).state, 'queued')
+  t.equal((await shadow.redis.hget(closing.keys.task('last'), 'state')), 'queued', 'and is in Redis')
+})

@@ -150,13 +150,13 @@ function runChild(spec, timeoutMs) {
   })
 }
 
-/** Deletes keys a failed run left on the shared Redis (shadows, BullMQ and bare key names). */
+/** Deletes keys a failed run left on the shared Redis (shadows, BullMQ, Bee-Queue and bare key names). */
 async function sweep(redisUrl, prefix, quiet = false) {
   const { Redis } = await import('ioredis')
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 })
   let deleted = 0
   try {
-    for (const pattern of [`{${prefix}*`, `bull:${prefix}*`, `${prefix}*`]) {
+    for (const pattern of [`{${prefix}*`, `bull:${prefix}*`, `bq:${prefix}*`, `${prefix}*`]) {
       let cursor = '0'
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000)

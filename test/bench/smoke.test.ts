@@ -67,15 +67,15 @@ t.test('bench --quick --only drain prints JSON lines and a table, and cleans up'
     (f) =>
       f.scenario !== 'drain' ||
       !/^throughput c=(1|10|100)$/.test(f.figure) ||
-      !['shadows', 'bullmq', 'bare'].includes(f.system) ||
+      !['shadows', 'bullmq', 'beequeue', 'bare'].includes(f.system) ||
       typeof f.value !== 'number' ||
       !(f.value > 0) ||
       f.unit !== 'tasks/s',
   )
   t.same(malformed, [], 'every line names scenario, figure, system, a positive value and its unit')
-  t.same([...new Set(runs.map((f) => f.system))].sort(), ['bare', 'bullmq', 'shadows'], 'shadows, BullMQ and the bare loop were measured')
+  t.same([...new Set(runs.map((f) => f.system))].sort(), ['bare', 'beequeue', 'bullmq', 'shadows'], 'shadows, BullMQ, Bee-Queue and the bare loop were measured')
   t.same([...new Set(runs.map((f) => f.pair))].sort(), [1, 2, 3], 'three A/B pairs')
-  t.equal(medians.length, 7, 'a median per figure and system: 3 levels × 2 systems + the bare ceiling')
+  t.equal(medians.length, 8, 'a median per figure and system: 3 levels × 2 systems + Bee-Queue and the bare ceiling at c=100')
   t.ok(
     medians.every((f) => f.runs === 3),
     'each median over three runs',

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
-import { defineTask, type AddOptions } from '../../src/index.js'
+import { defineTask, type AddOptions, type Execution, type Replacement } from '../../src/index.js'
 import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 import { assertNoKeys, gate, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
 
@@ -378,7 +378,10 @@ t.test('adds made together go out together, each judged alone and in order', asy
     shadow.add(task, { key: 'struck' })({ name: 'struck' }),
     ...Array.from({ length: 600 }, (_, i) => shadow.add(task, { key: `many-${i}` })({ name: String(i) })),
   ])
-  const value = (i: number) => (results[i]?.status === 'fulfilled' ? results[i].value : undefined)
+  const value = (i: number) => {
+    const result = results[i]
+    return result?.status === 'fulfilled' ? (result.value as Partial<Execution & Replacement>) : undefined
+  }
   t.equal(value(0)?.duplicate, false, 'the first add of a key is stored')
   t.equal(value(1)?.duplicate, true, 'the second, made in the same turn, is a duplicate')
   t.same(value(1)?.params, { name: 'first' }, 'of the first')

@@ -115,6 +115,46 @@ export async function deleteBullQueue(queue, url, name) {
   }
 }
 
+/** A Bee-Queue queue on `url`; `worker` makes it able to process (Bee-Queue's default). */
+export async function beeQueue(name, url, { worker = false } = {}) {
+  const { default: BeeQueue } = await import('bee-queue')
+  const u = new URL(url)
+  const queue = new BeeQueue(name, {
+    redis: { host: u.hostname || '127.0.0.1', port: Number(u.port || 6379), db: Number((u.pathname || '/0').slice(1) || 0) },
+    isWorker: worker,
+    getEvents: false,
+    sendEvents: false,
+    storeJobs: false,
+    removeOnSuccess: true,
+    removeOnFailure: true,
+  })
+  await queue.ready()
+  return queue
+}
+
+/** Adds `count` jobs to a Bee-Queue queue with saveAll, `chunk` per call, `parallel` calls in flight. */
+export async function beeFill(queue, count, options) {
+  await fillInLanes(count, options, async (start, end) => {
+    const failed = await queue.saveAll(range(start, end, () => queue.createJob({})))
+    if (failed.size > 0) throw [...failed.values()][0]
+  })
+}
+
+/** Closes a Bee-Queue queue after deleting every key it made. */
+export async function deleteBeeQueue(queue, url, name) {
+  try {
+    await queue.destroy()
+  } finally {
+    await queue.close()
+    const redis = plainRedis(url)
+    try {
+      await deleteKeys(redis, `bq:${escapeGlob(name)}:*`)
+    } finally {
+      redis.disconnect()
+    }
+  }
+}
+
 function escapeGlob(text) {
   return text.replace(/[*?[\]\\]/g, '\\$&')
 }

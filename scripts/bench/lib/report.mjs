@@ -1,8 +1,8 @@
 // Turns the figures of every run into medians and a Markdown table:
 // figure | shadows median (min–max) | BullMQ median (min–max) | ratio | target | met?
 
-const REFERENCES = ['bullmq', 'fastify', 'bare']
-const SYSTEM_LABEL = { bullmq: 'BullMQ', fastify: 'bare Fastify', bare: 'bare XREADGROUP/XACK', shadows: 'shadows' }
+const REFERENCES = ['bullmq', 'fastify', 'bare', 'beequeue']
+const SYSTEM_LABEL = { bullmq: 'BullMQ', fastify: 'bare Fastify', bare: 'bare XREADGROUP/XACK', beequeue: 'Bee-Queue', shadows: 'shadows' }
 
 /** Median of numbers (mean of the two middle ones for an even count). */
 export function median(values) {

@@ -6,8 +6,11 @@ import {
   BULL_JOB_OPTIONS,
   BULL_WORKER_OPTIONS,
   benchLogger,
+  beeFill,
+  beeQueue,
   bullConnection,
   bullFill,
+  deleteBeeQueue,
   deferred,
   deleteBullQueue,
   deleteShadowKeys,
@@ -28,6 +31,7 @@ export const scenario = {
   title: 'enqueue then drain no-op tasks, one worker process',
   notes: [
     'drain: BullMQ jobs use removeOnComplete/removeOnFail: true; shadows keeps each finished record 15 min (default executionTtl) with a TTL.',
+    'drain: Bee-Queue (c=100 only) runs with removeOnSuccess, storeJobs and events off: its fastest settings.',
     'drain: the bare ceiling reads COUNT=concurrency with XREADGROUP, awaits the no-ops, then XACKs the batch.',
     'drain: the full run drains 50,000 tasks at c=10 and c=100 but 10,000 at c=1 (a rate; 50,000 at c=1 would take most of the 15-minute budget).',
   ],
@@ -35,18 +39,19 @@ export const scenario = {
     const sizes = quick ? { 1: 1_000, 10: 3_000, 100: 10_000 } : { 1: 10_000, 10: 50_000, 100: 50_000 }
     return LEVELS.map((concurrency) => ({
       id: `c${concurrency}`,
-      systems: concurrency === 100 ? ['shadows', 'bullmq', 'bare'] : ['shadows', 'bullmq'],
+      systems: concurrency === 100 ? ['shadows', 'bullmq', 'beequeue', 'bare'] : ['shadows', 'bullmq'],
       params: { n: n ?? sizes[concurrency], concurrency },
     }))
   },
   targets: {
     'throughput c=100': [
       { ref: 'bullmq', kind: 'ratio>=', value: 2, text: '≥ 2× BullMQ' },
+      { ref: 'beequeue', kind: 'ratio>=', value: 1.5, text: '≥ 1.5× Bee-Queue' },
       { ref: 'bare', kind: null, text: 'ceiling (report)' },
     ],
   },
   async measure({ system, params, url, name }) {
-    const run = { shadows: drainShadows, bullmq: drainBull, bare: drainBare }[system]
+    const run = { shadows: drainShadows, bullmq: drainBull, beequeue: drainBee, bare: drainBare }[system]
     const { elapsed } = await within(run({ ...params, url, name }), 600_000, `drain ${system}`)
     return [
       {
@@ -111,6 +116,26 @@ export async function drainBull({ n, concurrency, url, name }) {
     return { elapsed }
   } finally {
     await deleteBullQueue(queue, url, name)
+  }
+}
+
+export async function drainBee({ n, concurrency, url, name }) {
+  const queue = await beeQueue(name, url, { worker: true })
+  try {
+    await beeFill(queue, n)
+    const allDone = deferred()
+    let done = 0
+    queue.on('succeeded', () => {
+      if (++done === n) allDone.resolve()
+    })
+    queue.on('failed', (_job, err) => allDone.reject(err))
+    queue.on('error', (err) => allDone.reject(err))
+    const started = now()
+    queue.process(concurrency, async () => undefined)
+    await allDone.promise
+    return { elapsed: now() - started }
+  } finally {
+    await deleteBeeQueue(queue, url, name)
   }
 }
 

@@ -2,6 +2,7 @@
 // 100 k and 1 M tasks, on a private redis-server. At each size: M scheduled adds (addBatch, 1,000
 // per call) at random far-future times, then K tasks that come due together, moved onto the stream
 // by the move-due script called back to back (as the scheduler does) and timed.
+import { randomUUID } from 'node:crypto'
 import { benchLogger, deleteShadowKeys, lib, noopTask, now, privateRedis, round, shadowsFill, sleep } from '../lib/common.mjs'
 
 const DAY = 86_400_000
@@ -35,7 +36,11 @@ export const scenario = {
 
       for (const size of params.sizes) {
         const have = await shadow.redis.zcard(shadow.keys.schedule)
-        if (size > have) await shadowsFill(shadow, size - have, () => ({ task: noop, params: {}, when: farFuture() }), { parallel: 4 })
+        if (size > have) {
+          await shadowsFill(shadow, size - have, () => ({ task: noop, params: {}, when: farFuture() }), { parallel: 4 })
+          // let Redis finish growing its tables in the background (it rehashes a little every 100 ms)
+          await sleep(2_000)
+        }
         const { addRate, moveRate } = await probe(shadow, noop, params)
         addRates.push(addRate)
         figures.push({ figure: `adds/s at ${label(size)}`, value: round(addRate), unit: 'tasks/s', size, adds: params.adds })
@@ -72,7 +77,12 @@ async function probe(shadow, noop, { adds, moves }) {
   const addRate = adds / ((now() - started) / 1000)
 
   const due = Date.now() + Math.max(300, Math.ceil((2 * moves * 1000) / addRate))
-  await shadowsFill(shadow, moves, () => ({ task: noop, params: {}, when: new Date(due) }))
+  const dueKeys = []
+  await shadowsFill(shadow, moves, () => {
+    const key = randomUUID()
+    dueKeys.push(key)
+    return { task: noop, key, params: {}, when: new Date(due) }
+  })
   await sleep(Math.max(0, due - Date.now() + 2))
   started = now()
   let moved = 0
@@ -83,7 +93,9 @@ async function probe(shadow, noop, { adds, moves }) {
   }
   const moveRate = moved / ((now() - started) / 1000)
   if (moved !== moves) throw new Error(`moved ${moved} tasks, expected ${moves}`)
+  // leave only the scheduled tasks behind: the next size counts them alone
   await shadow.redis.del(stream)
+  for (let i = 0; i < dueKeys.length; i += 1000) await shadow.redis.del(...dueKeys.slice(i, i + 1000).map((key) => shadow.keys.task(key)))
   return { addRate, moveRate }
 }
 

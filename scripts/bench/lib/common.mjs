@@ -102,17 +102,7 @@ export async function dropShadow(url, name) {
 
 /** Empties a BullMQ queue and removes whatever its closing worker may have left (`bull:name:*`). */
 export async function deleteBullQueue(queue, url, name) {
-  try {
-    await queue.obliterate({ force: true })
-  } finally {
-    await queue.close()
-    const redis = plainRedis(url)
-    try {
-      await deleteKeys(redis, `bull:${escapeGlob(name)}:*`)
-    } finally {
-      redis.disconnect()
-    }
-  }
+  await dropQueue(() => queue.obliterate({ force: true }), () => queue.close(), url, `bull:${escapeGlob(name)}:*`)
 }
 
 /** A Bee-Queue queue on `url`; `worker` makes it able to process (Bee-Queue's default). */
@@ -142,13 +132,18 @@ export async function beeFill(queue, count, options) {
 
 /** Closes a Bee-Queue queue after deleting every key it made. */
 export async function deleteBeeQueue(queue, url, name) {
+  await dropQueue(() => queue.destroy(), () => queue.close(), url, `bq:${escapeGlob(name)}:*`)
+}
+
+/** Empties a queue its own way, closes it, then deletes whatever keys match `pattern`. */
+async function dropQueue(empty, close, url, pattern) {
   try {
-    await queue.destroy()
+    await empty()
   } finally {
-    await queue.close()
+    await close()
     const redis = plainRedis(url)
     try {
-      await deleteKeys(redis, `bq:${escapeGlob(name)}:*`)
+      await deleteKeys(redis, pattern)
     } finally {
       redis.disconnect()
     }

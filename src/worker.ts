@@ -20,6 +20,7 @@ import type { Shadow } from './shadow.js'
 import { describeStrike, type StrikeSet } from './strikes.js'
 import { isAutomatic, nextCronTime, type AnyTask } from './task.js'
 import { Heartbeat } from './heartbeat.js'
+import { Claims } from './claims.js'
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions {
@@ -115,12 +116,11 @@ export class Worker {
   private readonly outcomes: Outcomes
   private readonly scheduler: Scheduler
   private readonly heartbeat: Heartbeat
-  private timers: NodeJS.Timeout[] = []
   private loop: Promise<void> | undefined
   private stopRequested = false
   private closing: Promise<void> | undefined
   private readFailures = 0
-  private reclaiming: Promise<void> | undefined
+  private readonly claims: Claims
 
   constructor(shadow: Shadow, options: WorkerOptions) {
     const tasks = options?.tasks
@@ -154,6 +154,14 @@ export class Worker {
     this.scheduler = new Scheduler(shadow.redis, shadow.keys, this.logger, {
       batch: DEFAULTS.schedulerBatch,
       maxSleep: DEFAULTS.schedulerMaxSleep,
+    })
+    this.claims = new Claims(shadow, {
+      name: this.name,
+      redeliveryTimeout: merged.redeliveryTimeout,
+      logger: this.logger,
+      running: () => this.inFlight.keys(),
+      freeSlots: () => (this.stopRequested ? 0 : this.freeSlots()),
+      start: (entries) => this.dispatch(entries, true),
     })
     this.heartbeat = new Heartbeat(shadow, {
       name: this.name,
@@ -223,16 +231,12 @@ export class Worker {
   }
 
   private async work(untilFinished: boolean): Promise<void> {
-    const reclaimEvery = Math.min(Math.max(Math.floor(this.redeliveryTimeout / 2), 50), 30_000)
-    const renewEvery = Math.max(Math.floor(this.redeliveryTimeout / 3), 50)
-    this.timers = [setInterval(() => this.reclaim(), reclaimEvery), setInterval(() => void this.renewClaims(), renewEvery)]
+    this.claims.start()
     this.logger.info({ tasks: this.taskNames, concurrency: this.concurrency, shadow: this.shadow.name }, 'worker started')
     try {
       await this.readLoop(untilFinished)
     } finally {
-      for (const timer of this.timers) clearInterval(timer)
-      this.timers = []
-      await this.reclaiming
+      await this.claims.stop()
     }
   }
 
@@ -626,52 +630,9 @@ export class Worker {
     }
   }
 
-  /** Takes over tasks whose worker stopped renewing its claim (it died). */
-  private reclaim(): void {
-    if (this.stopRequested || this.reclaiming) return
-    this.reclaiming = this.reclaimAbandoned().finally(() => {
-      this.reclaiming = undefined
-    })
-  }
-
-  private async reclaimAbandoned(): Promise<void> {
-    const { stream } = this.shadow.keys
-    try {
-      let cursor = '0-0'
-      for (let rounds = 0; rounds < 10 && this.freeSlots() > 0; rounds++) {
-        const [next, entries] = (await this.shadow.redis.xautoclaim(stream, CONSUMER_GROUP, this.name, this.redeliveryTimeout, cursor, 'COUNT', this.freeSlots())) as [
-          string,
-          StreamEntry[],
-        ]
-        if (entries.length > 0) {
-          this.logger.warn({ count: entries.length }, 'reclaimed tasks of a worker that stopped renewing its claim')
-          await this.dispatch(entries, true)
-        }
-        cursor = next
-        if (cursor === '0-0') break
-      }
-    } catch (err) {
-      if (!this.stopRequested) this.logger.debug({ err }, 'reclaim failed; will try again')
-    }
-  }
-
-  /** Renews this worker's claim on long-running tasks so that no other worker reclaims them. */
-  private async renewClaims(): Promise<void> {
-    // every claim, each tick: the idle time Redis keeps counts from delivery, not from the start
-    const ids = [...this.inFlight.keys()]
-    if (ids.length === 0) return
-    try {
-      const lost = (await runScript(this.shadow.redis, 'renew', [this.shadow.keys.stream], [CONSUMER_GROUP, this.name, ...ids])) as string[]
-      if (lost.length > 0) this.logger.warn({ ids: lost }, 'another worker reclaimed running tasks; their outcome here will be ignored')
-    } catch (err) {
-      this.logger.warn({ err }, 'could not renew claims on running tasks')
-    }
-  }
-
   private async shutdown(): Promise<void> {
     this.stopRequested = true
     this.releaseSlot()
-    for (const timer of this.timers) clearInterval(timer)
     // the bound's timer must not keep the process alive once everything else is closed
     const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000, undefined, { ref: false })])
     const steps: [string, () => Promise<unknown> | unknown][] = [
@@ -679,7 +640,7 @@ export class Worker {
       ['stop reading', () => this.reader?.disconnect()],
       // nothing may start once the running tasks are being drained
       ['wait for the loop', () => bounded(this.loop)],
-      ['wait for reclaiming', () => bounded(this.reclaiming)],
+      ['stop claiming', () => bounded(this.claims.stop())],
       ['finish running tasks', () => this.drainRunning()],
       ['record outcomes', () => this.outcomes.close(this.options.gracePeriod)],
       ['stop heartbeat', () => this.heartbeat.stop()],

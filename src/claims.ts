@@ -1,0 +1,96 @@
+/**
+ * A worker's claims on its messages: it renews the claim on every task it runs, so that no other
+ * worker takes them over, and it takes over (reclaims) the messages of workers that stopped
+ * renewing theirs because they died.
+ */
+import type { Logger } from 'pino'
+import { CONSUMER_GROUP } from './keys.js'
+import { runScript } from './redis/scripts.js'
+import type { StreamEntry } from './redis/stream.js'
+import type { Shadow } from './shadow.js'
+
+/** What the claims need from their worker. */
+export interface ClaimsOptions {
+  /** Consumer name. */
+  readonly name: string
+  /** A message unclaimed for this long (ms) is taken over. */
+  readonly redeliveryTimeout: number
+  readonly logger: Logger
+  /** Stream ids of the tasks running now. */
+  readonly running: () => Iterable<string>
+  /** How many more tasks the worker can start now. */
+  readonly freeSlots: () => number
+  /** Starts the tasks of reclaimed messages. */
+  readonly start: (entries: readonly StreamEntry[]) => Promise<void>
+}
+
+export class Claims {
+  private timers: NodeJS.Timeout[] = []
+  private stopped = true
+  private reclaiming: Promise<void> | undefined
+
+  constructor(
+    private readonly shadow: Shadow,
+    private readonly options: ClaimsOptions,
+  ) {}
+
+  /** Renews every redeliveryTimeout/3 and reclaims every redeliveryTimeout/2 (at most 30 s). */
+  start(): void {
+    const timeout = this.options.redeliveryTimeout
+    const reclaimEvery = Math.min(Math.max(Math.floor(timeout / 2), 50), 30_000)
+    const renewEvery = Math.max(Math.floor(timeout / 3), 50)
+    this.stopped = false
+    this.timers = [setInterval(() => this.reclaim(), reclaimEvery), setInterval(() => void this.renew(), renewEvery)]
+  }
+
+  /** Stops both; resolves once a reclaim in progress has started what it took over. */
+  async stop(): Promise<void> {
+    this.stopped = true
+    for (const timer of this.timers) clearInterval(timer)
+    this.timers = []
+    await this.reclaiming
+  }
+
+  /** Takes over tasks whose worker stopped renewing its claim (it died). */
+  private reclaim(): void {
+    if (this.stopped || this.reclaiming) return
+    this.reclaiming = this.reclaimAbandoned().finally(() => {
+      this.reclaiming = undefined
+    })
+  }
+
+  private async reclaimAbandoned(): Promise<void> {
+    const { name, redeliveryTimeout, logger, freeSlots } = this.options
+    const { stream } = this.shadow.keys
+    try {
+      let cursor = '0-0'
+      for (let rounds = 0; rounds < 10 && freeSlots() > 0; rounds++) {
+        const [next, entries] = (await this.shadow.redis.xautoclaim(stream, CONSUMER_GROUP, name, redeliveryTimeout, cursor, 'COUNT', freeSlots())) as [
+          string,
+          StreamEntry[],
+        ]
+        if (entries.length > 0) {
+          logger.warn({ count: entries.length }, 'reclaimed tasks of a worker that stopped renewing its claim')
+          await this.options.start(entries)
+        }
+        cursor = next
+        if (cursor === '0-0') break
+      }
+    } catch (err) {
+      if (!this.stopped) logger.debug({ err }, 'reclaim failed; will try again')
+    }
+  }
+
+  /** Renews this worker's claim on its running tasks so that no other worker reclaims them. */
+  private async renew(): Promise<void> {
+    // every claim, each tick: the idle time Redis keeps counts from delivery, not from the start
+    const ids = [...this.options.running()]
+    if (ids.length === 0) return
+    try {
+      const lost = (await runScript(this.shadow.redis, 'renew', [this.shadow.keys.stream], [CONSUMER_GROUP, this.options.name, ...ids])) as string[]
+      if (lost.length > 0) this.options.logger.warn({ ids: lost }, 'another worker reclaimed running tasks; their outcome here will be ignored')
+    } catch (err) {
+      this.options.logger.warn({ err }, 'could not renew claims on running tasks')
+    }
+  }
+}

@@ -125,7 +125,7 @@ interface PendingAdd {
 
 const MAX_STALE_RETRIES = 10
 
-/** Tasks per add-script call in a batch add. */
+/** Most tasks per add-script call (batch adds and adds made together). */
 const BATCH_CHUNK = 500
 
 /**
@@ -224,20 +224,13 @@ export class Shadow {
         if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
         else sendable.push(entry)
       }
-      // one script call per chunk; the chunks go out together on the connection
-      const chunks: { index: number; prepared: Prepared }[][] = []
-      for (let i = 0; i < sendable.length; i += BATCH_CHUNK) chunks.push(sendable.slice(i, i + BATCH_CHUNK))
-      const replies = await Promise.all(
-        chunks.map((chunk) => {
-          const tasks = chunk.map((e) => e.prepared)
-          return runScript(this.redis, 'add', this.addKeys(tasks), this.addArgs(tasks, 'add', strikes.version)) as Promise<['stale'] | AddReply[]>
-        }),
-      )
+      // the items go out together, BATCH_CHUNK per script call (see sendAdd)
+      const replies = await Promise.all(sendable.map((entry) => this.sendAdd(entry.prepared, strikes.version)))
       todo = []
-      chunks.forEach((chunk, c) => {
-        const reply = replies[c] as ['stale'] | AddReply[]
-        if (reply[0] === 'stale') todo.push(...chunk)
-        else chunk.forEach((entry, i) => (results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply[i] as AddReply) }))
+      sendable.forEach((entry, i) => {
+        const reply = replies[i] as AddReply
+        if (reply[0] === 'stale') todo.push(entry)
+        else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply) }
       })
     }
     return results as BatchResult[]
@@ -423,26 +416,27 @@ export class Shadow {
   private flushAdds(): void {
     const pending = this.pendingAdds
     this.pendingAdds = []
-    const groups = new Map<string, PendingAdd[]>()
+    // consecutive adds of one mode and strikes version share a call; the calls go out in order
+    let chunk: PendingAdd[] = []
+    const send = () => {
+      const members = chunk
+      chunk = []
+      const { mode } = (members[0] as PendingAdd).prepared
+      const tasks = members.map((add) => add.prepared)
+      const sent = runScript(this.redis, 'add', this.addKeys(tasks), this.addArgs(tasks, mode, (members[0] as PendingAdd).strikesVersion)) as Promise<['stale'] | AddReply[]>
+      sent.then(
+        (replies) => members.forEach((add, j) => add.resolve(replies[0] === 'stale' ? ['stale'] : (replies[j] as AddReply))),
+        (err: unknown) => members.forEach((add) => add.reject(err)),
+      )
+    }
     for (const add of pending) {
-      const group = `${add.prepared.mode} ${add.strikesVersion}`
-      const members = groups.get(group)
-      if (members) members.push(add)
-      else groups.set(group, [add])
+      const last = chunk[chunk.length - 1]
+      if (last && (chunk.length === BATCH_CHUNK || last.prepared.mode !== add.prepared.mode || last.strikesVersion !== add.strikesVersion)) send()
+      chunk.push(add)
     }
-    for (const members of groups.values()) {
-      for (let i = 0; i < members.length; i += BATCH_CHUNK) {
-        const chunk = members.slice(i, i + BATCH_CHUNK)
-        const first = chunk[0] as PendingAdd
-        const tasks = chunk.map((add) => add.prepared)
-        const sent = runScript(this.redis, 'add', this.addKeys(tasks), this.addArgs(tasks, first.prepared.mode, first.strikesVersion)) as Promise<['stale'] | AddReply[]>
-        sent.then(
-          (replies) => chunk.forEach((add, j) => add.resolve(replies[0] === 'stale' ? ['stale'] : (replies[j] as AddReply))),
-          (err: unknown) => chunk.forEach((add) => add.reject(err)),
-        )
-      }
-    }
+    if (chunk.length > 0) send()
   }
+
 
   private addKeys(tasks: readonly Prepared[]): string[] {
     const k = this.keys

@@ -399,3 +399,17 @@ t.test('adds made together go out together, each judged alone and in order', asy
   t.equal((await lastAdd).state, 'queued')
   t.equal((await shadow.redis.hget(closing.keys.task('last'), 'state')), 'queued', 'and is in Redis')
 })
+
+t.test('adds and replaces made together keep their order', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const [first, replaced, after] = await Promise.all([
+    shadow.add(task, { key: 'k' })({ name: 'first' }),
+    shadow.replace(task, { key: 'k' })({ name: 'replaced' }),
+    shadow.add(task, { key: 'k' })({ name: 'after' }),
+  ])
+  t.equal(first.duplicate, false)
+  t.equal(replaced.replaced, true, 'the replace found the first add')
+  t.equal(after.duplicate, true, 'the add made after the replace is a duplicate')
+  t.same(after.duplicate && after.params, { name: 'replaced' }, 'of the replacement, not of the first add')
+})

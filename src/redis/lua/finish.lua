@@ -34,8 +34,9 @@ local nowText, ttlText = ARGV[3], ARGV[4]
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
-local function requeue(record, key, gen, task, due)
+local function requeue(record, key, gen, due)
   if due <= now then
+    local task = redis.call('HGET', record, 'task')
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
     redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
   else
@@ -56,7 +57,7 @@ for i = 3, #KEYS do
   local n = (i - 3) * 6 + 6
   local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
   local record = KEYS[i]
-  -- what every outcome needs; task and attempt are read below, only by the outcomes that requeue
+  -- what every outcome needs; the outcomes that requeue read more
   local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error')
   -- the outcome belongs to the record's current message only (see start.lua)
   local current = f[1] == gen and f[4] == id
@@ -92,24 +93,22 @@ for i = 3, #KEYS do
         redis.call('DEL', record)
       end
     elseif outcome == 'retry' then
-      local g = redis.call('HMGET', record, 'task', 'attempt')
-      redis.call('HSET', record, 'attempt', (tonumber(g[2]) or 1) + 1, 'error', data)
+      redis.call('HSET', record, 'attempt', (tonumber(redis.call('HGET', record, 'attempt')) or 1) + 1, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
-      requeue(record, key, gen, g[1], due)
+      requeue(record, key, gen, due)
     elseif outcome == 'again' or outcome == 'again-failed' then
-      local task = redis.call('HGET', record, 'task')
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
       redis.call('HSET', record, 'finished', nowText)
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
-      requeue(record, key, gen, task, due)
+      requeue(record, key, gen, due)
     elseif outcome == 'defer' then
       if mine then
         -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
         redis.call('HINCRBY', record, 'deliveries', -1)
       end
-      requeue(record, key, gen, redis.call('HGET', record, 'task'), due)
+      requeue(record, key, gen, due)
     end
   end
 end

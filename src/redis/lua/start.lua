@@ -76,14 +76,9 @@ if mode == 'read' then
     for _, entry in ipairs(reply[1][2]) do
       local id, fields = entry[1], entry[2]
       local key, gen, task
-      if fields[1] == 'key' and fields[3] == 'gen' and fields[5] == 'task' then
-        -- the layout every message is written with
-        key, gen, task = fields[2], fields[4], fields[6]
-      else
-        for j = 1, #fields, 2 do
-          local name = fields[j]
-          if name == 'key' then key = fields[j + 1] elseif name == 'gen' then gen = fields[j + 1] elseif name == 'task' then task = fields[j + 1] end
-        end
+      for j = 1, #fields, 2 do
+        local name = fields[j]
+        if name == 'key' then key = fields[j + 1] elseif name == 'gen' then gen = fields[j + 1] elseif name == 'task' then task = fields[j + 1] end
       end
       if not key or not gen then
         out[#out + 1] = drop(id)

@@ -64,7 +64,7 @@ export class Claims {
     const { stream } = this.shadow.keys
     try {
       let cursor = '0-0'
-      for (let rounds = 0; rounds < 10 && freeSlots() > 0; rounds++) {
+      for (let rounds = 0; rounds < 10 && !this.stopped && freeSlots() > 0; rounds++) {
         const [next, entries] = (await this.shadow.redis.xautoclaim(stream, CONSUMER_GROUP, name, redeliveryTimeout, cursor, 'COUNT', freeSlots())) as [
           string,
           StreamEntry[],

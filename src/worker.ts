@@ -160,7 +160,7 @@ export class Worker {
       redeliveryTimeout: merged.redeliveryTimeout,
       logger: this.logger,
       running: () => this.inFlight.keys(),
-      freeSlots: () => (this.stopRequested ? 0 : this.freeSlots()),
+      freeSlots: () => this.freeSlots(),
       start: (entries) => this.dispatch(entries, true),
     })
     this.heartbeat = new Heartbeat(shadow, {
@@ -636,11 +636,12 @@ export class Worker {
     // the bound's timer must not keep the process alive once everything else is closed
     const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000, undefined, { ref: false })])
     const steps: [string, () => Promise<unknown> | unknown][] = [
+      // no renewal or reclaim starts from now on; one in progress starts nothing more (dispatch)
+      ['stop claiming', () => bounded(this.claims.stop())],
       ['stop scheduler', () => this.scheduler.stop()],
       ['stop reading', () => this.reader?.disconnect()],
       // nothing may start once the running tasks are being drained
       ['wait for the loop', () => bounded(this.loop)],
-      ['stop claiming', () => bounded(this.claims.stop())],
       ['finish running tasks', () => this.drainRunning()],
       ['record outcomes', () => this.outcomes.close(this.options.gracePeriod)],
       ['stop heartbeat', () => this.heartbeat.stop()],

@@ -3,6 +3,7 @@
  * outcome. Pure of Redis except for progress, which goes through the `progress` callback.
  */
 import type { Logger } from 'pino'
+import { userKey } from './keys.js'
 import type { Shadow } from './shadow.js'
 import type { AnyTask, TaskContext } from './task.js'
 import type { Worker } from './worker.js'
@@ -43,6 +44,7 @@ export class ShutdownError extends Error {
 /** What an attempt needs to know about the message it runs. */
 export interface AttemptInput {
   readonly id: string
+  /** The key as stored in Redis (see `storedKey`). */
   readonly key: string
   readonly gen: string
   readonly task: AnyTask
@@ -70,7 +72,7 @@ export class Attempt {
 
   /** pino child carrying task, key and attempt. */
   get logger(): Logger {
-    this.childLogger ??= this.workerLogger.child({ task: this.input.task.name, key: this.input.key, attempt: this.input.attempt })
+    this.childLogger ??= this.workerLogger.child({ task: this.input.task.name, key: userKey(this.input.key), attempt: this.input.attempt })
     return this.childLogger
   }
 
@@ -141,7 +143,6 @@ export class Attempt {
  * Every member reads well destructured: `run(params, { signal, progress })`.
  */
 class AttemptContext implements TaskContext {
-  readonly key: string
   readonly task: string
   readonly attempt: number
   private whenDate: Date | undefined
@@ -153,9 +154,12 @@ class AttemptContext implements TaskContext {
     readonly worker: Worker,
     private readonly report: (attempt: Attempt, body: string) => Promise<void>,
   ) {
-    this.key = owner.input.key
     this.task = owner.input.task.name
     this.attempt = owner.input.attempt
+  }
+
+  get key(): string {
+    return userKey(this.owner.input.key)
   }
 
   get when(): Date {

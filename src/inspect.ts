@@ -2,7 +2,7 @@
  * Read-only views of a shadow: the snapshot of scheduled, queued and running tasks, and the live
  * workers. Bounded reads: counts are exact, lists and per-task tallies cover the first entries.
  */
-import { CONSUMER_GROUP, type ShadowKeys } from './keys.js'
+import { CONSUMER_GROUP, userKey, type ShadowKeys } from './keys.js'
 import type { RedisClient } from './redis/scripts.js'
 import { entryFields } from './redis/stream.js'
 
@@ -125,7 +125,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
     const ms = value<string | null>(started[i], null)
     tally(row.fields.task ?? '', 'running')
     return {
-      key: row.fields.key as string,
+      key: userKey(row.fields.key as string),
       task: row.fields.task ?? '',
       worker: row.worker,
       ...(ms !== null ? { startedAt: new Date(Number(ms)) } : {}),
@@ -138,7 +138,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
     byTask,
     running,
     scheduled: scheduledKeys.slice(0, SCHEDULED_LISTED).map((key, i) => ({
-      key,
+      key: userKey(key),
       task: scheduledTasks[i] ?? '',
       when: new Date(scheduledWhen[i] as number),
     })),

@@ -4,7 +4,7 @@
 import { randomInt, randomUUID } from 'node:crypto'
 import { pino, type Logger } from 'pino'
 import { ShadowsError, isShadowsError } from './errors.js'
-import { isValidShadowName, shadowKeys, type ShadowKeys } from './keys.js'
+import { isValidShadowName, shadowKeys, storedKey, type ShadowKeys } from './keys.js'
 import { parseRecord, type LiveState, type TaskInfo } from './records.js'
 import { DEFAULT_REDIS_URL, connect, type ConnectionOptions } from './redis/connection.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
@@ -106,6 +106,8 @@ export interface Cancellation {
 /** A task validated and ready to store. */
 interface Prepared {
   readonly key: string
+  /** The key's form inside Redis. */
+  readonly stored: string
   readonly task: string
   readonly params: Record<string, unknown>
   readonly json: string
@@ -241,7 +243,8 @@ export class Shadow {
     this.assertOpen()
     assertValidKey(key)
     const k = this.keys
-    const [outcome, state, task] = (await runScript(this.redis, 'cancel', [k.task(key), k.schedule, k.stream], [key, Date.now(), this.executionTtl, k.events])) as [
+    const stored = storedKey(key)
+    const [outcome, state, task] = (await runScript(this.redis, 'cancel', [k.task(stored), k.schedule, k.stream], [stored, Date.now(), this.executionTtl, k.events])) as [
       string,
       string?,
       string?,
@@ -258,7 +261,8 @@ export class Shadow {
     this.assertOpen()
     assertValidKey(key)
     // read together: a scheduled task's due time lives in the schedule, not in its record
-    const replies = await this.redis.multi().hgetall(this.keys.task(key)).zscore(this.keys.schedule, key).exec()
+    const stored = storedKey(key)
+    const replies = await this.redis.multi().hgetall(this.keys.task(stored)).zscore(this.keys.schedule, stored).exec()
     const [[hashErr, hash], [scoreErr, score]] = (replies ?? []) as [[Error | null, Record<string, string>], [Error | null, string | null]]
     if (hashErr ?? scoreErr) throw hashErr ?? scoreErr
     return parseRecord(key, hash, score ?? undefined)
@@ -374,7 +378,7 @@ export class Shadow {
     const key = options.key ?? randomUUID()
     assertValidKey(key)
     const due = resolveDue(options, Date.now())
-    return { key, task: name, params, json: paramsJson(name, params), due, mode }
+    return { key, stored: storedKey(key), task: name, params, json: paramsJson(name, params), due, mode }
   }
 
   /** Stores one task; close() waits for it. */
@@ -440,12 +444,12 @@ export class Shadow {
 
   private addKeys(tasks: readonly Prepared[]): string[] {
     const k = this.keys
-    return [k.schedule, k.stream, k.strikesVersion, ...tasks.map((p) => k.task(p.key))]
+    return [k.schedule, k.stream, k.strikesVersion, ...tasks.map((p) => k.task(p.stored))]
   }
 
   private addArgs(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {
     const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events]
-    for (const p of tasks) args.push(p.key, p.task, p.json, p.due, randomInt(1, 2 ** 31))
+    for (const p of tasks) args.push(p.stored, p.task, p.json, p.due, randomInt(1, 2 ** 31))
     return args
   }
 

@@ -10,7 +10,7 @@ import { ShadowsError, isShadowsError } from './errors.js'
 import { Attempt, type AttemptResult } from './execution.js'
 import { decideOutcome, nextRunAt } from './decide.js'
 import { Outcomes } from './outcomes.js'
-import { CONSUMER_GROUP } from './keys.js'
+import { CONSUMER_GROUP, userKey } from './keys.js'
 import { describeError } from './records.js'
 import { duplicate } from './redis/connection.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
@@ -481,7 +481,7 @@ export class Worker {
 
   /** Puts back a message naming a task this worker does not run, for a worker that does. */
   private deferUnknown(id: string, key: string, gen: string, task: string | undefined): void {
-    this.logger.warn({ task, key, retryIn: this.options.unknownTaskDelay }, 'this worker does not know the task; putting it back for a worker that does')
+    this.logger.warn({ task, key: userKey(key), retryIn: this.options.unknownTaskDelay }, 'this worker does not know the task; putting it back for a worker that does')
     this.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
   }
 
@@ -560,7 +560,7 @@ export class Worker {
     if (this.inFlight.has(message.id)) return undefined
     const base = { id: message.id, key: message.key, gen: message.gen }
     const params = JSON.parse(paramsJson) as Record<string, unknown>
-    const log = () => this.logger.child({ task: task.name, key: message.key, attempt })
+    const log = () => this.logger.child({ task: task.name, key: userKey(message.key), attempt })
     if (deliveries > this.options.maxDeliveries) {
       const error = {
         type: 'PoisonTaskError',

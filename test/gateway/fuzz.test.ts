@@ -14,6 +14,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { ERRORS, ERROR_CODES, type ErrorCode } from '../../src/index.js'
 import { Added, Cancelled, Duplicate, Health, Replaced, SnapshotBody, StrikeBody, StrikeList, TaskRecord, WorkerList } from '../../src/gateway/schemas.js'
+import { storedKey } from '../../src/keys.js'
 import { adminRedis, closeAdmin, shadowKeysIn } from '../helpers/shadow.js'
 import { makeApp } from '../helpers/gateway.js'
 import {
@@ -242,18 +243,20 @@ async function onlyAcceptedStored(t: Test, name: string, accepted: Accepted): Pr
   const redis = adminRedis()
   const tag = `{${name}}:`
   const stray: string[] = []
+  // Redis holds task keys in their stored form (a UUID compacted)
+  const keys = new Set([...accepted.keys].map(storedKey))
   for (const key of await shadowKeysIn(name)) {
     const rest = key.slice(tag.length)
     if (rest.startsWith('task:')) {
-      if (!accepted.keys.has(rest.slice('task:'.length))) stray.push(key)
+      if (!keys.has(rest.slice('task:'.length))) stray.push(key)
     } else if (rest === 'stream') {
       const entries = await redis.xrange(key, '-', '+')
       for (const [, fields] of entries) {
         const taskKey = fields[fields.indexOf('key') + 1]
-        if (taskKey === undefined || !accepted.keys.has(taskKey)) stray.push(`${key} entry ${String(taskKey)}`)
+        if (taskKey === undefined || !keys.has(taskKey)) stray.push(`${key} entry ${String(taskKey)}`)
       }
     } else if (rest === 'schedule') {
-      for (const member of await redis.zrange(key, 0, -1)) if (!accepted.keys.has(member)) stray.push(`${key} member ${member}`)
+      for (const member of await redis.zrange(key, 0, -1)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
     } else if (rest === 'strikes') {
       for (const id of await redis.hkeys(key)) if (!accepted.strikes.has(id)) stray.push(`${key} field ${id}`)
     } else if (rest === 'strikes:version') {

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { storedKey } from '../../src/keys.js'
 import { adminRedis, leakedKeys, shadowKeysIn, TEST_URL, uniqueName, waitFor, type TestLike } from './shadow.js'
 
 /** The built command. */
@@ -221,7 +222,7 @@ export async function waitForTaskState(base: string, key: string, state: string,
 
 /** A task record's fields straight from Redis (empty when there is none). */
 export function taskRecord(name: string, key: string): Promise<Record<string, string>> {
-  return adminRedis().hgetall(`{${name}}:task:${key}`)
+  return adminRedis().hgetall(`{${name}}:task:${storedKey(key)}`)
 }
 
 /** Runs a command that must succeed; returns its stdout. */

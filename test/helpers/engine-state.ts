@@ -5,6 +5,7 @@
 import { inspect } from 'node:util'
 import { isShadowsError, type ErrorCode, type Shadow, type Worker } from '../../src/index.js'
 import { adminRedis, shadowKeysIn } from './shadow.js'
+import { storedKey } from '../../src/keys.js'
 
 /** The tap assertions these helpers use. */
 export interface Asserts {
@@ -71,12 +72,12 @@ export function runInBackground(worker: Worker): () => Promise<void> {
 
 /** The task record hash of `key`, straight from Redis. */
 export function rawRecord(shadow: Shadow, key: string): Promise<Record<string, string>> {
-  return adminRedis().hgetall(shadow.keys.task(key))
+  return adminRedis().hgetall(shadow.keys.task(storedKey(key)))
 }
 
 /** PTTL of the task record of `key` (-2: no such key, -1: no TTL). */
 export function recordTtl(shadow: Shadow, key: string): Promise<number> {
-  return adminRedis().pttl(shadow.keys.task(key))
+  return adminRedis().pttl(shadow.keys.task(storedKey(key)))
 }
 
 /** Entries on the shadow's stream. */

@@ -5,7 +5,8 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, type AddOptions, type Execution, type Replacement } from '../../src/index.js'
-import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
+import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
+import { storedKey } from '../../src/keys.js'
 import { assertNoKeys, gate, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)
@@ -412,4 +413,38 @@ t.test('adds and replaces made together keep their order', async (t) => {
   t.equal(replaced.replaced, true, 'the replace found the first add')
   t.equal(after.duplicate, true, 'the add made after the replace is a duplicate')
   t.same(after.duplicate && after.params, { name: 'replaced' }, 'of the replacement, not of the first add')
+})
+
+t.test('a UUID key is stored compact in Redis; every API answer still shows the UUID', async (t) => {
+  const runs: string[] = []
+  const noted = defineTask({
+    name: 'noted',
+    async run(_params, ctx) {
+      runs.push(ctx.key)
+    },
+  })
+  const shadow = makeShadow(t)
+  const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e'
+  const compact = '~D4-tW9nLRp-hZXCGdyiVDg'
+  const later = await shadow.add(noted, { key: uuid, delay: 60_000 })({})
+  t.equal(later.key, uuid)
+  t.same(Object.keys(await scheduled(shadow)), [compact], 'the schedule holds the compact form')
+  t.equal((await adminRedis().hget(`{${shadow.name}}:task:${compact}`, 'state')), 'scheduled', 'so does the record key')
+  t.equal((await shadow.get(uuid))?.key, uuid, 'get answers with the UUID')
+  t.same((await shadow.snapshot()).scheduled.map((s) => s.key), [uuid], 'snapshot lists the UUID')
+  t.equal((await shadow.add(noted, { key: uuid })({})).duplicate, true, 'the UUID finds its task again')
+  t.equal((await shadow.cancel(uuid)).key, uuid, 'cancel finds it')
+
+  const upper = '0F8FAD5B-D9CB-469F-A165-70867728950E'
+  await shadow.add(noted, { key: upper, delay: 60_000 })({})
+  t.same(Object.keys(await scheduled(shadow)), [upper], 'an uppercase UUID is another key, stored as it is')
+  await shadow.cancel(upper)
+
+  const now = await shadow.add(noted)({})
+  const entries = await adminRedis().xrange(shadow.keys.stream, '-', '+')
+  t.equal(entries.at(-1)?.[1][1], storedKey(now.key), 'the stream entry carries the compact form')
+  const stop = runInBackground(makeWorker(t, shadow, [noted]))
+  await waitFor(async () => (await shadow.get(now.key))?.state === 'completed', 5000, 'the task completed')
+  await stop()
+  t.same(runs, [now.key], 'the task sees its UUID in ctx.key')
 })

@@ -378,8 +378,10 @@ export class Worker {
           | null
         this.readFailures = 0
         const entries = reply?.[0]?.[1] ?? []
-        this.idle = entries.length === 0
-        if (!this.idle) await this.dispatch(entries, false)
+        // fewer than asked for: the stream is empty now, so the next read blocks again; a full
+        // reply means more is waiting, and reading turns to start calls that read for themselves
+        this.idle = entries.length < free
+        if (entries.length > 0) await this.dispatch(entries, false)
       } catch (err) {
         if (this.stopRequested) return
         await this.recoverFromReadError(err as Error)

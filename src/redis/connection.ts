@@ -47,10 +47,13 @@ function parseCluster(url: string): { nodes: { host: string; port: number }[]; t
 }
 
 /**
- * Sent at once rather than with the next automatic pipeline: a worker's start call goes out the
- * moment it is made, so that Redis reads the next batch while the worker runs the current one.
+ * Sent at once rather than with the next automatic pipeline. These scripts already carry a batch
+ * each (adds made together, outcomes, due tasks, starts), so the pipeline would only delay them to
+ * the next turn of the event loop and cost an allocation per call; a worker's start call in
+ * particular must go out the moment it is made, so that Redis reads the next batch while the
+ * worker runs the current one.
  */
-const UNPIPELINED = [commandName('start')]
+const UNPIPELINED = (['add', 'start', 'finish', 'move-due'] as const).map((name) => commandName(name))
 
 /** Whether `url` selects the cluster client. */
 export function isClusterUrl(url: string): boolean {

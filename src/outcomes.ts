@@ -35,9 +35,7 @@ export class Outcomes {
   /** Queues an outcome; it is written with the next batch. */
   push(outcome: Outcome): void {
     this.queue.push(outcome)
-    this.writing ??= this.writeAll().finally(() => {
-      this.writing = undefined
-    })
+    this.writing ??= this.writeAll()
   }
 
   /** Resolves when every queued outcome is written. */
@@ -51,27 +49,36 @@ export class Outcomes {
     await this.idle()
   }
 
+  /**
+   * Writes until the queue is empty. It lets go of `writing` in the very step in which it finds the
+   * queue empty, with no await in between: an outcome pushed a moment later starts a new write
+   * instead of joining one that is already over (and staying unwritten until the next outcome).
+   */
   private async writeAll(): Promise<void> {
-    // let every attempt that ends in this turn of the event loop join the batch
-    await new Promise((resolve) => setImmediate(resolve))
-    let failures = 0
-    while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, BATCH)
-      try {
-        await this.write(batch)
-        this.queue.splice(0, batch.length)
-        failures = 0
-      } catch (err) {
-        failures += 1
-        if (Date.now() >= this.deadline) {
-          // the messages stay pending and are redelivered: at least once, nothing lost
-          this.logger.error({ err, outcomes: this.queue.length }, 'could not record outcomes before closing; the tasks will be redelivered')
-          this.queue = []
-          return
+    try {
+      // let every attempt that ends in this turn of the event loop join the batch
+      await new Promise((resolve) => setImmediate(resolve))
+      let failures = 0
+      while (this.queue.length > 0) {
+        const batch = this.queue.slice(0, BATCH)
+        try {
+          await this.write(batch)
+          this.queue.splice(0, batch.length)
+          failures = 0
+        } catch (err) {
+          failures += 1
+          if (Date.now() >= this.deadline) {
+            // the messages stay pending and are redelivered: at least once, nothing lost
+            this.logger.error({ err, outcomes: this.queue.length }, 'could not record outcomes before closing; the tasks will be redelivered')
+            this.queue = []
+            return
+          }
+          if (failures === 1 || failures % 20 === 0) this.logger.warn({ err, failures }, 'could not record outcomes; retrying')
+          await sleep(Math.min(50 * failures, 2000))
         }
-        if (failures === 1 || failures % 20 === 0) this.logger.warn({ err, failures }, 'could not record outcomes; retrying')
-        await sleep(Math.min(50 * failures, 2000))
       }
+    } finally {
+      this.writing = undefined
     }
   }
 

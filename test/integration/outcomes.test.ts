@@ -1,0 +1,43 @@
+/**
+ * Outcomes are written in batches: one pushed at any moment is written, even in the instant a
+ * batch write finds the queue empty and ends.
+ */
+import t from 'tap'
+import { pino } from 'pino'
+import { Outcomes, type Outcome } from '../../src/outcomes.js'
+import { CONSUMER_GROUP } from '../../src/keys.js'
+import { adminRedis, closeAdmin, makeShadow } from '../helpers/shadow.js'
+
+t.teardown(closeAdmin)
+
+const outcome = (n: number, label: string): Outcome => ({ id: `1-${n}`, key: label, gen: '1', outcome: 'completed', data: '', due: 0 })
+
+/** Runs `then` after `hops` turns of the microtask queue. */
+function afterMicrotasks(hops: number, then: () => void): Promise<void> {
+  let chain = Promise.resolve()
+  for (let i = 0; i < hops; i++) chain = chain.then(() => undefined)
+  return chain.then(then)
+}
+
+t.test('an outcome pushed as a batch write ends is written too, not left waiting for the next one', async (t) => {
+  const shadow = makeShadow(t)
+  await adminRedis().xgroup('CREATE', shadow.keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+  for (let hops = 0; hops <= 8; hops++) {
+    const outcomes = new Outcomes(shadow, 'probe', pino({ level: 'silent' }))
+    const written: string[] = []
+    const probe = outcomes as unknown as { write(batch: readonly Outcome[]): Promise<void> }
+    const write = probe.write.bind(outcomes)
+    let late: Promise<void> | undefined
+    probe.write = async (batch) => {
+      await write(batch)
+      written.push(...batch.map((o) => o.key))
+      // the moment this write resolves, the batch loop sees the queue empty and ends
+      late ??= afterMicrotasks(hops, () => outcomes.push(outcome(2, `late-${hops}`)))
+    }
+    outcomes.push(outcome(1, `first-${hops}`))
+    await outcomes.idle()
+    await late
+    await outcomes.idle()
+    t.same(written, [`first-${hops}`, `late-${hops}`], `pushed ${hops} microtasks after a write: written`)
+  }
+})

@@ -1,10 +1,10 @@
 /**
  * The client: adds, schedules, replaces, cancels and inspects tasks, and keeps strikes.
  */
-import { randomInt, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { pino, type Logger } from 'pino'
 import { ShadowsError, isShadowsError } from './errors.js'
-import { isValidShadowName, shadowKeys, storedKey, type ShadowKeys } from './keys.js'
+import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from './keys.js'
 import { parseRecord, type LiveState, type TaskInfo } from './records.js'
 import { DEFAULT_REDIS_URL, connect, type ConnectionOptions } from './redis/connection.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
@@ -115,13 +115,30 @@ interface Prepared {
   readonly mode: 'add' | 'replace'
 }
 
-type AddReply = ['stale'] | ['duplicate', LiveState, string, string, string] | ['added', LiveState, string, number]
+/**
+ * The add script's answer for one task: 'stale' (strikes changed: judge it again); a number for a
+ * stored task (0 queued, 1 scheduled, plus 2 when it replaced a live one); or the live task it
+ * duplicates: state, due time, task name, params.
+ */
+type AddReply = 'stale' | number | [LiveState, string, string, string]
 
-/** A single add waiting to go out with the others of its turn of the event loop. */
+function storedState(reply: number): LiveState {
+  return reply % 2 === 1 ? 'scheduled' : 'queued'
+}
+
+/** An add waiting to go out with the others of its turn of the event loop. */
 interface PendingAdd {
   readonly prepared: Prepared
   readonly strikesVersion: string
-  readonly resolve: (reply: AddReply) => void
+  /** The adds made in one call (one add, or a batch), answered together. */
+  readonly group: AddGroup
+  readonly index: number
+}
+
+interface AddGroup {
+  readonly replies: AddReply[]
+  left: number
+  readonly resolve: (replies: AddReply[]) => void
   readonly reject: (err: unknown) => void
 }
 
@@ -195,9 +212,8 @@ export class Shadow {
     return async (params: unknown = {}) => {
       if (options?.key === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'replace needs a key', { field: 'key' })
       const prepared = this.prepare(task, params, options, 'replace')
-      const reply = await this.store(prepared)
-      const added = reply as ['added', LiveState, string, number]
-      return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: added[1], replaced: added[3] === 1 }
+      const reply = (await this.store(prepared)) as number
+      return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: storedState(reply), replaced: reply >= 2 }
     }
   }
 
@@ -227,11 +243,14 @@ export class Shadow {
         else sendable.push(entry)
       }
       // the items go out together, BATCH_CHUNK per script call (see sendAdd)
-      const replies = await Promise.all(sendable.map((entry) => this.sendAdd(entry.prepared, strikes.version)))
+      const replies = await this.sendAdds(
+        sendable.map((entry) => entry.prepared),
+        strikes.version,
+      )
       todo = []
       sendable.forEach((entry, i) => {
         const reply = replies[i] as AddReply
-        if (reply[0] === 'stale') todo.push(entry)
+        if (reply === 'stale') todo.push(entry)
         else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply) }
       })
     }
@@ -375,10 +394,17 @@ export class Shadow {
       // e.g. a stack overflow on absurdly deep params
       throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${name}: ${(err as Error).message}`, { task: name, field: 'params' })
     }
-    const key = options.key ?? randomUUID()
-    assertValidKey(key)
+    let key: string
+    let stored: string
+    if (options.key === undefined) {
+      ;[key, stored] = newTaskKey()
+    } else {
+      key = options.key
+      assertValidKey(key)
+      stored = storedKey(key)
+    }
     const due = resolveDue(options, Date.now())
-    return { key, stored: storedKey(key), task: name, params, json: paramsJson(name, params), due, mode }
+    return { key, stored, task: name, params, json: paramsJson(name, params), due, mode }
   }
 
   /** Stores one task; close() waits for it. */
@@ -399,8 +425,8 @@ export class Shadow {
       const strikes = await this.currentStrikes(tries > 0)
       const strike = strikes.match(prepared.task, prepared.params)
       if (strike) throw struckError(prepared, strike)
-      const reply = await this.sendAdd(prepared, strikes.version)
-      if (reply[0] !== 'stale') return reply
+      const [reply] = await this.sendAdds([prepared], strikes.version)
+      if (reply !== 'stale') return reply as AddReply
     }
     throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
   }
@@ -410,10 +436,12 @@ export class Shadow {
    * the gateway) go out together, as one add-script call per mode and strikes version: each is
    * judged alone and in order, as if sent one by one, for a fraction of the cost.
    */
-  private sendAdd(prepared: Prepared, strikesVersion: string): Promise<AddReply> {
+  private sendAdds(tasks: readonly Prepared[], strikesVersion: string): Promise<AddReply[]> {
+    if (tasks.length === 0) return Promise.resolve([])
     return new Promise((resolve, reject) => {
-      this.pendingAdds.push({ prepared, strikesVersion, resolve, reject })
-      if (this.pendingAdds.length === 1) setImmediate(() => this.flushAdds())
+      const group: AddGroup = { replies: new Array<AddReply>(tasks.length), left: tasks.length, resolve, reject }
+      if (this.pendingAdds.length === 0) setImmediate(() => this.flushAdds())
+      tasks.forEach((prepared, index) => this.pendingAdds.push({ prepared, strikesVersion, group, index }))
     })
   }
 
@@ -427,10 +455,16 @@ export class Shadow {
       chunk = []
       const { mode } = (members[0] as PendingAdd).prepared
       const tasks = members.map((add) => add.prepared)
-      const sent = runScript(this.redis, 'add', this.addKeys(tasks), this.addArgs(tasks, mode, (members[0] as PendingAdd).strikesVersion)) as Promise<['stale'] | AddReply[]>
+      const sent = runScript(this.redis, 'add', this.addKeys(), this.addArgs(tasks, mode, (members[0] as PendingAdd).strikesVersion)) as Promise<['stale'] | AddReply[]>
       sent.then(
-        (replies) => members.forEach((add, j) => add.resolve(replies[0] === 'stale' ? ['stale'] : (replies[j] as AddReply))),
-        (err: unknown) => members.forEach((add) => add.reject(err)),
+        (replies) => {
+          const stale = replies[0] === 'stale'
+          members.forEach(({ group, index }, j) => {
+            group.replies[index] = stale ? 'stale' : (replies[j] as AddReply)
+            if (--group.left === 0) group.resolve(group.replies)
+          })
+        },
+        (err: unknown) => members.forEach(({ group }) => group.reject(err)),
       )
     }
     for (const add of pending) {
@@ -442,14 +476,15 @@ export class Shadow {
   }
 
 
-  private addKeys(tasks: readonly Prepared[]): string[] {
+  private addKeys(): string[] {
     const k = this.keys
-    return [k.schedule, k.stream, k.strikesVersion, ...tasks.map((p) => k.task(p.stored))]
+    return [k.schedule, k.stream, k.strikesVersion]
   }
 
   private addArgs(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {
-    const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events]
-    for (const p of tasks) args.push(p.stored, p.task, p.json, p.due, randomInt(1, 2 ** 31))
+    const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events, this.keys.taskPrefix]
+    // a generation to start from: only needs to differ from the key's earlier incarnations
+    for (const p of tasks) args.push(p.stored, p.task, p.json, p.due, 1 + Math.floor(Math.random() * 0x7fffffff))
     return args
   }
 
@@ -459,12 +494,9 @@ export class Shadow {
 }
 
 function toExecution(prepared: Prepared, reply: AddReply): Execution {
-  if (reply[0] === 'duplicate') {
-    const [, state, when, task, params] = reply
-    return { key: prepared.key, task, when: new Date(Number(when)), state, duplicate: true, params: JSON.parse(params) as Record<string, unknown> }
-  }
-  const [, state, when] = reply as ['added', LiveState, string, number]
-  return { key: prepared.key, task: prepared.task, when: new Date(Number(when)), state, duplicate: false }
+  if (typeof reply === 'number') return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: storedState(reply), duplicate: false }
+  const [state, when, task, params] = reply as [LiveState, string, string, string]
+  return { key: prepared.key, task, when: new Date(Number(when)), state, duplicate: true, params: JSON.parse(params) as Record<string, unknown> }
 }
 
 function struckError(prepared: Prepared, strike: Strike): ShadowsError {

@@ -3,7 +3,7 @@
  */
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { storedKey, userKey } from '../../src/keys.js'
+import { newTaskKey, storedKey, userKey } from '../../src/keys.js'
 import { isValidKey } from '../../src/index.js'
 
 t.test('a lowercase UUID is stored as ~ and its 16 bytes in base64url, and comes back whole', async (t) => {
@@ -23,4 +23,12 @@ t.test('every other key is stored as it is, and no stored UUID can be a valid ke
     t.equal(userKey(key), key, key)
   }
   t.notOk(isValidKey(storedKey(randomUUID())), 'the compact form is outside the key alphabet, so it never meets a user key')
+})
+
+t.test('a key made up for a task is a version 4 UUID, with its stored form made from the same bytes', async (t) => {
+  const made = Array.from({ length: 2000 }, () => newTaskKey())
+  const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+  t.ok(made.every(([key]) => V4.test(key)), 'each is a version 4 UUID')
+  t.ok(made.every(([key, stored]) => stored === storedKey(key) && userKey(stored) === key), 'each stored form is the compact form of its UUID')
+  t.equal(new Set(made.map(([key]) => key)).size, made.length, 'no two alike')
 })

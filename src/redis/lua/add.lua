@@ -1,19 +1,23 @@
 --[[
   Adds or replaces tasks, atomically: one task, or a batch in one call (each judged alone).
 
-  KEYS[1]    schedule sorted set       {name}:schedule
-  KEYS[2]    stream                    {name}:stream
-  KEYS[3]    strikes version string    {name}:strikes:version
-  KEYS[4..]  the task record hash of each task, in order: {name}:task:{key}
+  KEYS[1]  schedule sorted set       {name}:schedule
+  KEYS[2]  stream                    {name}:stream
+  KEYS[3]  strikes version string    {name}:strikes:version
 
   ARGV[1]  now, epoch ms
   ARGV[2]  mode: "add" (idempotent) or "replace"
   ARGV[3]  strikes version the caller checked the tasks against
   ARGV[4]  events channel
-  ARGV[5..] per task, five slots:
-           task key, task name, params (JSON), due time (epoch ms),
+  ARGV[5]  task record key prefix    {name}:task:
+  ARGV[6..] per task, five slots:
+           task key (stored form), task name, params (JSON), due time (epoch ms),
            a random generation to start from when the key has no record (so that a late message
            of an earlier, deleted incarnation of the key never matches the new one)
+
+  Task record keys are built here from the prefix, as move-due does: a batch of a thousand would
+  otherwise send a thousand more key names. They share the shadow's hash tag, so they live in the
+  same cluster slot as the declared keys.
 
   A record stores no params when they are {} (the readers default them), and a scheduled record no
   due time: its score in the schedule is the one truth; move-due writes it into the record.
@@ -21,11 +25,11 @@
   Returns
     { "stale" }   the caller's strikes are out of date; nothing written
     otherwise one reply per task:
-    { "duplicate", state, when, task, params }   mode add and the key is scheduled, queued or running
-    { "added", state, when, replaced }           stored; state is "queued" or "scheduled"
+    an integer    stored: 0 queued, 1 scheduled, plus 2 when it replaced a live task
+    { state, when, task, params }   mode add and the key is scheduled, queued or running: a duplicate
 ]]
 local schedule, stream = KEYS[1], KEYS[2]
-local now, mode, channel = tonumber(ARGV[1]), ARGV[2], ARGV[4]
+local now, mode, channel, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[4], ARGV[5]
 
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
@@ -33,23 +37,22 @@ end
 
 local replies = {}
 local earliest = nil
-for i = 4, #KEYS do
-  local record = KEYS[i]
-  local n = (i - 4) * 5 + 5
+for n = 6, #ARGV, 5 do
   local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4]
 
+  local record = prefix .. key
   local old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
   local oldState = old[1]
   local live = oldState == 'scheduled' or oldState == 'queued' or oldState == 'running'
 
   if live and mode == 'add' then
     local when = old[2] or redis.call('ZSCORE', schedule, key)
-    replies[#replies + 1] = { 'duplicate', oldState, when, old[3], old[4] or '{}' }
+    replies[#replies + 1] = { oldState, when, old[3], old[4] or '{}' }
   else
     local gen = old[5] and (tonumber(old[5]) + 1) or tonumber(seed)
     local replaced = 0
     if live then
-      replaced = 1
+      replaced = 2
       if oldState == 'scheduled' then
         redis.call('ZREM', schedule, key)
       elseif oldState == 'queued' and old[6] then
@@ -68,14 +71,14 @@ for i = 4, #KEYS do
     if due <= now then
       local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
       redis.call('HSET', record, 'task', task, 'when', ARGV[n + 3], 'state', 'queued', 'gen', gen, 'sid', id)
-      replies[#replies + 1] = { 'added', 'queued', due, replaced }
+      replies[#replies + 1] = replaced
     else
       redis.call('HSET', record, 'task', task, 'state', 'scheduled', 'gen', gen)
       redis.call('ZADD', schedule, ARGV[n + 3], key)
       if earliest == nil or due < earliest then
         earliest = due
       end
-      replies[#replies + 1] = { 'added', 'scheduled', due, replaced }
+      replies[#replies + 1] = 1 + replaced
     end
   end
 end

@@ -560,16 +560,16 @@ export class Worker {
     const task: AnyTask = message.task
     // two start calls for one message (a resend, a recovery) must not run it twice here
     if (this.inFlight.has(message.id)) return undefined
-    const base = { id: message.id, key: message.key, gen: message.gen }
-    const params = JSON.parse(paramsJson) as Record<string, unknown>
-    const log = () => this.logger.child({ task: task.name, key: userKey(message.key), attempt })
+    const { id, key, gen } = message
+    const params = (paramsJson === '{}' ? {} : JSON.parse(paramsJson)) as Record<string, unknown>
+    const log = () => this.logger.child({ task: task.name, key: userKey(key), attempt })
     if (deliveries > this.options.maxDeliveries) {
       const error = {
         type: 'PoisonTaskError',
         message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
       }
       log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
-      this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+      this.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
       return undefined
     }
     const strike = strikes.match(task.name, params)
@@ -578,7 +578,7 @@ export class Worker {
       const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
       // a struck run of a perpetual or cron task is skipped and its chain goes on
       const next = nextRunAt(task, when)
-      this.outcomes.push({ ...base, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
+      this.outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
       this.observer?.taskEnded?.(task.name, 'struck', 0)
       return undefined
     }
@@ -586,11 +586,11 @@ export class Worker {
       task.validate(params)
     } catch (err) {
       log().error({ err }, 'params do not match the schema; failing without retry')
-      this.outcomes.push({ ...base, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
+      this.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
       return undefined
     }
-    const running = new Attempt({ ...base, task, params, when, attempt }, this.logger)
-    this.inFlight.set(message.id, running)
+    const running = new Attempt({ id, key, gen, task, params, when, attempt }, this.logger)
+    this.inFlight.set(id, running)
     this.observer?.taskStarted?.(task.name, running.startedAt - when)
     return this.execute(running)
   }
@@ -605,9 +605,9 @@ export class Worker {
       this.inFlight.delete(id)
       this.releaseSlot()
     }
-    const outcome = decideOutcome(attempt, result, this.logger.isLevelEnabled('debug'))
-    this.outcomes.push({ id, key, gen, ...outcome })
-    this.observer?.taskEnded?.(attempt.input.task.name, outcome.outcome === 'again-failed' ? 'failed' : outcome.outcome, Date.now() - attempt.startedAt)
+    const { outcome, data, due } = decideOutcome(attempt, result, this.logger.isLevelEnabled('debug'))
+    this.outcomes.push({ id, key, gen, outcome, data, due })
+    this.observer?.taskEnded?.(attempt.input.task.name, outcome === 'again-failed' ? 'failed' : outcome, Date.now() - attempt.startedAt)
   }
 
   /**

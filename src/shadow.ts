@@ -108,6 +108,8 @@ interface Prepared {
   readonly key: string
   /** The key's form inside Redis. */
   readonly stored: string
+  /** The key was made up for this add (a random UUID): no record of it can exist. */
+  readonly fresh: boolean
   readonly task: string
   readonly params: Record<string, unknown>
   readonly json: string
@@ -143,6 +145,12 @@ interface AddGroup {
 }
 
 const MAX_STALE_RETRIES = 10
+
+/** One item of a batch add, prepared. */
+interface BatchEntry {
+  readonly index: number
+  readonly prepared: Prepared
+}
 
 /** Most tasks per add-script call (batch adds and adds made together). */
 const BATCH_CHUNK = 500
@@ -223,36 +231,65 @@ export class Shadow {
     return this.track(this.storeBatch(items))
   }
 
+  /**
+   * Prepares and sends a batch a chunk at a time: each chunk goes out as soon as it is ready, so
+   * Redis stores one while the next is validated. Items whose strikes check went stale (the
+   * strikes changed meanwhile) are judged again, in order, against the new strikes.
+   */
   private async storeBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     const results: (BatchResult | undefined)[] = new Array(items.length)
-    let todo: { index: number; prepared: Prepared }[] = []
-    items.forEach((item, index) => {
-      try {
-        todo.push({ index, prepared: this.prepare(item.task, item.params ?? {}, item, 'add') })
-      } catch (err) {
-        results[index] = { ok: false, error: asShadowsError(err) }
-      }
-    })
-    for (let tries = 0; todo.length > 0; tries++) {
+    let retry: BatchEntry[] = []
+    let prepared = 0
+    for (let tries = 0; tries === 0 || retry.length > 0; tries++) {
       if (tries > MAX_STALE_RETRIES) throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
       const strikes = await this.currentStrikes(tries > 0)
-      const sendable: { index: number; prepared: Prepared }[] = []
-      for (const entry of todo) {
-        const strike = strikes.match(entry.prepared.task, entry.prepared.params)
-        if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
-        else sendable.push(entry)
+      const again = retry
+      retry = []
+      const calls: Promise<void>[] = []
+      let failure: { err: unknown } | undefined
+      const send = (entries: readonly BatchEntry[]) => {
+        const sendable: BatchEntry[] = []
+        for (const entry of entries) {
+          const strike = strikes.match(entry.prepared.task, entry.prepared.params)
+          if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
+          else sendable.push(entry)
+        }
+        const sent = this.sendAdds(
+          sendable.map((entry) => entry.prepared),
+          strikes.version,
+        )
+        calls.push(
+          sent.then(
+            (replies) =>
+              sendable.forEach((entry, i) => {
+                const reply = replies[i] as AddReply
+                if (reply === 'stale') retry.push(entry)
+                else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply) }
+              }),
+            (err: unknown) => {
+              failure ??= { err }
+            },
+          ),
+        )
       }
-      // the items go out together, BATCH_CHUNK per script call (see sendAdd)
-      const replies = await this.sendAdds(
-        sendable.map((entry) => entry.prepared),
-        strikes.version,
-      )
-      todo = []
-      sendable.forEach((entry, i) => {
-        const reply = replies[i] as AddReply
-        if (reply === 'stale') todo.push(entry)
-        else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply) }
-      })
+      for (let i = 0; i < again.length; i += BATCH_CHUNK) send(again.slice(i, i + BATCH_CHUNK))
+      while (prepared < items.length) {
+        const chunk: BatchEntry[] = []
+        for (; prepared < items.length && chunk.length < BATCH_CHUNK; prepared++) {
+          const item = items[prepared] as BatchItem
+          try {
+            chunk.push({ index: prepared, prepared: this.prepare(item.task, item.params ?? {}, item, 'add') })
+          } catch (err) {
+            results[prepared] = { ok: false, error: asShadowsError(err) }
+          }
+        }
+        send(chunk)
+        // let this chunk go out (see sendAdds) while the next one is prepared
+        if (prepared < items.length) await new Promise((resolve) => setImmediate(resolve))
+      }
+      await Promise.all(calls)
+      if (failure) throw failure.err
+      retry.sort((a, b) => a.index - b.index)
     }
     return results as BatchResult[]
   }
@@ -404,7 +441,7 @@ export class Shadow {
       stored = storedKey(key)
     }
     const due = resolveDue(options, Date.now())
-    return { key, stored, task: name, params, json: paramsJson(name, params), due, mode }
+    return { key, stored, fresh: options.key === undefined, task: name, params, json: paramsJson(name, params), due, mode }
   }
 
   /** Stores one task; close() waits for it. */
@@ -483,8 +520,12 @@ export class Shadow {
 
   private addArgs(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {
     const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events, this.keys.taskPrefix]
-    // a generation to start from: only needs to differ from the key's earlier incarnations
-    for (const p of tasks) args.push(p.stored, p.task, p.json, p.due, 1 + Math.floor(Math.random() * 0x7fffffff))
+    for (const p of tasks) {
+      // a generation to start from: it only needs to differ from the key's earlier incarnations;
+      // negative for a key made up just now, whose record the script need not look for
+      const seed = 1 + Math.floor(Math.random() * 0x7fffffff)
+      args.push(p.stored, p.task, p.json, p.due, p.fresh ? -seed : seed)
+    }
     return args
   }
 

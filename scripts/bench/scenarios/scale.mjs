@@ -71,6 +71,7 @@ function farFuture() {
  */
 async function probe(shadow, noop, { adds, moves }) {
   const { runScript } = await lib('redis/scripts.js')
+  const { storedKey } = await lib('keys.js')
   const { schedule, stream, taskPrefix } = shadow.keys
   let started = now()
   await shadowsFill(shadow, adds, () => ({ task: noop, params: {}, when: farFuture() }))
@@ -95,7 +96,7 @@ async function probe(shadow, noop, { adds, moves }) {
   if (moved !== moves) throw new Error(`moved ${moved} tasks, expected ${moves}`)
   // leave only the scheduled tasks behind: the next size counts them alone
   await shadow.redis.del(stream)
-  for (let i = 0; i < dueKeys.length; i += 1000) await shadow.redis.del(...dueKeys.slice(i, i + 1000).map((key) => shadow.keys.task(key)))
+  for (let i = 0; i < dueKeys.length; i += 1000) await shadow.redis.del(...dueKeys.slice(i, i + 1000).map((key) => shadow.keys.task(storedKey(key))))
   return { addRate, moveRate }
 }
 

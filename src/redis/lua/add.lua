@@ -13,7 +13,9 @@
   ARGV[6..] per task, five slots:
            task key (stored form), task name, params (JSON), due time (epoch ms),
            a random generation to start from when the key has no record (so that a late message
-           of an earlier, deleted incarnation of the key never matches the new one)
+           of an earlier, deleted incarnation of the key never matches the new one), negative
+           when the caller made the key up just now (a random UUID): no record can exist, so
+           none is looked up
 
   Task record keys are built here from the prefix, as move-due does: a batch of a thousand would
   otherwise send a thousand more key names. They share the shadow's hash tag, so they live in the
@@ -35,13 +37,19 @@ if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
 end
 
+local NONE = {}
 local replies = {}
 local earliest = nil
 for n = 6, #ARGV, 5 do
-  local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4]
+  local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), tonumber(ARGV[n + 4])
 
   local record = prefix .. key
-  local old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
+  local old = NONE
+  if seed > 0 then
+    old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
+  else
+    seed = -seed
+  end
   local oldState = old[1]
   local live = oldState == 'scheduled' or oldState == 'queued' or oldState == 'running'
 
@@ -49,7 +57,7 @@ for n = 6, #ARGV, 5 do
     local when = old[2] or redis.call('ZSCORE', schedule, key)
     replies[#replies + 1] = { oldState, when, old[3], old[4] or '{}' }
   else
-    local gen = old[5] and (tonumber(old[5]) + 1) or tonumber(seed)
+    local gen = old[5] and (tonumber(old[5]) + 1) or seed
     local replaced = 0
     if live then
       replaced = 2

@@ -146,6 +146,7 @@ class AttemptContext implements TaskContext {
   readonly task: string
   readonly attempt: number
   private whenDate: Date | undefined
+  private shownKey: string | undefined
   private progressFn: TaskContext['progress'] | undefined
 
   constructor(
@@ -158,8 +159,10 @@ class AttemptContext implements TaskContext {
     this.attempt = owner.input.attempt
   }
 
+  /** The task's key as the user knows it (decoded once, on first use). */
   get key(): string {
-    return userKey(this.owner.input.key)
+    this.shownKey ??= userKey(this.owner.input.key)
+    return this.shownKey
   }
 
   get when(): Date {

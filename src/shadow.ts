@@ -208,6 +208,7 @@ export class Shadow {
   add(task: string, options?: AddOptions): (params?: Record<string, unknown>) => Promise<Execution>
   add(task: string | AnyTask, options: AddOptions = {}): (params?: unknown) => Promise<Execution> {
     return async (params: unknown = {}) => {
+      this.assertOpen()
       const prepared = this.prepare(task, params, options, 'add')
       return toExecution(prepared, await this.store(prepared))
     }
@@ -218,6 +219,7 @@ export class Shadow {
   replace(task: string, options: ReplaceOptions): (params?: Record<string, unknown>) => Promise<Replacement>
   replace(task: string | AnyTask, options: ReplaceOptions): (params?: unknown) => Promise<Replacement> {
     return async (params: unknown = {}) => {
+      this.assertOpen()
       if (options?.key === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'replace needs a key', { field: 'key' })
       const prepared = this.prepare(task, params, options, 'replace')
       const reply = (await this.store(prepared)) as number
@@ -237,6 +239,7 @@ export class Shadow {
    * strikes changed meanwhile) are judged again, in order, against the new strikes.
    */
   private async storeBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
+    if (items.length === 0) return []
     const results: (BatchResult | undefined)[] = new Array(items.length)
     let retry: BatchEntry[] = []
     let prepared = 0
@@ -273,11 +276,13 @@ export class Shadow {
         )
       }
       for (let i = 0; i < again.length; i += BATCH_CHUNK) send(again.slice(i, i + BATCH_CHUNK))
-      while (prepared < items.length) {
+      // a call that failed stops the rest: the batch rejects, as it would have sent as one
+      while (prepared < items.length && !failure) {
         const chunk: BatchEntry[] = []
         for (; prepared < items.length && chunk.length < BATCH_CHUNK; prepared++) {
-          const item = items[prepared] as BatchItem
+          const item = items[prepared] as BatchItem | null | undefined
           try {
+            if (typeof item !== 'object' || item === null) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'a batch item must be an object', { field: 'item' })
             chunk.push({ index: prepared, prepared: this.prepare(item.task, item.params ?? {}, item, 'add') })
           } catch (err) {
             results[prepared] = { ok: false, error: asShadowsError(err) }
@@ -415,8 +420,8 @@ export class Shadow {
     return this.strikeSet
   }
 
+  /** Validates one add; the caller checked that the shadow is open when the add was made. */
   private prepare(task: string | AnyTask, params: unknown, options: AddOptions, mode: 'add' | 'replace'): Prepared {
-    this.assertOpen()
     const definition = typeof task === 'string' ? this.registry?.get(task) : task
     const name = typeof task === 'string' ? task : task?.name
     if (typeof name !== 'string' || name.length === 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'task must be a task or a task name', { field: 'task' })

@@ -448,3 +448,39 @@ t.test('a UUID key is stored compact in Redis; every API answer still shows the 
   await stop()
   t.same(runs, [now.key], 'the task sees its UUID in ctx.key')
 })
+
+t.test('a batch made just before close() is stored whole, and a bad item fails alone', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const items = Array.from({ length: 1200 }, (_, i) => ({ task, params: { name: String(i) } }))
+  const batch = shadow.addBatch(items)
+  await shadow.close()
+  const results = await batch
+  t.equal(results.filter((r) => r.ok).length, 1200, 'every task of the batch was stored, past the first chunk too')
+  t.equal(await streamLength(shadow), 1200)
+
+  const open = makeShadow(t)
+  const mixed = [...items.slice(0, 700), null, ...items.slice(700, 710)] as unknown as Parameters<typeof open.addBatch>[0]
+  const answered = await open.addBatch(mixed)
+  t.equal(answered[700]?.ok, false, 'the null item fails')
+  t.equal(answered[700]?.ok === false && answered[700].error.code, 'SHADOWS_ERR_VALIDATION')
+  t.equal(answered.filter((r) => r.ok).length, 710, 'the others are stored')
+})
+
+t.test('two replaces of one key in one call wake the schedulers for the one that stands', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const listener = adminRedis().duplicate()
+  t.teardown(() => listener.disconnect())
+  const heard: string[] = []
+  listener.on('message', (_channel: string, message: string) => heard.push(message))
+  await listener.subscribe(shadow.keys.events)
+  const soon = Date.now() + 60_000
+  // made in the same turn: one add-script call, in order
+  await Promise.all([
+    shadow.replace(task, { key: 'moving', when: new Date(soon) })({ name: 'a' }),
+    shadow.replace(task, { key: 'moving', when: new Date(soon + 1000) })({ name: 'b' }),
+  ])
+  await waitFor(() => heard.some((m) => m.startsWith('due ')), 2000, 'a wake-up')
+  t.same(heard.filter((m) => m.startsWith('due ')), [`due ${soon + 1000}`], 'the wake-up names the due time that stands')
+})

@@ -39,7 +39,8 @@ end
 
 local NONE = {}
 local replies = {}
-local earliest = nil
+-- keys this call scheduled: if one of them is now the schedule's head, schedulers must hear of it
+local scheduled = nil
 for n = 6, #ARGV, 5 do
   local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), tonumber(ARGV[n + 4])
 
@@ -83,19 +84,19 @@ for n = 6, #ARGV, 5 do
     else
       redis.call('HSET', record, 'task', task, 'state', 'scheduled', 'gen', gen)
       redis.call('ZADD', schedule, ARGV[n + 3], key)
-      if earliest == nil or due < earliest then
-        earliest = due
-      end
+      scheduled = scheduled or {}
+      scheduled[key] = true
       replies[#replies + 1] = 1 + replaced
     end
   end
 end
 
--- wake sleeping schedulers only when a task added here became the next one due
-if earliest then
+-- wake sleeping schedulers only when a task added here became the next one due (asked at the
+-- end: a later replace in the same call may have moved a task scheduled earlier in it)
+if scheduled then
   local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
-  if tonumber(head[2]) == earliest then
-    redis.call('PUBLISH', channel, 'due ' .. earliest)
+  if head[1] and scheduled[head[1]] then
+    redis.call('PUBLISH', channel, 'due ' .. head[2])
   end
 end
 return replies

@@ -58,7 +58,6 @@ export function shadowKeys(name: string): ShadowKeys {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Marks a compacted UUID; a valid task key never holds it (see `isValidKey`). */
 const COMPACT = '~'
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
 /**
  * The form a task key takes inside Redis: in the record's key, the schedule and stream entries.
@@ -68,32 +67,16 @@ const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
  * task, since the key appears twice. Every other key is stored as it is. `userKey` reverses it.
  */
 export function storedKey(key: string): string {
-  return key.length === 36 && UUID.test(key) ? compactUuid(key) : key
-}
-
-/** `~` and the base64url of a lowercase UUID's 16 bytes, read straight from its hex digits. */
-function compactUuid(uuid: string): string {
-  let out = COMPACT
-  let bits = 0
-  let acc = 0
-  for (let i = 0; i < uuid.length; i++) {
-    const c = uuid.charCodeAt(i)
-    if (c === 45) continue // '-'
-    acc = ((acc << 4) | (c <= 57 ? c - 48 : c - 87)) & 0xfff
-    bits += 4
-    if (bits >= 6) {
-      bits -= 6
-      out += BASE64URL[(acc >> bits) & 63]
-    }
-  }
-  // 128 bits leave 2 over: the last character carries them, padded with zeros
-  return out + BASE64URL[(acc << (6 - bits)) & 63]
+  return key.length === 36 && UUID.test(key) ? COMPACT + Buffer.from(key.replaceAll('-', ''), 'hex').toString('base64url') : key
 }
 
 /** The task key as users know it, from its stored form ({@link storedKey}). */
 export function userKey(stored: string): string {
-  if (!stored.startsWith(COMPACT)) return stored
-  const hex = Buffer.from(stored.slice(1), 'base64url').toString('hex')
+  return stored.startsWith(COMPACT) ? dashed(Buffer.from(stored.slice(1), 'base64url').toString('hex')) : stored
+}
+
+/** A UUID's 32 hex digits in their usual 8-4-4-4-12 groups. */
+function dashed(hex: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
 }
 
@@ -103,7 +86,8 @@ let offset = 0
 
 /**
  * A new random key for a task added without one: a version 4 UUID, and its stored form. Both are
- * made from the same 16 random bytes, drawn from a pool filled 256 keys at a time.
+ * made from the same 16 random bytes, drawn from a pool filled 256 keys at a time, so the hot path
+ * of batch adds neither formats a UUID twice nor parses one back.
  */
 export function newTaskKey(): [key: string, stored: string] {
   if (offset === pool.length) {
@@ -114,7 +98,5 @@ export function newTaskKey(): [key: string, stored: string] {
   offset += 16
   pool[at + 6] = ((pool[at + 6] as number) & 0x0f) | 0x40 // version 4
   pool[at + 8] = ((pool[at + 8] as number) & 0x3f) | 0x80 // RFC 4122 variant
-  const hex = pool.toString('hex', at, at + 16)
-  const key = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-  return [key, COMPACT + pool.toString('base64url', at, at + 16)]
+  return [dashed(pool.toString('hex', at, at + 16)), COMPACT + pool.toString('base64url', at, at + 16)]
 }

@@ -227,7 +227,7 @@ export class Shadow {
     }
   }
 
-  /** Adds many tasks in one round trip; each is judged as if added alone, results in order. */
+  /** Adds many tasks, up to 500 per script call; each is judged as if added alone, results in order. */
   addBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     this.assertOpen()
     return this.track(this.storeBatch(items))
@@ -468,15 +468,16 @@ export class Shadow {
       const strike = strikes.match(prepared.task, prepared.params)
       if (strike) throw struckError(prepared, strike)
       const [reply] = await this.sendAdds([prepared], strikes.version)
-      if (reply !== 'stale') return reply as AddReply
+      if (reply !== undefined && reply !== 'stale') return reply
     }
     throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
   }
 
   /**
-   * Single adds made in the same turn of the event loop (concurrent adds, or one per request in
-   * the gateway) go out together, as one add-script call per mode and strikes version: each is
-   * judged alone and in order, as if sent one by one, for a fraction of the cost.
+   * Queues adds (one, or a chunk of a batch) to go out with every other add made in the same turn
+   * of the event loop (concurrent adds, one per gateway request): consecutive adds of one mode and
+   * strikes version share a script call, and each is judged alone and in order, as if sent one by
+   * one, for a fraction of the cost. Resolves with one reply per task, in order.
    */
   private sendAdds(tasks: readonly Prepared[], strikesVersion: string): Promise<AddReply[]> {
     if (tasks.length === 0) return Promise.resolve([])
@@ -495,9 +496,14 @@ export class Shadow {
     const send = () => {
       const members = chunk
       chunk = []
-      const { mode } = (members[0] as PendingAdd).prepared
-      const tasks = members.map((add) => add.prepared)
-      const sent = runScript(this.redis, 'add', this.addKeys(), this.addArgs(tasks, mode, (members[0] as PendingAdd).strikesVersion)) as Promise<['stale'] | AddReply[]>
+      const first = members[0] as PendingAdd
+      const { schedule, stream, strikesVersion: versionKey } = this.keys
+      const args = this.addArgs(
+        members.map((add) => add.prepared),
+        first.prepared.mode,
+        first.strikesVersion,
+      )
+      const sent = runScript(this.redis, 'add', [schedule, stream, versionKey], args) as Promise<['stale'] | AddReply[]>
       sent.then(
         (replies) => {
           const stale = replies[0] === 'stale'
@@ -515,12 +521,6 @@ export class Shadow {
       chunk.push(add)
     }
     if (chunk.length > 0) send()
-  }
-
-
-  private addKeys(): string[] {
-    const k = this.keys
-    return [k.schedule, k.stream, k.strikesVersion]
   }
 
   private addArgs(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {

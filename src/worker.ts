@@ -402,17 +402,16 @@ export class Worker {
       const free = this.freeSlots()
       if (free <= 0) return
       this.readsInFlight += 1
-      let landed = false
-      const land = (read: number) => {
-        landed = true
+      const landed = (read: number | undefined) => {
         this.readsInFlight -= 1
+        // undefined: the call failed, and the read loop hears of it through readError
+        if (read === undefined) return
         this.readFailures = 0
         if (read === 0) this.idle = true
         else this.pump()
       }
-      this.startTasks('read', [], Math.min(free, chunk), land)
+      this.startTasks('read', [], Math.min(free, chunk), landed)
         .catch((err: Error) => {
-          if (!landed) this.readsInFlight -= 1
           this.readError = err
         })
         .finally(() => this.releaseSlot())
@@ -496,12 +495,12 @@ export class Worker {
     mode: 'ids' | 'reclaimed' | 'read',
     batch: readonly { id: string; key: string; gen: string; task: AnyTask }[],
     count = batch.length,
-    landed?: (read: number) => void,
+    landed?: (read: number | undefined) => void,
   ): Promise<{ read: number; started: { deliveries: number; done: Promise<void> }[] }> {
     const { keys, redis } = this.shadow
     const recordKeys = mode === 'read' ? [] : batch.map((m) => keys.task(m.key))
     this.reserved += count
-    let replies: StartReply
+    let replies: StartReply | undefined
     let strikes: StrikeSet
     try {
       for (let tries = 0; ; tries++) {
@@ -509,18 +508,22 @@ export class Worker {
         const args: (string | number)[] = [CONSUMER_GROUP, this.name, Date.now(), strikes.version, mode]
         if (mode === 'read') args.push(count, keys.taskPrefix, ...this.registry.keys())
         else for (const m of batch) args.push(m.id, m.gen)
-        replies = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...recordKeys], args)) as StartReply
-        if (replies[0] !== 'stale') break
+        const reply = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...recordKeys], args)) as StartReply
+        if (reply[0] !== 'stale') {
+          replies = reply
+          break
+        }
       }
-      // still holding the reservation, so that a read this hook starts leaves room for these tasks
-      landed?.(replies.length)
     } finally {
+      // told before the reservation is released, so that a read the hook starts leaves room for
+      // these tasks; undefined when the call failed
+      landed?.(replies?.length)
       this.reserved -= count
       // the reservation may have kept the read loop waiting for a slot
       this.releaseSlot()
     }
     const started: { deliveries: number; done: Promise<void> }[] = []
-    const entries = replies
+    const entries = replies as StartReply
     entries.forEach((entry, i) => {
       if (entry.startsWith('drop')) return
       if (entry.startsWith('unknown')) {

@@ -484,3 +484,39 @@ t.test('two replaces of one key in one call wake the schedulers for the one that
   await waitFor(() => heard.some((m) => m.startsWith('due ')), 2000, 'a wake-up')
   t.same(heard.filter((m) => m.startsWith('due ')), [`due ${soon + 1000}`], 'the wake-up names the due time that stands')
 })
+
+t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only when it holds the next task due', async (t) => {
+  const { task } = greeter()
+  const shadow = makeShadow(t)
+  const listener = adminRedis().duplicate()
+  t.teardown(() => listener.disconnect())
+  const heard: string[] = []
+  listener.on('message', (_channel: string, message: string) => heard.push(message))
+  await listener.subscribe(shadow.keys.events)
+  const base = Date.now() + 600_000
+  await shadow.add(task, { when: new Date(base) })({ name: 'head' })
+  await waitFor(() => heard.length === 1, 2000, 'the first wake-up')
+
+  // later than the head: stored, nobody woken
+  const later = await shadow.addBatch(Array.from({ length: 700 }, (_, i) => ({ task, params: { name: `l${i}` }, when: new Date(base + 1000 + i) })))
+  t.ok(later.every((r) => r.ok && r.execution.state === 'scheduled'), 'every later task scheduled')
+  const redis = adminRedis()
+  for (const [i, r] of later.entries()) {
+    if (!r.ok) continue
+    const score = await redis.zscore(shadow.keys.schedule, storedKey(r.execution.key))
+    if (score !== String(base + 1000 + i)) t.fail(`task ${i} is due at ${score}, not ${base + 1000 + i}`)
+  }
+  t.equal(await redis.zcard(shadow.keys.schedule), 701, 'the head and the 700')
+
+  // one of them earlier than the head: one wake-up, for it
+  const earlier = await shadow.addBatch([
+    { task, params: { name: 'e0' }, when: new Date(base + 5000) },
+    { task, params: { name: 'e1' }, when: new Date(base - 500) },
+    { task, params: { name: 'e2' }, key: 'named', when: new Date(base + 6000) },
+    { task, params: { name: 'e3' }, when: new Date(base - 400) },
+  ])
+  t.ok(earlier.every((r) => r.ok), 'all four stored')
+  await waitFor(() => heard.length === 2, 2000, 'a second wake-up')
+  t.same(heard, [`due ${base}`, `due ${base - 500}`], 'woken for the head, then for the batch task due before it')
+  t.equal(await redis.zscore(shadow.keys.schedule, 'named'), String(base + 6000), 'a named key among them scheduled too')
+})

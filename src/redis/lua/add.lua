@@ -39,17 +39,30 @@ end
 
 local NONE = {}
 local replies = {}
--- keys this call scheduled: if one of them is now the schedule's head, schedulers must hear of it
-local scheduled = nil
+-- The schedule entries of made-up keys (negative seed) go in one ZADD: no task can meet such a key
+-- in this call or before it, so the entries wait until a task that reads the schedule or records
+-- comes, or the end. One call for hundreds of entries spares Redis most of the per-call cost.
+local pending, pendingCount = {}, 0
+local function flush()
+  if pendingCount > 0 then
+    redis.call('ZADD', schedule, unpack(pending, 1, pendingCount))
+    pendingCount = 0
+  end
+end
+-- the earliest due time this call scheduled: when the schedule's head is due no earlier than that,
+-- the head is (almost always) a task added here and schedulers must hear of it
+local earliest = nil
 for n = 6, #ARGV, 5 do
-  local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), tonumber(ARGV[n + 4])
+  local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4]
 
   local record = prefix .. key
   local old = NONE
-  if seed > 0 then
-    old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
+  local fresh = string.byte(seed, 1) == 45 -- '-': a made-up key
+  if fresh then
+    seed = string.sub(seed, 2)
   else
-    seed = -seed
+    flush()
+    old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
   end
   local oldState = old[1]
   local live = oldState == 'scheduled' or oldState == 'queued' or oldState == 'running'
@@ -58,7 +71,8 @@ for n = 6, #ARGV, 5 do
     local when = old[2] or redis.call('ZSCORE', schedule, key)
     replies[#replies + 1] = { oldState, when, old[3], old[4] or '{}' }
   else
-    local gen = old[5] and (tonumber(old[5]) + 1) or seed
+    -- kept as text: a number handed to Redis is formatted again
+    local gen = old[5] and tostring(tonumber(old[5]) + 1) or seed
     local replaced = 0
     if live then
       replaced = 2
@@ -83,19 +97,32 @@ for n = 6, #ARGV, 5 do
       replies[#replies + 1] = replaced
     else
       redis.call('HSET', record, 'task', task, 'state', 'scheduled', 'gen', gen)
-      redis.call('ZADD', schedule, ARGV[n + 3], key)
-      scheduled = scheduled or {}
-      scheduled[key] = true
+      if fresh then
+        pending[pendingCount + 1] = ARGV[n + 3]
+        pending[pendingCount + 2] = key
+        pendingCount = pendingCount + 2
+        if pendingCount >= 1000 then
+          flush()
+        end
+      else
+        redis.call('ZADD', schedule, ARGV[n + 3], key)
+      end
+      if not earliest or due < earliest then
+        earliest = due
+      end
       replies[#replies + 1] = 1 + replaced
     end
   end
 end
+flush()
 
--- wake sleeping schedulers only when a task added here became the next one due (asked at the
--- end: a later replace in the same call may have moved a task scheduled earlier in it)
-if scheduled then
+-- wake sleeping schedulers when a task added here became the next one due (asked at the end: a
+-- later replace in the same call may have moved a task scheduled earlier in it). A head due no
+-- earlier than this call's earliest task is one of them, or, should that task have been replaced
+-- later in the call, a head that a spare wake-up only re-reads.
+if earliest then
   local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
-  if head[1] and scheduled[head[1]] then
+  if head[2] and tonumber(head[2]) >= earliest then
     redis.call('PUBLISH', channel, 'due ' .. head[2])
   end
 end

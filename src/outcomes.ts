@@ -84,8 +84,8 @@ export class Outcomes {
 
   private async write(batch: readonly Outcome[]): Promise<void> {
     const { keys, redis, executionTtl } = this.shadow
-    const args: (string | number)[] = [CONSUMER_GROUP, this.worker, Date.now(), executionTtl, keys.events]
+    const args: (string | number)[] = [CONSUMER_GROUP, this.worker, Date.now(), executionTtl, keys.events, keys.taskPrefix]
     for (const o of batch) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due)
-    await runScript(redis, 'finish', [keys.stream, keys.schedule, ...batch.map((o) => keys.task(o.key))], args)
+    await runScript(redis, 'finish', [keys.stream, keys.schedule], args)
   }
 }

@@ -4,16 +4,17 @@
   queued for "defer"); otherwise the message is only acknowledged, because the task was replaced
   or cancelled meanwhile, or left alone when another worker reclaimed it.
 
-  KEYS[1]    stream                    {name}:stream
-  KEYS[2]    schedule sorted set       {name}:schedule
-  KEYS[3..]  the task record of each outcome, in order
+  KEYS[1]  stream                    {name}:stream
+  KEYS[2]  schedule sorted set       {name}:schedule
 
   ARGV[1]  consumer group
   ARGV[2]  worker name
   ARGV[3]  now, epoch ms
   ARGV[4]  execution TTL in ms (0: delete the record of a finished task)
   ARGV[5]  events channel
-  ARGV[6..] per outcome, six slots: stream id, task key, generation, outcome, data, due time
+  ARGV[6]  task record key prefix    {name}:task:
+  ARGV[7..] per outcome, six slots: stream id, task key (stored form), generation, outcome, data,
+           due time
     outcome  completed  data = result JSON ("" for none)
              failed     data = error JSON
              cancelled  data = error JSON
@@ -25,12 +26,17 @@
                         (also one it reclaimed from a dead worker), or one interrupted by
                         shutdown (attempt unchanged)
 
+  Task record keys are built here from the prefix, as add, move-due and start do: a batch of
+  outcomes would otherwise send each key twice. They share the shadow's hash tag, so they live in
+  the same cluster slot as the declared keys.
+
   Returns the number of outcomes applied.
 ]]
 local stream, schedule = KEYS[1], KEYS[2]
 local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 -- as given, for writing: a number handed to Redis is formatted again on every call
 local nowText, ttlText = ARGV[3], ARGV[4]
+local prefix = ARGV[6]
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
@@ -53,10 +59,9 @@ end
 
 local applied = 0
 local acked = {}
-for i = 3, #KEYS do
-  local n = (i - 3) * 6 + 6
+for n = 7, #ARGV, 6 do
   local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
-  local record = KEYS[i]
+  local record = prefix .. key
   -- what every outcome needs; the outcomes that requeue read more
   local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error')
   -- the outcome belongs to the record's current message only (see start.lua)

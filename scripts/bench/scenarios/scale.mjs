@@ -1,8 +1,11 @@
 // scale (shadows only): the cost of adding and of moving due tasks as the schedule grows to 1 k,
-// 100 k and 1 M tasks, on a private redis-server. At each size: rounds of M scheduled adds
-// (addBatch, 1,000 per call) at random far-future times, each timed and then taken out again so the
-// size holds, the median round counting; then K tasks that come due together, moved onto the
-// stream by the move-due script called back to back (as the scheduler does) and timed.
+// 100 k and 1 M tasks (at random times over a day), on a private redis-server. At each size: rounds
+// of M scheduled adds (addBatch, 1,000 per call), each timed and then taken out again so the size
+// holds, the median round counting. The adds come at random times over the same day (the target's
+// figure, the worst case for the sorted set: each lands far from the one before) and, in rounds of
+// their own, in due order, one ms apart (as adds with one delay arrive). Then K tasks that come due
+// together are moved onto the stream by the move-due script called back to back (as the scheduler
+// does), timed.
 import { randomUUID } from 'node:crypto'
 import { benchLogger, deleteShadowKeys, lib, noopTask, now, privateRedis, round, shadowsFill, sleep } from '../lib/common.mjs'
 import { median } from '../lib/report.mjs'
@@ -33,6 +36,7 @@ export const scenario = {
     const shadow = new Shadow({ name, url: redis.url, logger: benchLogger() })
     const figures = []
     const addRates = []
+    const orderedRates = []
     try {
       // one probe on another shadow first, so that the smallest size is not measured cold
       const warmup = new Shadow({ name: `${name}-warmup`, url: redis.url, logger: benchLogger() })
@@ -47,17 +51,16 @@ export const scenario = {
           // let Redis finish growing its tables in the background (it rehashes a little every 100 ms)
           await sleep(2_000)
         }
-        const { addRate, moveRate } = await probe(shadow, noop, params)
+        const { addRate, orderedRate, moveRate } = await probe(shadow, noop, params)
         addRates.push(addRate)
+        orderedRates.push(orderedRate)
         figures.push({ figure: `adds/s at ${label(size)}`, value: round(addRate), unit: 'tasks/s', size, adds: params.adds })
+        figures.push({ figure: `adds/s in due order at ${label(size)}`, value: round(orderedRate), unit: 'tasks/s', size, adds: params.adds })
         figures.push({ figure: `due-moves/s at ${label(size)}`, value: round(moveRate), unit: 'tasks/s', size, moved: params.moves })
       }
-      figures.push({
-        figure: 'adds/s at largest ÷ at smallest',
-        value: round(addRates[addRates.length - 1] / addRates[0], 3),
-        unit: 'ratio',
-        sizes: params.sizes,
-      })
+      const last = addRates.length - 1
+      figures.push({ figure: 'adds/s at largest ÷ at smallest', value: round(addRates[last] / addRates[0], 3), unit: 'ratio', sizes: params.sizes })
+      figures.push({ figure: 'adds/s in due order at largest ÷ at smallest', value: round(orderedRates[last] / orderedRates[0], 3), unit: 'ratio', sizes: params.sizes })
       return figures
     } finally {
       if (!redis.private) await deleteShadowKeys(shadow.redis, name)
@@ -72,33 +75,23 @@ function farFuture() {
 }
 
 /**
- * Times rounds of `adds` scheduled adds at random far-future times (each taken out again), then
- * `moves` tasks that come due together ahead of the rest, moved onto the stream by the move-due
- * script called back to back.
+ * Times rounds of `adds` scheduled adds (each taken out again), alternately at random far-future
+ * times and in due order, then `moves` tasks that come due together ahead of the rest, moved onto
+ * the stream by the move-due script called back to back.
  */
 async function probe(shadow, noop, { adds, moves }) {
   const { runScript } = await lib('redis/scripts.js')
   const { storedKey } = await lib('keys.js')
-  const { schedule, stream, taskPrefix } = shadow.keys
   const rates = []
+  const orderedRates = []
   for (let round = 0; round < ROUNDS; round++) {
-    const batches = []
-    const started = now()
-    for (let i = 0; i < adds; i += 1000) {
-      batches.push(await shadow.addBatch(Array.from({ length: Math.min(1000, adds - i) }, () => ({ task: noop, params: {}, when: farFuture() }))))
-    }
-    rates.push(adds / ((now() - started) / 1000))
-    const added = batches.flat().map((result) => {
-      if (!result.ok) throw result.error
-      return storedKey(result.execution.key)
-    })
-    for (let i = 0; i < added.length; i += 1000) {
-      const batch = added.slice(i, i + 1000)
-      await shadow.redis.zrem(schedule, ...batch)
-      await shadow.redis.unlink(...batch.map((key) => shadow.keys.task(key)))
-    }
+    rates.push(await timedAdds(shadow, adds, () => ({ task: noop, params: {}, when: farFuture() })))
+    // in the middle of the day the schedule spans, one ms apart
+    const first = Date.now() + DAY + DAY / 2
+    orderedRates.push(await timedAdds(shadow, adds, (i) => ({ task: noop, params: {}, when: new Date(first + i) })))
   }
   const addRate = median(rates)
+  const { schedule, stream, taskPrefix } = shadow.keys
 
   const due = Date.now() + Math.max(300, Math.ceil((2 * moves * 1000) / addRate))
   const dueKeys = []
@@ -120,7 +113,28 @@ async function probe(shadow, noop, { adds, moves }) {
   // leave only the scheduled tasks behind: the next size counts them alone
   await shadow.redis.del(stream)
   for (let i = 0; i < dueKeys.length; i += 1000) await shadow.redis.del(...dueKeys.slice(i, i + 1000).map((key) => shadow.keys.task(storedKey(key))))
-  return { addRate, moveRate }
+  return { addRate, orderedRate: median(orderedRates), moveRate }
+}
+
+/** Adds `count` tasks, 1,000 per batch, and answers how many a second; then takes them out again. */
+async function timedAdds(shadow, count, makeItem) {
+  const { storedKey } = await lib('keys.js')
+  const batches = []
+  const started = now()
+  for (let i = 0; i < count; i += 1000) {
+    batches.push(await shadow.addBatch(Array.from({ length: Math.min(1000, count - i) }, (_, j) => makeItem(i + j))))
+  }
+  const rate = count / ((now() - started) / 1000)
+  const added = batches.flat().map((result) => {
+    if (!result.ok) throw result.error
+    return storedKey(result.execution.key)
+  })
+  for (let i = 0; i < added.length; i += 1000) {
+    const batch = added.slice(i, i + 1000)
+    await shadow.redis.zrem(shadow.keys.schedule, ...batch)
+    await shadow.redis.unlink(...batch.map((key) => shadow.keys.task(key)))
+  }
+  return rate
 }
 
 function label(size) {

@@ -1,23 +1,20 @@
 /**
- * The worker: reads the stream through the consumer group, runs tasks within a concurrency bound,
- * records outcomes in batches, renews its claim on long tasks, reclaims the tasks of dead workers,
- * beats its heart, and runs the scheduler that moves due tasks onto the stream.
+ * The worker: its consumer reads the stream through the consumer group and runs tasks within a
+ * concurrency bound (consumer.ts); it records outcomes in batches, renews its claim on long tasks,
+ * reclaims the tasks of dead workers, beats its heart, runs the scheduler that moves due tasks onto
+ * the stream, hears pushed events, and closes all of it in order.
  */
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { ShadowsError, isShadowsError } from './errors.js'
-import { Attempt, type AttemptResult } from './execution.js'
-import { decideOutcome, nextRunAt } from './decide.js'
+import { Consumer } from './consumer.js'
 import { Outcomes } from './outcomes.js'
-import { CONSUMER_GROUP, userKey } from './keys.js'
-import { describeError } from './records.js'
+import { CONSUMER_GROUP } from './keys.js'
 import { duplicate } from './redis/connection.js'
-import { runScript, type RedisClient } from './redis/scripts.js'
-import { entryFields, type StreamEntry } from './redis/stream.js'
+import type { RedisClient } from './redis/scripts.js'
 import { Scheduler } from './scheduler.js'
 import type { Shadow } from './shadow.js'
-import { describeStrike, type StrikeSet } from './strikes.js'
 import { isAutomatic, nextCronTime, type AnyTask } from './task.js'
 import { Heartbeat } from './heartbeat.js'
 import { Claims } from './claims.js'
@@ -70,30 +67,6 @@ const DEFAULTS = Object.freeze({
 })
 
 
-/** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
-const SUSPECT_DELIVERIES = 3
-/**
- * The start script's reply: `['stale']`, or one string per message whose fields are separated by
- * the unit separator, params (JSON) last: `run id key gen task when attempt deliveries params`,
- * `unknown id key gen task`, or `drop id`.
- */
-type StartReply = string[]
-const SEP = '\x1f'
-
-/** The first `count - 1` fields of a start reply entry, then the whole rest (params may hold anything). */
-function splitEntry(entry: string, count: number): string[] {
-  const fields: string[] = []
-  let from = 0
-  for (let i = 1; i < count; i++) {
-    const at = entry.indexOf(SEP, from)
-    if (at < 0) break
-    fields.push(entry.slice(from, at))
-    from = at + 1
-  }
-  fields.push(entry.slice(from))
-  return fields
-}
-
 /** Runs registered tasks from one shadow. */
 export class Worker {
   readonly shadow: Shadow
@@ -102,24 +75,15 @@ export class Worker {
   readonly redeliveryTimeout: number
   readonly logger: Logger
   private readonly options: Required<Omit<WorkerOptions, 'tasks' | 'name' | 'logger' | 'observer'>>
-  private readonly observer: WorkerObserver | undefined
   private readonly registry: ReadonlyMap<string, AnyTask>
-  private readonly inFlight = new Map<string, Attempt>()
-  private reserved = 0
-  /** Start calls of mode read in flight, and whether the last read found nothing. */
-  private readsInFlight = 0
-  private idle = true
-  private readError: Error | undefined
-  private slotFreed: (() => void) | undefined
-  private reader: RedisClient | undefined
   private subscriber: RedisClient | undefined
   private readonly outcomes: Outcomes
+  private readonly consumer: Consumer
   private readonly scheduler: Scheduler
   private readonly heartbeat: Heartbeat
   private loop: Promise<void> | undefined
   private stopRequested = false
   private closing: Promise<void> | undefined
-  private readFailures = 0
   private readonly claims: Claims
 
   constructor(shadow: Shadow, options: WorkerOptions) {
@@ -149,8 +113,22 @@ export class Worker {
     }
     this.registry = registry
     this.logger = (options.logger ?? shadow.logger).child({ worker: this.name })
-    this.observer = options.observer
     this.outcomes = new Outcomes(shadow, this.name, this.logger)
+    this.consumer = new Consumer(shadow, {
+      worker: this,
+      name: this.name,
+      registry,
+      concurrency: merged.concurrency,
+      redeliveryTimeout: merged.redeliveryTimeout,
+      unknownTaskDelay: merged.unknownTaskDelay,
+      maxDeliveries: merged.maxDeliveries,
+      readBlock: DEFAULTS.readBlock,
+      drainCheck: DEFAULTS.drainCheck,
+      startBatch: DEFAULTS.startBatch,
+      logger: this.logger,
+      observer: options.observer,
+      outcomes: this.outcomes,
+    })
     this.scheduler = new Scheduler(shadow.redis, shadow.keys, this.logger, {
       batch: DEFAULTS.schedulerBatch,
       maxSleep: DEFAULTS.schedulerMaxSleep,
@@ -159,16 +137,16 @@ export class Worker {
       name: this.name,
       redeliveryTimeout: merged.redeliveryTimeout,
       logger: this.logger,
-      running: () => this.inFlight.keys(),
-      freeSlots: () => this.freeSlots(),
-      start: (entries) => this.dispatch(entries, true),
+      running: () => this.consumer.running.keys(),
+      freeSlots: () => this.consumer.freeSlots(),
+      start: (entries) => this.consumer.dispatch(entries, true),
     })
     this.heartbeat = new Heartbeat(shadow, {
       name: this.name,
       interval: merged.heartbeatInterval,
       tasks: [...registry.keys()],
       concurrency: merged.concurrency,
-      running: () => this.inFlight.size,
+      running: () => this.consumer.running.size,
       logger: this.logger,
     })
   }
@@ -180,7 +158,7 @@ export class Worker {
 
   /** Number of tasks running now. */
   get running(): number {
-    return this.inFlight.size
+    return this.consumer.running.size
   }
 
   /** Runs until `close()`. */
@@ -234,7 +212,7 @@ export class Worker {
     this.claims.start()
     this.logger.info({ tasks: this.taskNames, concurrency: this.concurrency, shadow: this.shadow.name }, 'worker started')
     try {
-      await this.readLoop(untilFinished)
+      await this.consumer.readLoop(untilFinished)
     } finally {
       await this.claims.stop()
     }
@@ -258,10 +236,6 @@ export class Worker {
 
   private async connect(): Promise<void> {
     const shadow = this.shadow
-    if (!this.reader) {
-      this.reader = duplicate(shadow.redis)
-      this.reader.on('error', (err: Error) => this.logger.debug({ err }, 'reader connection error'))
-    }
     if (!this.subscriber) {
       const subscriber = duplicate(shadow.redis)
       this.subscriber = subscriber
@@ -277,20 +251,12 @@ export class Worker {
         this.logger.info('reconnected to redis')
         this.scheduler.wake()
         void this.refreshStrikes()
-        void this.recoverOwnPending()
+        void this.consumer.recoverOwnPending()
       })
       await subscriber.subscribe(shadow.keys.events)
     }
-    await this.ensureGroup()
+    await this.consumer.connect()
     await this.shadow.currentStrikes(true)
-  }
-
-  private async ensureGroup(): Promise<void> {
-    try {
-      await this.shadow.redis.xgroup('CREATE', this.shadow.keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
-    } catch (err) {
-      if (!/BUSYGROUP/.test((err as Error).message)) throw err
-    }
   }
 
   private onEvent(message: string): void {
@@ -300,24 +266,18 @@ export class Worker {
     if (kind === 'due') {
       this.scheduler.notifyDue(Number(rest))
     } else if (kind === 'cancel') {
-      const [gen, key] = rest.split(' ')
-      for (const attempt of this.inFlight.values()) {
-        if (attempt.input.key === key && attempt.input.gen === gen) {
-          attempt.logger.info('cancel received; aborting the running task')
-          attempt.abort('cancelled')
-        }
-      }
+      const [gen = '', key = ''] = rest.split(' ')
+      this.consumer.cancel(key, gen)
     } else if (kind === 'strikes') {
       void this.refreshStrikes()
     }
   }
 
-  private async refreshStrikes(): Promise<StrikeSet | undefined> {
+  private async refreshStrikes(): Promise<void> {
     try {
-      return await this.shadow.currentStrikes(true)
+      await this.shadow.currentStrikes(true)
     } catch (err) {
       this.logger.warn({ err }, 'could not reload strikes')
-      return undefined
     }
   }
 
@@ -336,318 +296,19 @@ export class Worker {
     }
   }
 
-  private freeSlots(): number {
-    return this.concurrency - this.inFlight.size - this.reserved
-  }
-
-  private waitForSlot(): Promise<void> {
-    return new Promise((resolve) => {
-      this.slotFreed = resolve
-    })
-  }
-
-  private releaseSlot(): void {
-    const wake = this.slotFreed
-    this.slotFreed = undefined
-    wake?.()
-  }
-
-  private async readLoop(untilFinished: boolean): Promise<void> {
-    const { stream } = this.shadow.keys
-    const block = untilFinished ? DEFAULTS.drainCheck : DEFAULTS.readBlock
-    while (!this.stopRequested) {
-      if (this.readError) {
-        const err = this.readError
-        this.readError = undefined
-        await this.recoverFromReadError(err)
-        continue
-      }
-      if (!this.idle || this.readsInFlight > 0 || this.freeSlots() <= 0) {
-        // work is waiting: reads and starts go out as slots free up (see pump)
-        this.pump()
-        await this.waitForSlot()
-        // let every task that ends in this turn of the event loop free its slot: one read for all
-        await new Promise((resolve) => setImmediate(resolve))
-        continue
-      }
-      try {
-        if (untilFinished && (await this.isDrained())) return
-        const free = this.freeSlots()
-        const reply = (await this.reader?.xreadgroup('GROUP', CONSUMER_GROUP, this.name, 'COUNT', free, 'BLOCK', block, 'STREAMS', stream, '>')) as
-          | [string, StreamEntry[]][]
-          | null
-        this.readFailures = 0
-        const entries = reply?.[0]?.[1] ?? []
-        // fewer than asked for: the stream is empty now, so the next read blocks again; a full
-        // reply means more is waiting, and reading turns to start calls that read for themselves
-        this.idle = entries.length < free
-        if (entries.length > 0) await this.dispatch(entries, false)
-      } catch (err) {
-        if (this.stopRequested) return
-        await this.recoverFromReadError(err as Error)
-      }
-    }
-    // nothing may start once the loop is over: let the start calls in flight land first
-    while (this.readsInFlight > 0) await this.waitForSlot()
-  }
-
-  /**
-   * While work is waiting, reads new messages and starts them in one script call (mode read), up
-   * to two calls of half the concurrency in flight: the next call goes out as soon as a reply
-   * arrives, before its tasks run, so Redis works on one batch while this process runs another.
-   */
-  private pump(): void {
-    const chunk = Math.ceil(this.concurrency / 2)
-    while (!this.stopRequested && !this.idle && !this.readError && this.readsInFlight < 2) {
-      const free = this.freeSlots()
-      if (free <= 0) return
-      this.readsInFlight += 1
-      const landed = (read: number | undefined) => {
-        this.readsInFlight -= 1
-        // undefined: the call failed, and the read loop hears of it through readError
-        if (read === undefined) return
-        this.readFailures = 0
-        if (read === 0) this.idle = true
-        else this.pump()
-      }
-      this.startTasks('read', [], Math.min(free, chunk), landed)
-        .catch((err: Error) => {
-          this.readError = err
-        })
-        .finally(() => this.releaseSlot())
-    }
-  }
-
-  private async recoverFromReadError(err: Error): Promise<void> {
-    this.readFailures += 1
-    if (/NOGROUP/.test(err.message)) {
-      // Redis lost the stream (restarted without persistence): make the group again
-      this.logger.warn('consumer group missing; creating it again')
-      await this.ensureGroup().catch(() => undefined)
-      return
-    }
-    if (this.readFailures === 1 || this.readFailures % 20 === 0) {
-      this.logger.warn({ err, failures: this.readFailures }, 'cannot read from redis; retrying')
-    }
-    await sleep(Math.min(50 * this.readFailures, 2000))
-  }
-
-  /** Nothing queued, scheduled or running anywhere, and nothing of ours waiting to be recorded. */
-  private async isDrained(): Promise<boolean> {
-    if (this.inFlight.size > 0 || this.reserved > 0) return false
-    await this.outcomes.idle()
-    const { stream, schedule } = this.shadow.keys
-    const [length, scheduled] = (await this.shadow.redis.pipeline().xlen(stream).zcard(schedule).exec()) ?? []
-    return length?.[1] === 0 && scheduled?.[1] === 0
-  }
-
-  /** Starts the tasks of freshly read (or reclaimed) stream entries. */
-  private async dispatch(entries: readonly StreamEntry[], reclaimed: boolean): Promise<void> {
-    const toStart: { id: string; key: string; gen: string; task: AnyTask }[] = []
-    const gone: string[] = []
-    for (const [id, fields] of entries) {
-      const f = entryFields(fields)
-      if (f.key === undefined || f.gen === undefined) {
-        gone.push(id)
-        continue
-      }
-      const task = f.task === undefined ? undefined : this.registry.get(f.task)
-      if (!task) {
-        this.deferUnknown(id, f.key, f.gen, f.task)
-        continue
-      }
-      // already running here (reclaimed from ourselves after a long disconnection): do not run it twice
-      if (!this.inFlight.has(id)) toStart.push({ id, key: f.key, gen: f.gen, task })
-    }
-    if (gone.length > 0) {
-      // entries deleted after delivery (a cancelled task): nothing to run, only to acknowledge
-      const { stream } = this.shadow.keys
-      await this.shadow.redis.pipeline().xack(stream, CONSUMER_GROUP, ...gone).xdel(stream, ...gone).exec()
-    }
-    if (!reclaimed) {
-      for (let i = 0; i < toStart.length; i += DEFAULTS.startBatch) await this.startTasks('ids', toStart.slice(i, i + DEFAULTS.startBatch))
-      return
-    }
-    // Reclaimed tasks start one by one, and a task whose worker already died with it more than
-    // once runs alone before the next starts: if it is the one killing workers, only its own
-    // delivery count grows, and the tasks that merely shared a worker with it are not failed as
-    // poison along with it.
-    const claimedAt = Date.now()
-    for (const message of toStart) {
-      if (this.stopRequested || this.freeSlots() <= 0 || Date.now() - claimedAt > this.redeliveryTimeout / 2) break
-      const [started] = (await this.startTasks('reclaimed', [message])).started
-      if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
-    }
-  }
-
-  /** Puts back a message naming a task this worker does not run, for a worker that does. */
-  private deferUnknown(id: string, key: string, gen: string, task: string | undefined): void {
-    this.logger.warn({ task, key: userKey(key), retryIn: this.options.unknownTaskDelay }, 'this worker does not know the task; putting it back for a worker that does')
-    this.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
-  }
-
-  /**
-   * Starts tasks with the start script: messages already read (`ids`), reclaimed from a dead
-   * worker (`reclaimed`), or up to `count` new ones read by the script itself (`read`). Returns
-   * how many messages the script handled and the attempts started, with their delivery counts.
-   */
-  private async startTasks(
-    mode: 'ids' | 'reclaimed' | 'read',
-    batch: readonly { id: string; key: string; gen: string; task: AnyTask }[],
-    count = batch.length,
-    landed?: (read: number | undefined) => void,
-  ): Promise<{ read: number; started: { deliveries: number; done: Promise<void> }[] }> {
-    const { keys, redis } = this.shadow
-    const recordKeys = mode === 'read' ? [] : batch.map((m) => keys.task(m.key))
-    this.reserved += count
-    let replies: StartReply | undefined
-    let strikes: StrikeSet
-    try {
-      for (let tries = 0; ; tries++) {
-        strikes = await this.shadow.currentStrikes(tries > 0)
-        const args: (string | number)[] = [CONSUMER_GROUP, this.name, Date.now(), strikes.version, mode]
-        if (mode === 'read') args.push(count, keys.taskPrefix, ...this.registry.keys())
-        else for (const m of batch) args.push(m.id, m.gen)
-        const reply = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...recordKeys], args)) as StartReply
-        if (reply[0] !== 'stale') {
-          replies = reply
-          break
-        }
-      }
-    } finally {
-      // told before the reservation is released, so that a read the hook starts leaves room for
-      // these tasks; undefined when the call failed
-      landed?.(replies?.length)
-      this.reserved -= count
-      // the reservation may have kept the read loop waiting for a slot
-      this.releaseSlot()
-    }
-    const started: { deliveries: number; done: Promise<void> }[] = []
-    const entries = replies as StartReply
-    entries.forEach((entry, i) => {
-      if (entry.startsWith('drop')) return
-      if (entry.startsWith('unknown')) {
-        const [, id = '', key = '', gen = '', name = ''] = splitEntry(entry, 5)
-        this.deferUnknown(id, key, gen, name)
-        return
-      }
-      const [, id = '', replyKey, gen = '', taskName = '', when, attempt, deliveries, paramsJson = '{}'] = splitEntry(entry, 9)
-      const key = replyKey || (batch[i]?.key as string)
-      const task = this.registry.get(taskName)
-      if (!task) {
-        this.deferUnknown(id, key, gen, taskName)
-        return
-      }
-      const delivered = Number(deliveries)
-      const done = this.launch(strikes, { id, key, gen, task }, paramsJson, Number(when), Number(attempt), delivered)
-      if (done) started.push({ deliveries: delivered, done })
-    })
-    return { read: entries.length, started }
-  }
-
-  /** Stores a progress report of a running attempt (the record ignores it once the attempt is over). */
-  private readonly reportProgress = async (attempt: Attempt, body: string): Promise<void> => {
-    const { key, gen } = attempt.input
-    await runScript(this.shadow.redis, 'progress', [this.shadow.keys.task(key)], [gen, this.name, body])
-  }
-
-  /** Runs one started task, unless it is poison, struck or has invalid params. */
-  private launch(
-    strikes: StrikeSet,
-    message: { id: string; key: string; gen: string; task: AnyTask },
-    paramsJson: string,
-    when: number,
-    attempt: number,
-    deliveries: number,
-  ): Promise<void> | undefined {
-    const task: AnyTask = message.task
-    // two start calls for one message (a resend, a recovery) must not run it twice here
-    if (this.inFlight.has(message.id)) return undefined
-    const { id, key, gen } = message
-    const params = (paramsJson === '{}' ? {} : JSON.parse(paramsJson)) as Record<string, unknown>
-    const log = () => this.logger.child({ task: task.name, key: userKey(key), attempt })
-    if (deliveries > this.options.maxDeliveries) {
-      const error = {
-        type: 'PoisonTaskError',
-        message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
-      }
-      log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
-      this.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
-      return undefined
-    }
-    const strike = strikes.match(task.name, params)
-    if (strike) {
-      log().info({ strike: strike.id }, 'task is struck; skipping it')
-      const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
-      // a struck run of a perpetual or cron task is skipped and its chain goes on
-      const next = nextRunAt(task, when)
-      this.outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
-      this.observer?.taskEnded?.(task.name, 'struck', 0)
-      return undefined
-    }
-    try {
-      task.validate(params)
-    } catch (err) {
-      log().error({ err }, 'params do not match the schema; failing without retry')
-      this.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
-      return undefined
-    }
-    const running = new Attempt({ id, key, gen, task, params, when, attempt }, this.logger)
-    this.inFlight.set(id, running)
-    this.observer?.taskStarted?.(task.name, running.startedAt - when)
-    return this.execute(running)
-  }
-
-  private async execute(attempt: Attempt): Promise<void> {
-    const { id, key, gen } = attempt.input
-    if (this.logger.isLevelEnabled('debug')) attempt.logger.debug('task started')
-    let result: AttemptResult
-    try {
-      result = await attempt.run(this.shadow, this, this.reportProgress)
-    } finally {
-      this.inFlight.delete(id)
-      this.releaseSlot()
-    }
-    const { outcome, data, due } = decideOutcome(attempt, result, this.logger.isLevelEnabled('debug'))
-    this.outcomes.push({ id, key, gen, outcome, data, due })
-    this.observer?.taskEnded?.(attempt.input.task.name, outcome === 'again-failed' ? 'failed' : outcome, Date.now() - attempt.startedAt)
-  }
-
-  /**
-   * After a reconnection: messages delivered to this worker whose start reply was lost with the
-   * connection, or that it reclaimed and had not started, sit in its pending list, running
-   * nowhere. Start them now rather than after the redelivery timeout.
-   */
-  private async recoverOwnPending(): Promise<void> {
-    if (this.stopRequested) return
-    try {
-      const reply = (await this.shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, this.name, 'COUNT', 1000, 'STREAMS', this.shadow.keys.stream, '0')) as
-        | [string, StreamEntry[]][]
-        | null
-      const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id))
-      if (entries.length === 0) return
-      this.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
-      // as reclaimed: some may be messages this worker took over from a dead one and had not
-      // started yet, whose record still names the dead worker
-      await this.dispatch(entries, true)
-    } catch (err) {
-      this.logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
-    }
-  }
-
   private async shutdown(): Promise<void> {
     this.stopRequested = true
-    this.releaseSlot()
+    this.consumer.stop()
     // the bound's timer must not keep the process alive once everything else is closed
     const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000, undefined, { ref: false })])
     const steps: [string, () => Promise<unknown> | unknown][] = [
       // no renewal or reclaim starts from now on; one in progress starts nothing more (dispatch)
       ['stop claiming', () => bounded(this.claims.stop())],
       ['stop scheduler', () => this.scheduler.stop()],
-      ['stop reading', () => this.reader?.disconnect()],
+      ['stop reading', () => this.consumer.disconnect()],
       // nothing may start once the running tasks are being drained
       ['wait for the loop', () => bounded(this.loop)],
-      ['finish running tasks', () => this.drainRunning()],
+      ['finish running tasks', () => this.consumer.drainRunning(this.options.gracePeriod)],
       ['record outcomes', () => this.outcomes.close(this.options.gracePeriod)],
       ['stop heartbeat', () => this.heartbeat.stop()],
       ['leave the consumer group', () => this.leaveGroup()],
@@ -668,18 +329,5 @@ export class Worker {
     const { redis, keys } = this.shadow
     const pending = (await redis.xpending(keys.stream, CONSUMER_GROUP, '-', '+', 1, this.name)) as unknown[]
     if (pending.length === 0) await redis.xgroup('DELCONSUMER', keys.stream, CONSUMER_GROUP, this.name)
-  }
-
-  /** Lets running tasks finish within the grace period, then aborts them (they go back on the queue). */
-  private async drainRunning(): Promise<void> {
-    const deadline = Date.now() + this.options.gracePeriod
-    while (this.inFlight.size > 0 && Date.now() < deadline) {
-      await Promise.race([this.waitForSlot(), sleep(Math.min(100, Math.max(1, deadline - Date.now())))])
-    }
-    if (this.inFlight.size === 0) return
-    this.logger.warn({ running: this.inFlight.size }, 'grace period over; aborting running tasks')
-    for (const attempt of this.inFlight.values()) attempt.abort('shutdown')
-    // an aborted attempt settles at once (its outcome is recorded even if the task ignores the signal)
-    await sleep(0)
   }
 }

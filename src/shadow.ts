@@ -3,6 +3,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { pino, type Logger } from 'pino'
+import { AddCalls, BATCH_CHUNK, storedState, type AddReply, type Prepared } from './adds.js'
 import { ShadowsError, isShadowsError } from './errors.js'
 import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from './keys.js'
 import { parseRecord, type LiveState, type TaskInfo } from './records.js'
@@ -103,47 +104,6 @@ export interface Cancellation {
   readonly previous: string
 }
 
-/** A task validated and ready to store. */
-interface Prepared {
-  readonly key: string
-  /** The key's form inside Redis. */
-  readonly stored: string
-  /** The key was made up for this add (a random UUID): no record of it can exist. */
-  readonly fresh: boolean
-  readonly task: string
-  readonly params: Record<string, unknown>
-  readonly json: string
-  readonly due: number
-  readonly mode: 'add' | 'replace'
-}
-
-/**
- * The add script's answer for one task: 'stale' (strikes changed: judge it again); a number for a
- * stored task (0 queued, 1 scheduled, plus 2 when it replaced a live one); or the live task it
- * duplicates: state, due time, task name, params.
- */
-type AddReply = 'stale' | number | [LiveState, string, string, string]
-
-function storedState(reply: number): LiveState {
-  return reply % 2 === 1 ? 'scheduled' : 'queued'
-}
-
-/** An add waiting to go out with the others of its turn of the event loop. */
-interface PendingAdd {
-  readonly prepared: Prepared
-  readonly strikesVersion: string
-  /** The adds made in one call (one add, or a batch), answered together. */
-  readonly group: AddGroup
-  readonly index: number
-}
-
-interface AddGroup {
-  readonly replies: AddReply[]
-  left: number
-  readonly resolve: (replies: AddReply[]) => void
-  readonly reject: (err: unknown) => void
-}
-
 const MAX_STALE_RETRIES = 10
 
 /** One item of a batch add, prepared. */
@@ -151,9 +111,6 @@ interface BatchEntry {
   readonly index: number
   readonly prepared: Prepared
 }
-
-/** Most tasks per add-script call (batch adds and adds made together). */
-const BATCH_CHUNK = 500
 
 /**
  * A connection to one shadow: a named queue in one Redis.
@@ -176,7 +133,7 @@ export class Shadow {
   private strikeSet = new StrikeSet(UNLOADED_STRIKES_VERSION, [])
   private strikeLoad: Promise<StrikeSet> | undefined
   private closing: Promise<void> | undefined
-  private pendingAdds: PendingAdd[] = []
+  private readonly adds: AddCalls
   private readonly storing = new Set<Promise<unknown>>()
 
   constructor(options: ShadowOptions = {}) {
@@ -195,6 +152,7 @@ export class Shadow {
     this.registry = options.tasks ? new Map(options.tasks.map((t) => [t.name, t])) : undefined
     this.ownsRedis = options.redis === undefined
     this.redis = options.redis ?? connect(this.url, { connectionName: `shadows:${name}`, ...options.connection })
+    this.adds = new AddCalls(this.redis, this.keys)
     if (this.ownsRedis) {
       this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, 'redis connection error'))
     }
@@ -257,7 +215,7 @@ export class Shadow {
           if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
           else sendable.push(entry)
         }
-        const sent = this.sendAdds(
+        const sent = this.adds.send(
           sendable.map((entry) => entry.prepared),
           strikes.version,
         )
@@ -467,71 +425,10 @@ export class Shadow {
       const strikes = await this.currentStrikes(tries > 0)
       const strike = strikes.match(prepared.task, prepared.params)
       if (strike) throw struckError(prepared, strike)
-      const [reply] = await this.sendAdds([prepared], strikes.version)
+      const [reply] = await this.adds.send([prepared], strikes.version)
       if (reply !== undefined && reply !== 'stale') return reply
     }
     throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
-  }
-
-  /**
-   * Queues adds (one, or a chunk of a batch) to go out with every other add made in the same turn
-   * of the event loop (concurrent adds, one per gateway request): consecutive adds of one mode and
-   * strikes version share a script call, and each is judged alone and in order, as if sent one by
-   * one, for a fraction of the cost. Resolves with one reply per task, in order.
-   */
-  private sendAdds(tasks: readonly Prepared[], strikesVersion: string): Promise<AddReply[]> {
-    if (tasks.length === 0) return Promise.resolve([])
-    return new Promise((resolve, reject) => {
-      const group: AddGroup = { replies: new Array<AddReply>(tasks.length), left: tasks.length, resolve, reject }
-      if (this.pendingAdds.length === 0) setImmediate(() => this.flushAdds())
-      tasks.forEach((prepared, index) => this.pendingAdds.push({ prepared, strikesVersion, group, index }))
-    })
-  }
-
-  private flushAdds(): void {
-    const pending = this.pendingAdds
-    this.pendingAdds = []
-    // consecutive adds of one mode and strikes version share a call; the calls go out in order
-    let chunk: PendingAdd[] = []
-    const send = () => {
-      const members = chunk
-      chunk = []
-      const first = members[0] as PendingAdd
-      const { schedule, stream, strikesVersion: versionKey } = this.keys
-      const args = this.addArgs(
-        members.map((add) => add.prepared),
-        first.prepared.mode,
-        first.strikesVersion,
-      )
-      const sent = runScript(this.redis, 'add', [schedule, stream, versionKey], args) as Promise<['stale'] | AddReply[]>
-      sent.then(
-        (replies) => {
-          const stale = replies[0] === 'stale'
-          members.forEach(({ group, index }, j) => {
-            group.replies[index] = stale ? 'stale' : (replies[j] as AddReply)
-            if (--group.left === 0) group.resolve(group.replies)
-          })
-        },
-        (err: unknown) => members.forEach(({ group }) => group.reject(err)),
-      )
-    }
-    for (const add of pending) {
-      const last = chunk[chunk.length - 1]
-      if (last && (chunk.length === BATCH_CHUNK || last.prepared.mode !== add.prepared.mode || last.strikesVersion !== add.strikesVersion)) send()
-      chunk.push(add)
-    }
-    if (chunk.length > 0) send()
-  }
-
-  private addArgs(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {
-    const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events, this.keys.taskPrefix]
-    for (const p of tasks) {
-      // a generation to start from: it only needs to differ from the key's earlier incarnations;
-      // negative for a key made up just now, whose record the script need not look for
-      const seed = 1 + Math.floor(Math.random() * 0x7fffffff)
-      args.push(p.stored, p.task, p.json, p.due, p.fresh ? -seed : seed)
-    }
-    return args
   }
 
   private assertOpen(): void {

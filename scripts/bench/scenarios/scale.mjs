@@ -11,20 +11,21 @@ import { benchLogger, deleteShadowKeys, lib, noopTask, now, privateRedis, round,
 import { median } from '../lib/report.mjs'
 
 const DAY = 86_400_000
-/** Timed rounds of adds at each size: one round of a fraction of a second is at the mercy of a GC pause or a noisy neighbour. */
+/** Timed rounds of adds at each size (3 in --quick): one round of a fraction of a second is at the mercy of a GC pause or a noisy neighbour. */
 const ROUNDS = 5
+const QUICK_ROUNDS = 3
 
 export const scenario = {
   name: 'scale',
   title: 'add and due-move cost at 1 k, 100 k and 1 M scheduled tasks (shadows only)',
   notes: [
-    `scale: shadows only, private redis-server; "at S" is the schedule size the timed adds start from; adds/s is the median of ${ROUNDS} rounds, each taken out again after it; due-moves call move-due with batches of 1,000 back to back.`,
+    `scale: shadows only, private redis-server; the schedule holds S tasks due at random times over a day; adds/s is the median of ${ROUNDS} rounds (${QUICK_ROUNDS} in --quick), each taken out again after it, at random times over that day or (in due order) one ms apart from its middle; due-moves call move-due with batches of 1,000 back to back.`,
   ],
   cases({ quick, n }) {
     let sizes = quick ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000]
     if (n !== undefined) sizes = [...new Set([Math.min(1_000, n), Math.max(Math.min(1_000, n), Math.round(n / 10)), n])]
     const probe = quick ? 5_000 : 20_000
-    return [{ id: 'sizes', systems: ['shadows'], params: { sizes, adds: probe, moves: probe } }]
+    return [{ id: 'sizes', systems: ['shadows'], params: { sizes, adds: probe, moves: probe, rounds: quick ? QUICK_ROUNDS : ROUNDS, settle: quick ? 500 : 2_000 } }]
   },
   targets: {
     'adds/s at largest ÷ at smallest': [{ kind: 'value>=', value: 0.8, text: '≥ 0.8 (falls ≤ 20 %)' }],
@@ -49,7 +50,7 @@ export const scenario = {
         if (size > have) {
           await shadowsFill(shadow, size - have, () => ({ task: noop, params: {}, when: farFuture() }), { parallel: 4 })
           // let Redis finish growing its tables in the background (it rehashes a little every 100 ms)
-          await sleep(2_000)
+          await sleep(params.settle)
         }
         const { addRate, orderedRate, moveRate } = await probe(shadow, noop, params)
         addRates.push(addRate)
@@ -79,12 +80,12 @@ function farFuture() {
  * times and in due order, then `moves` tasks that come due together ahead of the rest, moved onto
  * the stream by the move-due script called back to back.
  */
-async function probe(shadow, noop, { adds, moves }) {
+async function probe(shadow, noop, { adds, moves, rounds }) {
   const { runScript } = await lib('redis/scripts.js')
   const { storedKey } = await lib('keys.js')
   const rates = []
   const orderedRates = []
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     rates.push(await timedAdds(shadow, adds, () => ({ task: noop, params: {}, when: farFuture() })))
     // in the middle of the day the schedule spans, one ms apart
     const first = Date.now() + DAY + DAY / 2

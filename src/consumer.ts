@@ -92,12 +92,19 @@ export class Consumer {
     this.outcomes = options.outcomes
   }
 
-  /** Opens the connection for blocking reads (the shared one must stay free) and makes sure the group exists. */
+  /**
+   * Opens the connection for blocking reads (the shared one must stay free), unless stopped: a
+   * connection opened after stop() would never be closed.
+   */
+  openReader(): void {
+    if (this.reader || this.stopped) return
+    this.reader = duplicate(this.shadow.redis)
+    this.reader.on('error', (err: Error) => this.logger.debug({ err }, 'reader connection error'))
+  }
+
+  /** Opens the reader (see openReader) and makes sure the consumer group exists. */
   async connect(): Promise<void> {
-    if (!this.reader) {
-      this.reader = duplicate(this.shadow.redis)
-      this.reader.on('error', (err: Error) => this.logger.debug({ err }, 'reader connection error'))
-    }
+    this.openReader()
     await this.ensureGroup()
   }
 

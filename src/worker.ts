@@ -236,6 +236,8 @@ export class Worker {
 
   private async connect(): Promise<void> {
     const shadow = this.shadow
+    // opened before anything is awaited, so that a close() meanwhile finds it to close
+    this.consumer.openReader()
     if (!this.subscriber) {
       const subscriber = duplicate(shadow.redis)
       this.subscriber = subscriber

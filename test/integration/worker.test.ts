@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { Shadow, Worker, defineTask, type TaskContext } from '../../src/index.js'
-import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
+import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
 
 t.teardown(closeAdmin)
@@ -222,6 +222,19 @@ t.test('close() on a worker that never ran resolves, twice', async (t) => {
   const worker = new Worker(shadow, { tasks: [job], name: 'never-ran', logger: testLogger })
   await t.resolves(Promise.all([worker.close(), worker.close()]))
   t.same(await shadow.workers(), [], 'never listed')
+})
+
+t.test('close() while run() is still connecting leaves no connection open', async (t) => {
+  const shadow = makeShadow(t)
+  const job = defineTask({ name: 'job', async run() {} })
+  const worker = new Worker(shadow, { tasks: [job], name: 'closed-while-connecting', logger: testLogger })
+  const running = worker.run()
+  await worker.close()
+  await running
+  await shadow.close()
+  const named = async () => ((await adminRedis().client('LIST')) as string).split('\n').filter((line) => line.includes(` name=shadows:${shadow.name} `)).length
+  await waitFor(async () => (await named()) === 0, 2000, 'the shadow\'s connections to close').catch(() => undefined)
+  t.equal(await named(), 0, 'no connection of the worker or the shadow is left')
 })
 
 t.test('close(): tasks running past the grace period are aborted and put back, attempt unchanged', async (t) => {

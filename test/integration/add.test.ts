@@ -6,7 +6,8 @@ import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, type AddOptions, type Execution, type Replacement } from '../../src/index.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
-import { storedKey } from '../../src/keys.js'
+import { newTaskKey, storedKey } from '../../src/keys.js'
+import { runScript } from '../../src/redis/scripts.js'
 import { assertNoKeys, gate, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)
@@ -519,4 +520,19 @@ t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only wh
   await waitFor(() => heard.length === 2, 2000, 'a second wake-up')
   t.same(heard, [`due ${base}`, `due ${base - 500}`], 'woken for the head, then for the batch task due before it')
   t.equal(await redis.zscore(shadow.keys.schedule, 'named'), String(base + 6000), 'a named key among them scheduled too')
+})
+
+t.test('an add-script call that fails half way leaves no record scheduled without its place in the schedule', async (t) => {
+  const shadow = makeShadow(t)
+  const redis = adminRedis()
+  const { schedule, stream, strikesVersion, events, taskPrefix } = shadow.keys
+  const later = Date.now() + 600_000
+  const [, first] = newTaskKey()
+  const [, second] = newTaskKey()
+  // two made-up keys (negative seed), the second with a due time the script cannot read: it fails there
+  const call = runScript(shadow.redis, 'add', [schedule, stream, strikesVersion], [Date.now(), 'add', '', events, taskPrefix, first, 'greet', '{}', later, -5, second, 'greet', '{}', 'soon', -6])
+  await t.rejects(call, 'the call fails')
+  t.equal(await redis.hget(taskPrefix + first, 'state'), 'scheduled', 'the task before the failure was written')
+  t.equal(await redis.zscore(schedule, first), String(later), 'and has its place in the schedule')
+  t.equal(await redis.exists(taskPrefix + second), 0, 'the failing task wrote nothing')
 })

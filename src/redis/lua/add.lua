@@ -52,7 +52,8 @@ end
 -- the earliest due time this call scheduled: when the schedule's head is due no earlier than that,
 -- the head is (almost always) a task added here and schedulers must hear of it
 local earliest = nil
-for n = 6, #ARGV, 5 do
+
+local function addTask(n)
   local key, task, params, due, seed = ARGV[n], ARGV[n + 1], ARGV[n + 2], tonumber(ARGV[n + 3]), ARGV[n + 4]
 
   local record = prefix .. key
@@ -71,8 +72,8 @@ for n = 6, #ARGV, 5 do
     local when = old[2] or redis.call('ZSCORE', schedule, key)
     replies[#replies + 1] = { oldState, when, old[3], old[4] or '{}' }
   else
-    -- kept as text: a number handed to Redis is formatted again
-    local gen = old[5] and tostring(tonumber(old[5]) + 1) or seed
+    -- kept as text (digits, never an exponent): a number handed to Redis is formatted again
+    local gen = old[5] and string.format('%.0f', tonumber(old[5]) + 1) or seed
     local replaced = 0
     if live then
       replaced = 2
@@ -114,12 +115,24 @@ for n = 6, #ARGV, 5 do
     end
   end
 end
+
+-- Redis does not undo a script that fails half way: should a task fail, the schedule entries of
+-- the records already written still go in, so that no record is left scheduled with no entry
+local ok, err = pcall(function()
+  for n = 6, #ARGV, 5 do
+    addTask(n)
+  end
+end)
 flush()
+if not ok then
+  error(err)
+end
 
 -- wake sleeping schedulers when a task added here became the next one due (asked at the end: a
 -- later replace in the same call may have moved a task scheduled earlier in it). A head due no
--- earlier than this call's earliest task is one of them, or, should that task have been replaced
--- later in the call, a head that a spare wake-up only re-reads.
+-- earlier than this call's earliest task is one of them; or a task due in the very same ms or,
+-- should the earliest have been replaced later in the call, a later one: a spare wake-up costs a
+-- scheduler at most one look at the schedule.
 if earliest then
   local head = redis.call('ZRANGE', schedule, 0, 0, 'WITHSCORES')
   if head[2] and tonumber(head[2]) >= earliest then

@@ -26,9 +26,9 @@
                         (also one it reclaimed from a dead worker), or one interrupted by
                         shutdown (attempt unchanged)
 
-  Task record keys are built here from the prefix, as add, move-due and start do: a batch of
-  outcomes would otherwise send each key twice. They share the shadow's hash tag, so they live in
-  the same cluster slot as the declared keys.
+  Task record keys are built here from the prefix, as add, move-due and start (read mode) do: a
+  batch of outcomes would otherwise send each key twice. They share the shadow's hash tag, so they
+  live in the same cluster slot as the declared keys.
 
   Returns the number of outcomes applied.
 ]]

@@ -92,3 +92,13 @@ export async function scheduled(shadow: Shadow): Promise<Record<string, number>>
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = Number(flat[i + 1])
   return out
 }
+
+/** Every message published on the shadow's events channel from now on, in order (unsubscribed on teardown). */
+export async function heardEvents(t: Asserts, shadow: Shadow): Promise<string[]> {
+  const listener = adminRedis().duplicate()
+  t.teardown(() => listener.disconnect())
+  const heard: string[] = []
+  listener.on('message', (_channel: string, message: string) => heard.push(message))
+  await listener.subscribe(shadow.keys.events)
+  return heard
+}

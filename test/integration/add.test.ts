@@ -8,7 +8,7 @@ import { defineTask, type AddOptions, type Execution, type Replacement } from '.
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 import { newTaskKey, storedKey } from '../../src/keys.js'
 import { runScript } from '../../src/redis/scripts.js'
-import { assertNoKeys, gate, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
+import { assertNoKeys, gate, heardEvents, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)
 
@@ -471,11 +471,7 @@ t.test('a batch made just before close() is stored whole, and a bad item fails a
 t.test('two replaces of one key in one call wake the schedulers for the one that stands', async (t) => {
   const { task } = greeter()
   const shadow = makeShadow(t)
-  const listener = adminRedis().duplicate()
-  t.teardown(() => listener.disconnect())
-  const heard: string[] = []
-  listener.on('message', (_channel: string, message: string) => heard.push(message))
-  await listener.subscribe(shadow.keys.events)
+  const heard = await heardEvents(t, shadow)
   const soon = Date.now() + 60_000
   // made in the same turn: one add-script call, in order
   await Promise.all([
@@ -489,11 +485,7 @@ t.test('two replaces of one key in one call wake the schedulers for the one that
 t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only when it holds the next task due', async (t) => {
   const { task } = greeter()
   const shadow = makeShadow(t)
-  const listener = adminRedis().duplicate()
-  t.teardown(() => listener.disconnect())
-  const heard: string[] = []
-  listener.on('message', (_channel: string, message: string) => heard.push(message))
-  await listener.subscribe(shadow.keys.events)
+  const heard = await heardEvents(t, shadow)
   const base = Date.now() + 600_000
   await shadow.add(task, { when: new Date(base) })({ name: 'head' })
   await waitFor(() => heard.length === 1, 2000, 'the first wake-up')

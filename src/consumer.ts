@@ -77,20 +77,11 @@ export class Consumer {
   private readFailures = 0
   private stopped = false
   private reader: RedisClient | undefined
-  private readonly registry: ReadonlyMap<string, AnyTask>
-  private readonly logger: Logger
-  private readonly observer: WorkerObserver | undefined
-  private readonly outcomes: Outcomes
 
   constructor(
     private readonly shadow: Shadow,
     private readonly options: ConsumerOptions,
-  ) {
-    this.registry = options.registry
-    this.logger = options.logger
-    this.observer = options.observer
-    this.outcomes = options.outcomes
-  }
+  ) {}
 
   /**
    * Opens the connection for blocking reads (the shared one must stay free), unless stopped: a
@@ -99,7 +90,7 @@ export class Consumer {
   openReader(): void {
     if (this.reader || this.stopped) return
     this.reader = duplicate(this.shadow.redis)
-    this.reader.on('error', (err: Error) => this.logger.debug({ err }, 'reader connection error'))
+    this.reader.on('error', (err: Error) => this.options.logger.debug({ err }, 'reader connection error'))
   }
 
   /** Opens the reader (see openReader) and makes sure the consumer group exists. */
@@ -225,12 +216,12 @@ export class Consumer {
     this.readFailures += 1
     if (/NOGROUP/.test(err.message)) {
       // Redis lost the stream (restarted without persistence): make the group again
-      this.logger.warn('consumer group missing; creating it again')
+      this.options.logger.warn('consumer group missing; creating it again')
       await this.ensureGroup().catch(() => undefined)
       return
     }
     if (this.readFailures === 1 || this.readFailures % 20 === 0) {
-      this.logger.warn({ err, failures: this.readFailures }, 'cannot read from redis; retrying')
+      this.options.logger.warn({ err, failures: this.readFailures }, 'cannot read from redis; retrying')
     }
     await sleep(Math.min(50 * this.readFailures, 2000))
   }
@@ -238,7 +229,7 @@ export class Consumer {
   /** Nothing queued, scheduled or running anywhere, and nothing of ours waiting to be recorded. */
   private async isDrained(): Promise<boolean> {
     if (this.inFlight.size > 0 || this.reserved > 0) return false
-    await this.outcomes.idle()
+    await this.options.outcomes.idle()
     const { stream, schedule } = this.shadow.keys
     const [length, scheduled] = (await this.shadow.redis.pipeline().xlen(stream).zcard(schedule).exec()) ?? []
     return length?.[1] === 0 && scheduled?.[1] === 0
@@ -254,7 +245,7 @@ export class Consumer {
         gone.push(id)
         continue
       }
-      const task = f.task === undefined ? undefined : this.registry.get(f.task)
+      const task = f.task === undefined ? undefined : this.options.registry.get(f.task)
       if (!task) {
         this.deferUnknown(id, f.key, f.gen, f.task)
         continue
@@ -285,8 +276,8 @@ export class Consumer {
 
   /** Puts back a message naming a task this worker does not run, for a worker that does. */
   private deferUnknown(id: string, key: string, gen: string, task: string | undefined): void {
-    this.logger.warn({ task, key: userKey(key), retryIn: this.options.unknownTaskDelay }, 'this worker does not know the task; putting it back for a worker that does')
-    this.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
+    this.options.logger.warn({ task, key: userKey(key), retryIn: this.options.unknownTaskDelay }, 'this worker does not know the task; putting it back for a worker that does')
+    this.options.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + this.options.unknownTaskDelay })
   }
 
   /**
@@ -309,7 +300,7 @@ export class Consumer {
       for (let tries = 0; ; tries++) {
         strikes = await this.shadow.currentStrikes(tries > 0)
         const args: (string | number)[] = [CONSUMER_GROUP, this.options.name, Date.now(), strikes.version, mode]
-        if (mode === 'read') args.push(count, keys.taskPrefix, ...this.registry.keys())
+        if (mode === 'read') args.push(count, keys.taskPrefix, ...this.options.registry.keys())
         else for (const m of batch) args.push(m.id, m.gen)
         const reply = (await runScript(redis, 'start', [keys.stream, keys.strikesVersion, ...recordKeys], args)) as StartReply
         if (reply[0] !== 'stale') {
@@ -336,7 +327,7 @@ export class Consumer {
       }
       const [, id = '', replyKey, gen = '', taskName = '', when, attempt, deliveries, paramsJson = '{}'] = splitEntry(entry, 9)
       const key = replyKey || (batch[i]?.key as string)
-      const task = this.registry.get(taskName)
+      const task = this.options.registry.get(taskName)
       if (!task) {
         this.deferUnknown(id, key, gen, taskName)
         return
@@ -368,14 +359,14 @@ export class Consumer {
     if (this.inFlight.has(message.id)) return undefined
     const { id, key, gen } = message
     const params = (paramsJson === '{}' ? {} : JSON.parse(paramsJson)) as Record<string, unknown>
-    const log = () => this.logger.child({ task: task.name, key: userKey(key), attempt })
+    const log = () => this.options.logger.child({ task: task.name, key: userKey(key), attempt })
     if (deliveries > this.options.maxDeliveries) {
       const error = {
         type: 'PoisonTaskError',
         message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${this.options.maxDeliveries}`,
       }
       log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
-      this.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+      this.options.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
       return undefined
     }
     const strike = strikes.match(task.name, params)
@@ -384,26 +375,26 @@ export class Consumer {
       const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
       // a struck run of a perpetual or cron task is skipped and its chain goes on
       const next = nextRunAt(task, when)
-      this.outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
-      this.observer?.taskEnded?.(task.name, 'struck', 0)
+      this.options.outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
+      this.options.observer?.taskEnded?.(task.name, 'struck', 0)
       return undefined
     }
     try {
       task.validate(params)
     } catch (err) {
       log().error({ err }, 'params do not match the schema; failing without retry')
-      this.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
+      this.options.outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
       return undefined
     }
-    const running = new Attempt({ id, key, gen, task, params, when, attempt }, this.logger)
+    const running = new Attempt({ id, key, gen, task, params, when, attempt }, this.options.logger)
     this.inFlight.set(id, running)
-    this.observer?.taskStarted?.(task.name, running.startedAt - when)
+    this.options.observer?.taskStarted?.(task.name, running.startedAt - when)
     return this.execute(running)
   }
 
   private async execute(attempt: Attempt): Promise<void> {
     const { id, key, gen } = attempt.input
-    if (this.logger.isLevelEnabled('debug')) attempt.logger.debug('task started')
+    if (this.options.logger.isLevelEnabled('debug')) attempt.logger.debug('task started')
     let result: AttemptResult
     try {
       result = await attempt.run(this.shadow, this.options.worker, this.reportProgress)
@@ -411,9 +402,9 @@ export class Consumer {
       this.inFlight.delete(id)
       this.releaseSlot()
     }
-    const { outcome, data, due } = decideOutcome(attempt, result, this.logger.isLevelEnabled('debug'))
-    this.outcomes.push({ id, key, gen, outcome, data, due })
-    this.observer?.taskEnded?.(attempt.input.task.name, outcome === 'again-failed' ? 'failed' : outcome, Date.now() - attempt.startedAt)
+    const { outcome, data, due } = decideOutcome(attempt, result, this.options.logger.isLevelEnabled('debug'))
+    this.options.outcomes.push({ id, key, gen, outcome, data, due })
+    this.options.observer?.taskEnded?.(attempt.input.task.name, outcome === 'again-failed' ? 'failed' : outcome, Date.now() - attempt.startedAt)
   }
 
   /**
@@ -429,12 +420,12 @@ export class Consumer {
         | null
       const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id))
       if (entries.length === 0) return
-      this.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
+      this.options.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
       // as reclaimed: some may be messages this worker took over from a dead one and had not
       // started yet, whose record still names the dead worker
       await this.dispatch(entries, true)
     } catch (err) {
-      this.logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
+      this.options.logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
     }
   }
 
@@ -453,7 +444,7 @@ export class Consumer {
       await Promise.race([this.waitForSlot(), sleep(Math.min(100, Math.max(1, deadline - Date.now())))])
     }
     if (this.inFlight.size === 0) return
-    this.logger.warn({ running: this.inFlight.size }, 'grace period over; aborting running tasks')
+    this.options.logger.warn({ running: this.inFlight.size }, 'grace period over; aborting running tasks')
     for (const attempt of this.inFlight.values()) attempt.abort('shutdown')
     // an aborted attempt settles at once (its outcome is recorded even if the task ignores the signal)
     await sleep(0)

@@ -115,13 +115,10 @@ export class Worker {
     this.logger = (options.logger ?? shadow.logger).child({ worker: this.name })
     this.outcomes = new Outcomes(shadow, this.name, this.logger)
     this.consumer = new Consumer(shadow, {
+      ...merged,
       worker: this,
       name: this.name,
       registry,
-      concurrency: merged.concurrency,
-      redeliveryTimeout: merged.redeliveryTimeout,
-      unknownTaskDelay: merged.unknownTaskDelay,
-      maxDeliveries: merged.maxDeliveries,
       readBlock: DEFAULTS.readBlock,
       drainCheck: DEFAULTS.drainCheck,
       startBatch: DEFAULTS.startBatch,

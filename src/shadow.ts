@@ -247,7 +247,7 @@ export class Shadow {
           }
         }
         send(chunk)
-        // let this chunk go out (see sendAdds) while the next one is prepared
+        // let this chunk go out (see AddCalls.send) while the next one is prepared
         if (prepared < items.length) await new Promise((resolve) => setImmediate(resolve))
       }
       await Promise.all(calls)

@@ -17,8 +17,8 @@
            when the caller made the key up just now (a random UUID): no record can exist, so
            none is looked up
 
-  Task record keys are built here from the prefix, as move-due does: a batch of a thousand would
-  otherwise send a thousand more key names. They share the shadow's hash tag, so they live in the
+  Task record keys are built here from the prefix, as move-due, finish and start (read mode) do: a
+  batch of a thousand would otherwise send a thousand more key names. They share the shadow's hash tag, so they live in the
   same cluster slot as the declared keys.
 
   A record stores no params when they are {} (the readers default them), and a scheduled record no

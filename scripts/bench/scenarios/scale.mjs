@@ -82,7 +82,6 @@ function farFuture() {
  */
 async function probe(shadow, noop, { adds, moves, rounds }) {
   const { runScript } = await lib('redis/scripts.js')
-  const { storedKey } = await lib('keys.js')
   const rates = []
   const orderedRates = []
   for (let round = 0; round < rounds; round++) {
@@ -113,13 +112,12 @@ async function probe(shadow, noop, { adds, moves, rounds }) {
   if (moved !== moves) throw new Error(`moved ${moved} tasks, expected ${moves}`)
   // leave only the scheduled tasks behind: the next size counts them alone
   await shadow.redis.del(stream)
-  for (let i = 0; i < dueKeys.length; i += 1000) await shadow.redis.del(...dueKeys.slice(i, i + 1000).map((key) => shadow.keys.task(storedKey(key))))
+  await takeOut(shadow, dueKeys)
   return { addRate, orderedRate: median(orderedRates), moveRate }
 }
 
 /** Adds `count` tasks, 1,000 per batch, and answers how many a second; then takes them out again. */
 async function timedAdds(shadow, count, makeItem) {
-  const { storedKey } = await lib('keys.js')
   const batches = []
   const started = now()
   for (let i = 0; i < count; i += 1000) {
@@ -128,14 +126,20 @@ async function timedAdds(shadow, count, makeItem) {
   const rate = count / ((now() - started) / 1000)
   const added = batches.flat().map((result) => {
     if (!result.ok) throw result.error
-    return storedKey(result.execution.key)
+    return result.execution.key
   })
-  for (let i = 0; i < added.length; i += 1000) {
-    const batch = added.slice(i, i + 1000)
-    await shadow.redis.zrem(shadow.keys.schedule, ...batch)
-    await shadow.redis.unlink(...batch.map((key) => shadow.keys.task(key)))
-  }
+  await takeOut(shadow, added)
   return rate
+}
+
+/** Removes tasks (by their keys) from the schedule and their records, 1,000 at a time. */
+async function takeOut(shadow, keys) {
+  const { storedKey } = await lib('keys.js')
+  for (let i = 0; i < keys.length; i += 1000) {
+    const stored = keys.slice(i, i + 1000).map(storedKey)
+    await shadow.redis.zrem(shadow.keys.schedule, ...stored)
+    await shadow.redis.unlink(...stored.map((key) => shadow.keys.task(key)))
+  }
 }
 
 function label(size) {

@@ -418,7 +418,10 @@ export class Consumer {
       const reply = (await this.shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, this.options.name, 'COUNT', 1000, 'STREAMS', this.shadow.keys.stream, '0')) as
         | [string, StreamEntry[]][]
         | null
-      const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id))
+      // a task that ran here stays pending until its outcome is written (perhaps only once Redis
+      // is back), and its record says running on this worker: started again, it would run twice
+      const ended = this.options.outcomes.messageIds()
+      const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id) && !ended.has(id))
       if (entries.length === 0) return
       this.options.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
       // as reclaimed: some may be messages this worker took over from a dead one and had not

@@ -38,6 +38,11 @@ export class Outcomes {
     this.writing ??= this.writeAll()
   }
 
+  /** The messages whose outcome is queued or being written: their tasks ran here and are over. */
+  messageIds(): Set<string> {
+    return new Set(this.queue.map((o) => o.id))
+  }
+
   /** Resolves when every queued outcome is written. */
   async idle(): Promise<void> {
     while (this.writing) await this.writing

@@ -429,3 +429,39 @@ t.test('finished messages leave the stream, also those finished behind a task st
   const pending = (await redis.xpending(shadow.keys.stream, 'workers')) as [number]
   t.equal(pending[0], 0, 'nothing pending')
 })
+
+t.test('after a reconnection, a task whose outcome is not written yet is not started again', async (t) => {
+  let runs = 0
+  const once = defineTask({
+    name: 'once',
+    async run() {
+      runs += 1
+    },
+  })
+  const shadow = makeShadow(t)
+  await shadow.add(once, { key: 'once' })({})
+  const worker = makeWorker(t, shadow, [once], { name: 'recover' })
+  // the outcome write waits (as while Redis is away) until the check below is done
+  const internals = worker as unknown as { outcomes: { write(batch: unknown): Promise<void> }; consumer: { recoverOwnPending(): Promise<void> } }
+  const write = internals.outcomes.write.bind(internals.outcomes)
+  let release = () => {}
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  internals.outcomes.write = async (batch) => {
+    await held
+    await write(batch)
+  }
+  const running = worker.run()
+  await waitFor(() => runs === 1, 5000, 'the task ran')
+  // what the worker does when its subscriber reconnects: the message is still pending and its
+  // record still says running on this worker, but the task is over
+  await internals.consumer.recoverOwnPending()
+  await sleep(100)
+  t.equal(runs, 1, 'the task is not run again')
+  release()
+  await waitFor(async () => (await shadow.get('once'))?.state === 'completed', 5000, 'the outcome is written')
+  t.equal(runs, 1, 'it ran once')
+  await worker.close()
+  await running
+})

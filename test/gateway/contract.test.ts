@@ -132,3 +132,26 @@ t.test('the error registry, the Error schema and the README Errors table agree',
     t.ok(documentedStatuses.has(String(status)), `${code}: some route documents status ${status}`)
   }
 })
+
+t.test('every route that parses a body documents the 413 and 415 it answers to an overlong or non-JSON one', async (t) => {
+  const { app } = await makeApp(t, { bodyLimit: 1024 })
+  const samples: Record<string, string> = { '{key}': 'contract-k', '{id}': 'contract-id' }
+  for (const [path, item] of Object.entries(yamlDocument.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (!['post', 'put', 'delete'].includes(method)) continue
+      const url = path.replace(/\{\w+\}/g, (param) => samples[param] ?? 'x')
+      const responses = (operation as { responses?: Record<string, unknown> }).responses ?? {}
+      const route = `${method.toUpperCase()} ${path}`
+      const plain = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: 'hello', headers: { 'content-type': 'text/plain' } })
+      t.equal(plain.statusCode, 415, `${route}: a text/plain body is a 415`)
+      t.ok('415' in responses, `${route}: openapi.yaml documents its 415`)
+      const long = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: JSON.stringify({ pad: 'x'.repeat(2048) }), headers: { 'content-type': 'application/json' } })
+      t.equal(long.statusCode, 413, `${route}: a body over the limit is a 413`)
+      t.ok('413' in responses, `${route}: openapi.yaml documents its 413`)
+    }
+  }
+  // an id no strike can have (strike ids are short) is refused before Redis is asked
+  const restore = await app.inject({ method: 'DELETE', url: `/strikes/${'x'.repeat(1001)}` })
+  t.equal(restore.statusCode, 400, 'DELETE /strikes/{id} with an overlong id is a 400')
+  t.ok('400' in ((yamlDocument.paths['/strikes/{id}']?.delete as { responses?: object })?.responses ?? {}), 'and openapi.yaml documents its 400')
+})

@@ -46,7 +46,7 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Restore: remove a strike rule (skipped tasks stay skipped)',
         tags: ['strikes'],
         params: IdParams,
-        response: { 200: described(StrikeBody, 'Restored: the removed strike.'), ...errors(401, 403, 404, 503) },
+        response: { 200: described(StrikeBody, 'Restored: the removed strike.'), ...errors(400, 401, 403, 404, 413, 415, 503) },
       },
     },
     async (request) => shadow.restore(request.params.id),

@@ -176,7 +176,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Cancel a task (a running one has its signal aborted)',
         tags: ['tasks'],
         params: KeyParams,
-        response: { 200: Cancelled, ...errors(400, 401, 403, 404, 409, 503) },
+        response: { 200: Cancelled, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
       },
     },
     async (request) => {

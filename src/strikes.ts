@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import { ShadowsError } from './errors.js'
+import { holdsNonFinite } from './validation.js'
 
 /** The comparison a strike applies to a parameter value. */
 export type StrikeOperator = '==' | '!=' | '>' | '>=' | '<' | '<=' | 'between'
@@ -80,6 +81,7 @@ export function normalizeStrike(input: unknown): Omit<Strike, 'id' | 'createdAt'
     return { task: task as string, operator: '==' }
   }
   if (value === undefined) invalid('a strike on a parameter needs a value')
+  if (holdsNonFinite(value)) invalid('strike value holds a number that is NaN or out of range (like 1e400); JSON has no such number')
   if (op === 'between') {
     if (!Array.isArray(value) || value.length !== 2) invalid('between takes [lo, hi]')
     const [lo, hi] = value as unknown[]

@@ -37,7 +37,7 @@ export function parseWhen(when: When): number {
     if (!RFC3339.test(when)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z; got ${JSON.stringify(when)}`, { field: 'when' })
     }
-    ms = Date.parse(when)
+    ms = isCalendarDate(when) ? Date.parse(when) : Number.NaN
   } else {
     throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'when must be a Date, an RFC 3339 string or epoch milliseconds', { field: 'when' })
   }
@@ -45,6 +45,19 @@ export function parseWhen(when: When): number {
     throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when is not a valid time before the year 10000: ${JSON.stringify(when)}`, { field: 'when' })
   }
   return Math.trunc(ms)
+}
+
+/**
+ * Whether the date part of an RFC 3339 timestamp names a day of the calendar. `Date.parse` rolls
+ * an overflowing day into the next month (`2030-02-30` becomes 2 March), which would schedule a
+ * task at a time the client never wrote.
+ */
+function isCalendarDate(timestamp: string): boolean {
+  const year = Number(timestamp.slice(0, 4))
+  const month = Number(timestamp.slice(5, 7))
+  const day = Number(timestamp.slice(8, 10))
+  // day 0 of the next month is the last day of this one
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate()
 }
 
 /**
@@ -66,16 +79,45 @@ export function resolveDue(options: { when?: When | undefined; delay?: number | 
   return Math.max(parseWhen(when), now)
 }
 
+/**
+ * Whether `value` holds a number JSON cannot carry: NaN or ±Infinity, which `JSON.stringify`
+ * quietly writes as `null` (a JSON body's `1e400` parses to Infinity). Walks without recursion,
+ * so that a deeply nested value cannot overflow the stack.
+ */
+export function holdsNonFinite(value: unknown): boolean {
+  const pending: unknown[] = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (typeof next === 'number') {
+      if (!Number.isFinite(next)) return true
+    } else if (Array.isArray(next)) {
+      for (const item of next) pending.push(item)
+    } else if (next !== null && typeof next === 'object' && typeof (next as { toJSON?: unknown }).toJSON !== 'function') {
+      for (const item of Object.values(next)) pending.push(item)
+    }
+  }
+  return false
+}
+
 /** The params as JSON text; throws `SHADOWS_ERR_INVALID_PARAMS` when they cannot be written as JSON. */
 export function paramsJson(task: string, params: Record<string, unknown>): string {
+  let json: string
   try {
-    return JSON.stringify(params)
+    json = JSON.stringify(params)
   } catch (err) {
     throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: not serializable as JSON (${(err as Error).message})`, {
       task,
       field: 'params',
     })
   }
+  // a non-finite number comes out as null: only params whose JSON holds a null are walked
+  if (json.includes('null') && holdsNonFinite(params)) {
+    throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: a number is NaN or out of range (like 1e400); JSON has no such number`, {
+      task,
+      field: 'params',
+    })
+  }
+  return json
 }
 
 /** Throws `SHADOWS_ERR_INVALID_PARAMS` unless `params` is a plain JSON object. */

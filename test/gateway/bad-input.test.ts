@@ -54,6 +54,20 @@ t.test('unknown task, bad params, body not an object, extra fields', async (t) =
     { what: 'params an array', request: post('/tasks', '{"task":"greet","params":["Jane"]}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /params/ },
     { what: 'params a string', request: post('/tasks', '{"task":"greet","params":"Jane"}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /params/ },
     { what: 'params null', request: post('/tasks', '{"task":"greet","params":null}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /params/ },
+    {
+      what: 'a number too large for a double',
+      request: post('/tasks', '{"task":"greet","params":{"name":"x","big":1e400}}'),
+      status: 400,
+      code: 'SHADOWS_ERR_INVALID_PARAMS',
+      message: /out of range/,
+    },
+    {
+      what: 'a strike value too large for a double',
+      request: post('/strikes', '{"parameter":"n","value":-1e400}'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /out of range/,
+    },
     { what: 'bad params on PUT', request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 1 } } }, status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /name/ },
     { what: 'body an array', request: post('/tasks', '[{"task":"greet"}]'), status: 400, code: 'SHADOWS_ERR_VALIDATION' },
     { what: 'body a string', request: post('/tasks', '"greet"'), status: 400, code: 'SHADOWS_ERR_VALIDATION' },
@@ -122,6 +136,10 @@ t.test('timing: when and delay together, naive timestamps, bad delays', async (t
     { what: 'a date only', request: add('"when":"2099-01-01"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'not a time', request: add('"when":"tomorrow"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'an impossible date', request: add('"when":"2099-13-45T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
+    { what: 'February 30', request: add('"when":"2099-02-30T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
+    { what: 'April 31', request: add('"when":"2099-04-31T10:00:00+02:00"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
+    { what: 'February 29 of a common year', request: add('"when":"2099-02-29T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
+    { what: 'day 00', request: add('"when":"2099-01-00T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'when a number', request: add('"when":4102444800000'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'a negative delay', request: add('"delay":-1'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
     { what: 'a delay as a string', request: add('"delay":"1000"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
@@ -162,6 +180,9 @@ t.test('a batch item with a delay past the year 9999 is refused alone', async (t
   const latest = await app.inject(post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x' }, when: '9999-12-31T23:59:59.999Z' })))
   t.equal(latest.statusCode, 202, 'the latest RFC 3339 time is fine')
   t.equal(JSON.parse(latest.body).when, '9999-12-31T23:59:59.999Z')
+  const leap = await app.inject(post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x' }, when: '2096-02-29T10:00:00Z' })))
+  t.equal(leap.statusCode, 202, 'February 29 of a leap year is fine')
+  t.equal(JSON.parse(leap.body).when, '2096-02-29T10:00:00.000Z', 'and kept as written')
 })
 
 t.test('JSON nested too deeply is a 400, not a stack overflow', async (t) => {

@@ -153,7 +153,18 @@ t.test('params failing the schema: SHADOWS_ERR_INVALID_PARAMS naming the field, 
   }
   await rejectsWith(t, () => shadow.add('free')(null as never), 'SHADOWS_ERR_INVALID_PARAMS', 'params null')
   await rejectsWith(t, () => shadow.add('free')([] as never), 'SHADOWS_ERR_INVALID_PARAMS', 'params an array')
+  // JSON has no NaN or Infinity: JSON.stringify would store them as null, params never sent
+  for (const [what, params] of [
+    ['NaN', { n: Number.NaN }],
+    ['Infinity nested in an array', { list: [1, [Number.POSITIVE_INFINITY]] }],
+    ['-Infinity in an object', { o: { n: Number.NEGATIVE_INFINITY, s: null } }],
+  ] as const) {
+    const err = await rejectsWith(t, () => shadow.add('free')(params as never), 'SHADOWS_ERR_INVALID_PARAMS', `a param ${what}`)
+    t.match(err?.message ?? '', /NaN or out of range/, `${what}: the message says why`)
+  }
   await assertNoKeys(t, shadow)
+  const fine = await shadow.add('free', { key: 'nulls-and-dates' })({ n: null, at: new Date(0), big: 1e308 })
+  t.same((await shadow.get(fine.key))?.params, { n: null, at: '1970-01-01T00:00:00.000Z', big: 1e308 }, 'null, a Date and a large finite number are fine')
 })
 
 t.test('with a task registry: unknown names are refused, names are validated against their schema', async (t) => {

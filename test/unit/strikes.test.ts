@@ -103,6 +103,10 @@ t.test('normalizeStrike: invalid rules throw SHADOWS_ERR_VALIDATION', async (t) 
     invalid.push([`${op} on an object`, { parameter: 'n', operator: op, value: { a: 1 } }])
     invalid.push([`${op} on Infinity`, { parameter: 'n', operator: op, value: Infinity }])
   }
+  // JSON has no such numbers: stored, they would turn into null and match nulls
+  invalid.push(['== on NaN', { parameter: 'n', value: Number.NaN }])
+  invalid.push(['!= on an array holding Infinity', { parameter: 'n', operator: '!=', value: [1, -Infinity] }])
+  invalid.push(['== on an object holding Infinity', { parameter: 'n', value: { a: { b: Infinity } } }])
   for (const [what, input] of invalid) {
     const err = throwsCode(t, () => normalizeStrike(input), 'SHADOWS_ERR_VALIDATION', `${what} is refused`)
     t.type(err, ShadowsError, `${what}: a ShadowsError`)

@@ -1,6 +1,7 @@
 /**
- * Flag parsing for the CLI: every flag can also come from an environment variable; a bad flag is a
- * one-line error and exit code 2.
+ * Flag parsing for the CLI: a flag that configures a process or its connection can also come from
+ * an environment variable (flags that describe one call, like `add --key`, cannot: a variable left
+ * set would apply to every later call); a bad flag is a one-line error and exit code 2.
  */
 import { parseArgs } from 'node:util'
 

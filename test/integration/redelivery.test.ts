@@ -1,6 +1,8 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, defineTask } from '../../src/index.js'
+import { CONSUMER_GROUP, storedKey } from '../../src/keys.js'
+import { runScript } from '../../src/redis/scripts.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
 
@@ -109,4 +111,36 @@ t.test('a reclaimed task this worker does not know is handed on to a worker that
   t.equal(info?.state, 'completed')
   t.equal(info?.result, 'handed on')
   t.same(runs, ['rescuer-2'], 'ran once, on the worker that knows it')
+})
+
+t.test('Redis back from a snapshot: outcomes for messages it has not delivered again take no queued task off the stream', async (t) => {
+  const ran: string[] = []
+  const note = defineTask({
+    name: 'note',
+    async run(_params, ctx) {
+      ran.push(ctx.key)
+    },
+  })
+  const shadow = makeShadow(t)
+  const { stream, schedule, events, taskPrefix } = shadow.keys
+  for (const key of ['a', 'b', 'c', 'd']) await shadow.add(note, { key })({})
+  // the group as a snapshot taken before any delivery left it: nothing delivered, nothing pending
+  await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  const record = async (key: string) => shadow.redis.hmget(shadow.keys.task(storedKey(key)), 'gen', 'sid')
+  const [genC = '', sidC = ''] = await record('c')
+  const [genD = '', sidD = ''] = await record('d')
+  // d started on worker w after the snapshot... as far as its record knows (its start made it to
+  // disk, its delivery did not); c's start never made it
+  await shadow.redis.hset(shadow.keys.task(storedKey('d')), 'state', 'running', 'worker', 'w')
+  // w, which ran c and d before Redis went down, writes their outcomes
+  const applied = await runScript(shadow.redis, 'finish', [stream, schedule], [CONSUMER_GROUP, 'w', Date.now(), shadow.executionTtl, events, taskPrefix, sidC, 'c', genC, 'completed', '', 0, sidD, 'd', genD, 'completed', '', 0])
+  t.equal(applied, 1, "only d's outcome applies: c's record never saw its start")
+  t.equal(await shadow.redis.xlen(stream), 3, 'a, b and c stay on the stream, only d leaves it')
+  t.equal((await shadow.get('c'))?.state, 'queued', 'c is still queued')
+  t.equal((await shadow.get('d'))?.state, 'completed')
+
+  const worker = makeWorker(t, shadow, [note], { name: 'after-restore' })
+  await worker.runUntilFinished()
+  t.same(ran.sort(), ['a', 'b', 'c'], 'a, b and c run')
+  for (const key of ['a', 'b', 'c']) t.equal((await shadow.get(key))?.state, 'completed', `${key} completed`)
 })

@@ -76,7 +76,10 @@ for n = 7, #ARGV, 6 do
   end
   -- a message another worker reclaimed is that worker's to acknowledge
   local reclaimed = current and f[2] == 'running' and f[3] ~= worker and not owned
-  if not reclaimed then
+  -- the record's own queued message, for an attempt Redis has no trace of: it restarted from a
+  -- snapshot taken before that start. The message must stay and run again: nothing Redis kept is lost
+  local rolledBack = not owned and f[2] == 'queued' and f[4] == id
+  if not reclaimed and not rolledBack then
     acked[#acked + 1] = id
   end
   if owned then
@@ -124,6 +127,18 @@ local function parse(id)
   return tonumber(ms), tonumber(seq)
 end
 
+-- the id of the last message the group delivered
+local function lastDelivered()
+  for _, fields in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local name, last
+    for i = 1, #fields, 2 do
+      if fields[i] == 'name' then name = fields[i + 1] elseif fields[i] == 'last-delivered-id' then last = fields[i + 1] end
+    end
+    if name == group then return last end
+  end
+  return '0-0'
+end
+
 if #acked > 0 then
   redis.call('XACK', stream, group, unpack(acked))
   -- Acknowledged messages leave the stream. Messages are delivered in id order, so every message
@@ -138,7 +153,9 @@ if #acked > 0 then
       cms, cseq = ms[i], seq[i]
     end
   end
-  -- the cut: just past the newest acknowledged message, or the oldest pending one if older
+  -- the cut: just past the newest acknowledged message, or the oldest pending one if older, and
+  -- never past the last one the group delivered: after Redis restarted from a snapshot, outcomes
+  -- arrive for messages it has not delivered (again) yet
   cseq = cseq + 1
   local pending = redis.call('XPENDING', stream, group)
   if pending[1] > 0 then
@@ -146,6 +163,10 @@ if #acked > 0 then
     if pms < cms or (pms == cms and pseq < cseq) then
       cms, cseq = pms, pseq
     end
+  end
+  local lms, lseq = parse(lastDelivered())
+  if lms < cms or (lms == cms and lseq + 1 < cseq) then
+    cms, cseq = lms, lseq + 1
   end
   redis.call('XTRIM', stream, 'MINID', string.format('%.0f-%.0f', cms, cseq))
   local rest = {}

@@ -46,7 +46,7 @@ const SUSPECT_DELIVERIES = 3
 /**
  * The start script's reply: `['stale']`, or one string per message whose fields are separated by
  * the unit separator, params (JSON) last: `run id key gen task when attempt deliveries params`,
- * `unknown id key gen task`, or `drop id`.
+ * `unknown id key gen task`, `drop id`, or `skip id` (a reclaimed message another worker holds now).
  */
 type StartReply = string[]
 const SEP = '\x1f'
@@ -319,7 +319,7 @@ export class Consumer {
     const started: { deliveries: number; done: Promise<void> }[] = []
     const entries = replies as StartReply
     entries.forEach((entry, i) => {
-      if (entry.startsWith('drop')) return
+      if (entry.startsWith('drop') || entry.startsWith('skip')) return
       if (entry.startsWith('unknown')) {
         const [, id = '', key = '', gen = '', name = ''] = splitEntry(entry, 5)
         this.deferUnknown(id, key, gen, name)

@@ -144,3 +144,26 @@ t.test('Redis back from a snapshot: outcomes for messages it has not delivered a
   t.same(ran.sort(), ['a', 'b', 'c'], 'a, b and c run')
   for (const key of ['a', 'b', 'c']) t.equal((await shadow.get(key))?.state, 'completed', `${key} completed`)
 })
+
+t.test('a worker does not start a message it read but another worker has claimed since', async (t) => {
+  const shadow = makeShadow(t)
+  const { stream, strikesVersion } = shadow.keys
+  await shadow.add('long', { key: 'contested' })({})
+  await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  const record = shadow.keys.task(storedKey('contested'))
+  const [gen = ''] = await shadow.redis.hmget(record, 'gen')
+  // worker a reads the message, then loses its connection for a long while
+  const read = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'a', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
+  const id = read[0]?.[1][0]?.[0] ?? ''
+  // worker b takes it over as abandoned and starts it
+  await shadow.redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
+  const start = (worker: string) => runScript(shadow.redis, 'start', [stream, strikesVersion, record], [CONSUMER_GROUP, worker, Date.now(), '', 'reclaimed', id, gen]) as Promise<string[]>
+  t.match((await start('b'))[0], /^run\x1f/, 'b, which holds the message, starts it')
+  // back, a starts what it finds in its pending list as it read it before
+  t.same(await start('a'), [`skip\x1f${id}`], 'a, which no longer holds it, leaves it alone')
+  const after = await shadow.get('contested')
+  t.equal(after?.state, 'running')
+  t.equal(after?.worker, 'b', 'it still runs on b')
+  t.equal(await shadow.redis.xlen(stream), 1, 'and its message stays')
+  await shadow.cancel('contested')
+})

@@ -30,6 +30,7 @@
     run <id> <key> <generation> <task> <when> <attempt> <deliveries> <params>
     unknown <id> <key> <generation> <task>   mode read: a task this worker does not run
     drop <id>
+    skip <id>   mode reclaimed: the message is no longer this worker's; left alone
 ]]
 local stream, group, worker = KEYS[1], ARGV[1], ARGV[2]
 local now, mode = ARGV[3], ARGV[5]
@@ -46,6 +47,14 @@ local function drop(id)
 end
 
 local function start(record, id, key, gen, reclaimed)
+  if reclaimed then
+    -- a message taken over, or read again after a reconnection, is this worker's to start only
+    -- while it still holds it: another worker may have claimed it since (or finished it)
+    local entry = redis.call('XPENDING', stream, group, id, id, 1)
+    if not entry[1] or entry[1][2] ~= worker then
+      return 'skip' .. SEP .. id
+    end
+  end
   local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker', 'sid')
   local state = f[2]
   -- only the record's current message may start it: an older copy (same generation, e.g. a

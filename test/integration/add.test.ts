@@ -539,3 +539,23 @@ t.test('an add-script call that fails half way leaves no record scheduled withou
   t.equal(await redis.zscore(schedule, first), String(later), 'and has its place in the schedule')
   t.equal(await redis.exists(taskPrefix + second), 0, 'the failing task wrote nothing')
 })
+
+t.test('an add-script call sent again after a dropped connection queues nothing twice', async (t) => {
+  const shadow = makeShadow(t)
+  const redis = adminRedis()
+  const { schedule, stream, strikesVersion, events, taskPrefix } = shadow.keys
+  const later = Date.now() + 600_000
+  const [, queued] = newTaskKey()
+  const [, scheduled] = newTaskKey()
+  // a user key first: the made-up keys after it tell whether the call ran
+  const args = [Date.now(), 'add', '', events, taskPrefix, 'named', 'greet', '{"name":"n"}', Date.now(), 7, queued, 'greet', '{}', Date.now(), -5, scheduled, 'greet', '{}', later, -6]
+  const call = () => runScript(shadow.redis, 'add', [schedule, stream, strikesVersion], args)
+  t.same(await call(), [0, 0, 1], 'the first call stores a queued, a queued and a scheduled task')
+  const records = async () => Promise.all(['named', queued, scheduled].map((key) => redis.hgetall(taskPrefix + key)))
+  const before = await records()
+  // what ioredis does when the connection drops before the reply: it sends the call again
+  t.same(await call(), [0, 0, 1], 'sent again, it answers the same')
+  t.equal(await redis.xlen(stream), 2, 'the queued tasks are on the stream once each')
+  t.equal(await redis.zcard(schedule), 1, 'the scheduled task is in the schedule once')
+  t.same(await records(), before, 'and no record changed')
+})

@@ -29,12 +29,30 @@
     otherwise one reply per task:
     an integer    stored: 0 queued, 1 scheduled, plus 2 when it replaced a live task
     { state, when, task, params }   mode add and the key is scheduled, queued or running: a duplicate
+    A call that already ran (sent again after a dropped connection) answers 0 or 1 for each task,
+    by its state now, and writes nothing.
 ]]
 local schedule, stream = KEYS[1], KEYS[2]
 local now, mode, channel, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[4], ARGV[5]
 
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
+end
+
+-- A call sent again after a dropped connection (the client resends what got no reply) may have
+-- run already, whole. Its first made-up key tells: no other add can have made that key's record.
+-- Run again, it would queue its tasks twice; so it changes nothing and answers what is stored.
+for n = 6, #ARGV, 5 do
+  if string.byte(ARGV[n + 4], 1) == 45 then
+    if redis.call('EXISTS', prefix .. ARGV[n]) == 1 then
+      local stored = {}
+      for m = 6, #ARGV, 5 do
+        stored[#stored + 1] = redis.call('HGET', prefix .. ARGV[m], 'state') == 'scheduled' and 1 or 0
+      end
+      return stored
+    end
+    break
+  end
 end
 
 local NONE = {}

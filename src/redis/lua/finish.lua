@@ -40,19 +40,21 @@ local prefix = ARGV[6]
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
-local function requeue(record, key, gen, due)
+-- due as a number to compare, and as given to write: Lua formats a number with 14 digits, which
+-- turns a due time past the year 5138 into 2.534023008e+14, a millisecond off
+local function requeue(record, key, gen, due, dueText)
   if due <= now then
     local task = redis.call('HGET', record, 'task')
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
-    redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
+    redis.call('HSET', record, 'state', 'queued', 'when', dueText, 'sid', id)
   else
     -- the schedule holds the due time of a scheduled task (see add.lua)
     redis.call('HSET', record, 'state', 'scheduled')
     redis.call('HDEL', record, 'sid', 'when')
-    redis.call('ZADD', schedule, due, key)
+    redis.call('ZADD', schedule, dueText, key)
     local head = redis.call('ZRANGE', schedule, 0, 0)
     if head[1] == key then
-      redis.call('PUBLISH', channel, 'due ' .. due)
+      redis.call('PUBLISH', channel, 'due ' .. dueText)
     end
   end
 end
@@ -103,20 +105,20 @@ for n = 7, #ARGV, 6 do
     elseif outcome == 'retry' then
       redis.call('HSET', record, 'attempt', (tonumber(redis.call('HGET', record, 'attempt')) or 1) + 1, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
-      requeue(record, key, gen, due)
+      requeue(record, key, gen, due, ARGV[n + 5])
     elseif outcome == 'again' or outcome == 'again-failed' then
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
       redis.call('HSET', record, 'finished', nowText)
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
-      requeue(record, key, gen, due)
+      requeue(record, key, gen, due, ARGV[n + 5])
     elseif outcome == 'defer' then
       if mine then
         -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
         redis.call('HINCRBY', record, 'deliveries', -1)
       end
-      requeue(record, key, gen, due)
+      requeue(record, key, gen, due, ARGV[n + 5])
     end
   end
 end

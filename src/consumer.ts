@@ -125,6 +125,31 @@ export class Consumer {
     }
   }
 
+  /**
+   * After a reconnection: a cancellation published while the subscriber was away never arrived.
+   * Aborts the attempts whose record no longer runs them: cancelled, replaced or gone.
+   */
+  async recheckRunning(): Promise<void> {
+    const attempts = [...this.inFlight.values()]
+    if (this.stopped || attempts.length === 0) return
+    const { redis, keys } = this.shadow
+    try {
+      const pipeline = redis.pipeline()
+      for (const attempt of attempts) pipeline.hmget(keys.task(attempt.input.key), 'gen', 'state')
+      const replies = (await pipeline.exec()) ?? []
+      attempts.forEach((attempt, i) => {
+        const [err, fields] = replies[i] ?? []
+        if (err || !Array.isArray(fields)) return
+        const [gen, state] = fields as (string | null)[]
+        if (gen === attempt.input.gen && state !== 'cancelled') return
+        attempt.logger.info('cancelled or replaced while disconnected; aborting the running task')
+        attempt.abort('cancelled')
+      })
+    } catch (err) {
+      this.options.logger.debug({ err }, 'could not check running tasks after reconnecting')
+    }
+  }
+
   /** Slots neither running a task nor held for a start call in flight. */
   freeSlots(): number {
     return this.options.concurrency - this.inFlight.size - this.reserved

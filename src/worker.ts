@@ -240,7 +240,8 @@ export class Worker {
       this.subscriber = subscriber
       subscriber.on('error', (err: Error) => this.logger.debug({ err }, 'subscriber connection error'))
       subscriber.on('message', (_channel: string, message: string) => this.onEvent(message))
-      // after a reconnection, pushes may have been missed: look at the schedule and strikes again
+      // after a reconnection, pushes may have been missed: look at the schedule, the strikes and
+      // the running tasks' records again
       let connectedBefore = false
       subscriber.on('ready', () => {
         if (!connectedBefore) {
@@ -251,6 +252,7 @@ export class Worker {
         this.scheduler.wake()
         void this.refreshStrikes()
         void this.consumer.recoverOwnPending()
+        void this.consumer.recheckRunning()
       })
       await subscriber.subscribe(shadow.keys.events)
     }

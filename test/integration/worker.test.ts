@@ -465,3 +465,33 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   await worker.close()
   await running
 })
+
+t.test('a cancellation missed while the subscriber was reconnecting still aborts the running task', async (t) => {
+  let aborted = false
+  const started = gate()
+  const waits = defineTask({
+    name: 'waits',
+    async run(_params, ctx) {
+      started.open()
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }))
+      aborted = true
+    },
+  })
+  const shadow = makeShadow(t)
+  await shadow.add(waits, { key: 'missed' })({})
+  const worker = makeWorker(t, shadow, [waits], { name: 'deaf' })
+  const running = worker.run()
+  await started.promise
+  // cancelled as cancel.lua does it, but the push never reaches the worker
+  await adminRedis().multi().hset(shadow.keys.task('missed'), 'state', 'cancelled').pexpire(shadow.keys.task('missed'), 60_000).exec()
+  await sleep(100)
+  t.notOk(aborted, 'without the push, nothing has told the worker yet')
+  // the subscriber connects again
+  const internals = worker as unknown as { subscriber: { emit(event: string): boolean } }
+  internals.subscriber.emit('ready')
+  await waitFor(() => aborted, 5000, 'the task aborted')
+  t.ok(aborted, 'the running task is aborted')
+  t.equal((await shadow.get('missed'))?.state, 'cancelled', 'and stays cancelled')
+  await worker.close()
+  await running
+})

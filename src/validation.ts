@@ -37,7 +37,10 @@ export function parseWhen(when: When): number {
     if (!RFC3339.test(when)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z; got ${JSON.stringify(when)}`, { field: 'when' })
     }
-    ms = isCalendarDate(when) ? Date.parse(when) : Number.NaN
+    if (!isCalendarDate(when)) {
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when names a day the calendar lacks: ${JSON.stringify(when)}`, { field: 'when' })
+    }
+    ms = Date.parse(when)
   } else {
     throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'when must be a Date, an RFC 3339 string or epoch milliseconds', { field: 'when' })
   }

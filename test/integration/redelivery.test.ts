@@ -126,7 +126,7 @@ t.test('Redis back from a snapshot: outcomes for messages it has not delivered a
   for (const key of ['a', 'b', 'c', 'd']) await shadow.add(note, { key })({})
   // the group as a snapshot taken before any delivery left it: nothing delivered, nothing pending
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
-  const record = async (key: string) => shadow.redis.hmget(shadow.keys.task(storedKey(key)), 'gen', 'sid')
+  const record = async (key: string) => (await shadow.redis.hmget(shadow.keys.task(storedKey(key)), 'gen', 'sid')).map((field) => field ?? '')
   const [genC = '', sidC = ''] = await record('c')
   const [genD = '', sidD = ''] = await record('d')
   // d started on worker w after the snapshot... as far as its record knows (its start made it to
@@ -151,7 +151,7 @@ t.test('a worker does not start a message it read but another worker has claimed
   await shadow.add('long', { key: 'contested' })({})
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   const record = shadow.keys.task(storedKey('contested'))
-  const [gen = ''] = await shadow.redis.hmget(record, 'gen')
+  const gen = (await shadow.redis.hget(record, 'gen')) ?? ''
   // worker a reads the message, then loses its connection for a long while
   const read = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'a', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
   const id = read[0]?.[1][0]?.[0] ?? ''

@@ -266,7 +266,7 @@ t.test('a retry due past the year 5138 keeps its due time, and its wake-up, to t
   await shadow.add('far', { key: 'far' })({})
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   const record = shadow.keys.task(storedKey('far'))
-  const [gen = '', sid = ''] = await shadow.redis.hmget(record, 'gen', 'sid')
+  const [gen = '', sid = ''] = (await shadow.redis.hmget(record, 'gen', 'sid')).map((field) => field ?? '')
   await shadow.redis.hset(record, 'state', 'running', 'worker', 'w')
   // the last millisecond RFC 3339 can write: 15 digits, more than Lua writes a number with
   const due = Date.UTC(9999, 11, 31, 23, 59, 59, 999)

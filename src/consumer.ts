@@ -264,7 +264,7 @@ export class Consumer {
   async dispatch(entries: readonly StreamEntry[], reclaimed: boolean): Promise<void> {
     const toStart: { id: string; key: string; gen: string; task: AnyTask }[] = []
     const gone: string[] = []
-    for (const [id, fields] of entries) {
+    for (const [id, fields] of reclaimed ? this.notRunHere(entries) : entries) {
       const f = entryFields(fields)
       if (f.key === undefined || f.gen === undefined) {
         gone.push(id)
@@ -275,7 +275,7 @@ export class Consumer {
         this.deferUnknown(id, f.key, f.gen, f.task)
         continue
       }
-      // already running here (reclaimed from ourselves after a long disconnection): do not run it twice
+      // already running here (read twice by a resent call): do not run it twice
       if (!this.inFlight.has(id)) toStart.push({ id, key: f.key, gen: f.gen, task })
     }
     if (gone.length > 0) {
@@ -443,10 +443,7 @@ export class Consumer {
       const reply = (await this.shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, this.options.name, 'COUNT', 1000, 'STREAMS', this.shadow.keys.stream, '0')) as
         | [string, StreamEntry[]][]
         | null
-      // a task that ran here stays pending until its outcome is written (perhaps only once Redis
-      // is back), and its record says running on this worker: started again, it would run twice
-      const ended = this.options.outcomes.messageIds()
-      const entries = (reply?.[0]?.[1] ?? []).filter(([id]) => !this.inFlight.has(id) && !ended.has(id))
+      const entries = this.notRunHere(reply?.[0]?.[1] ?? [])
       if (entries.length === 0) return
       this.options.logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
       // as reclaimed: some may be messages this worker took over from a dead one and had not
@@ -455,6 +452,17 @@ export class Consumer {
     } catch (err) {
       this.options.logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
     }
+  }
+
+  /**
+   * The messages pending for this worker that it is not running and has not run: a task that ran
+   * here stays pending until its outcome is written (perhaps only once Redis is back), and its
+   * record still says running on this worker, so a start of it, recovered or reclaimed from
+   * ourselves, would run it twice.
+   */
+  private notRunHere(entries: readonly StreamEntry[]): StreamEntry[] {
+    const ended = this.options.outcomes.messageIds()
+    return entries.filter(([id]) => !this.inFlight.has(id) && !ended.has(id))
   }
 
   private async ensureGroup(): Promise<void> {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { Shadow, Worker, defineTask, type TaskContext } from '../../src/index.js'
+import { CONSUMER_GROUP } from '../../src/keys.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
 
@@ -442,7 +443,10 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   await shadow.add(once, { key: 'once' })({})
   const worker = makeWorker(t, shadow, [once], { name: 'recover' })
   // the outcome write waits (as while Redis is away) until the check below is done
-  const internals = worker as unknown as { outcomes: { write(batch: unknown): Promise<void> }; consumer: { recoverOwnPending(): Promise<void> } }
+  const internals = worker as unknown as {
+    outcomes: { write(batch: unknown): Promise<void> }
+    consumer: { recoverOwnPending(): Promise<void>; dispatch(entries: unknown, reclaimed: boolean): Promise<void> }
+  }
   const write = internals.outcomes.write.bind(internals.outcomes)
   let release = () => {}
   const held = new Promise<void>((resolve) => {
@@ -459,6 +463,13 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   await internals.consumer.recoverOwnPending()
   await sleep(100)
   t.equal(runs, 1, 'the task is not run again')
+  // nor when the worker reclaims its own message, idle because the task is over (as XAUTOCLAIM
+  // does once Redis is back and the outcome is still waiting)
+  const pending = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', shadow.keys.stream, '0')) as [string, unknown[]][]
+  t.equal(pending[0]?.[1].length, 1, 'its message is still pending')
+  await internals.consumer.dispatch(pending[0]?.[1], true)
+  await sleep(100)
+  t.equal(runs, 1, 'reclaimed, it is not run again either')
   release()
   await waitFor(async () => (await shadow.get('once'))?.state === 'completed', 5000, 'the outcome is written')
   t.equal(runs, 1, 'it ran once')

@@ -40,21 +40,21 @@ local prefix = ARGV[6]
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
--- due as a number to compare, and as given to write: Lua formats a number with 14 digits, which
--- turns a due time past the year 5138 into 2.534023008e+14, a millisecond off
-local function requeue(record, key, gen, due, dueText)
-  if due <= now then
+-- due is written as given: Lua formats a number with 14 digits, which turns a due time past the
+-- year 5138 into 2.534023008e+14, a millisecond off
+local function requeue(record, key, gen, due)
+  if tonumber(due) <= now then
     local task = redis.call('HGET', record, 'task')
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
-    redis.call('HSET', record, 'state', 'queued', 'when', dueText, 'sid', id)
+    redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
   else
     -- the schedule holds the due time of a scheduled task (see add.lua)
     redis.call('HSET', record, 'state', 'scheduled')
     redis.call('HDEL', record, 'sid', 'when')
-    redis.call('ZADD', schedule, dueText, key)
+    redis.call('ZADD', schedule, due, key)
     local head = redis.call('ZRANGE', schedule, 0, 0)
     if head[1] == key then
-      redis.call('PUBLISH', channel, 'due ' .. dueText)
+      redis.call('PUBLISH', channel, 'due ' .. due)
     end
   end
 end
@@ -62,7 +62,7 @@ end
 local applied = 0
 local acked = {}
 for n = 7, #ARGV, 6 do
-  local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], tonumber(ARGV[n + 5])
+  local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], ARGV[n + 5]
   local record = prefix .. key
   -- what every outcome needs; the outcomes that requeue read more
   local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error')
@@ -105,20 +105,20 @@ for n = 7, #ARGV, 6 do
     elseif outcome == 'retry' then
       redis.call('HSET', record, 'attempt', (tonumber(redis.call('HGET', record, 'attempt')) or 1) + 1, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
-      requeue(record, key, gen, due, ARGV[n + 5])
+      requeue(record, key, gen, due)
     elseif outcome == 'again' or outcome == 'again-failed' then
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
       redis.call('HSET', record, 'finished', nowText)
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
-      requeue(record, key, gen, due, ARGV[n + 5])
+      requeue(record, key, gen, due)
     elseif outcome == 'defer' then
       if mine then
         -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
         redis.call('HINCRBY', record, 'deliveries', -1)
       end
-      requeue(record, key, gen, due, ARGV[n + 5])
+      requeue(record, key, gen, due)
     end
   end
 end
@@ -127,6 +127,11 @@ end
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   return tonumber(ms), tonumber(seq)
+end
+
+-- whether the id (ams, aseq) comes before (bms, bseq)
+local function before(ams, aseq, bms, bseq)
+  return ams < bms or (ams == bms and aseq < bseq)
 end
 
 -- the id of the last message the group delivered
@@ -151,7 +156,7 @@ if #acked > 0 then
   local cms, cseq = 0, -1
   for i, id in ipairs(acked) do
     ms[i], seq[i] = parse(id)
-    if ms[i] > cms or (ms[i] == cms and seq[i] > cseq) then
+    if before(cms, cseq, ms[i], seq[i]) then
       cms, cseq = ms[i], seq[i]
     end
   end
@@ -162,18 +167,18 @@ if #acked > 0 then
   local pending = redis.call('XPENDING', stream, group)
   if pending[1] > 0 then
     local pms, pseq = parse(pending[2])
-    if pms < cms or (pms == cms and pseq < cseq) then
+    if before(pms, pseq, cms, cseq) then
       cms, cseq = pms, pseq
     end
   end
   local lms, lseq = parse(lastDelivered())
-  if lms < cms or (lms == cms and lseq + 1 < cseq) then
+  if before(lms, lseq + 1, cms, cseq) then
     cms, cseq = lms, lseq + 1
   end
   redis.call('XTRIM', stream, 'MINID', string.format('%.0f-%.0f', cms, cseq))
   local rest = {}
   for i, id in ipairs(acked) do
-    if ms[i] > cms or (ms[i] == cms and seq[i] >= cseq) then rest[#rest + 1] = id end
+    if not before(ms[i], seq[i], cms, cseq) then rest[#rest + 1] = id end
   end
   if #rest > 0 then
     redis.call('XDEL', stream, unpack(rest))

@@ -18,8 +18,8 @@
            none is looked up
 
   Task record keys are built here from the prefix, as move-due, finish and start (read mode) do: a
-  batch of a thousand would otherwise send a thousand more key names. They share the shadow's hash tag, so they live in the
-  same cluster slot as the declared keys.
+  batch of a thousand would otherwise send a thousand more key names. They share the shadow's hash
+  tag, so they live in the same cluster slot as the declared keys.
 
   A record stores no params when they are {} (the readers default them), and a scheduled record no
   due time: its score in the schedule is the one truth; move-due writes it into the record.
@@ -39,11 +39,16 @@ if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
 end
 
+-- whether the task at ARGV[n] has a key the caller made up just now (its seed is negative)
+local function madeUp(n)
+  return string.byte(ARGV[n + 4], 1) == 45 -- '-'
+end
+
 -- A call sent again after a dropped connection (the client resends what got no reply) may have
 -- run already, whole. Its first made-up key tells: no other add can have made that key's record.
 -- Run again, it would queue its tasks twice; so it changes nothing and answers what is stored.
 for n = 6, #ARGV, 5 do
-  if string.byte(ARGV[n + 4], 1) == 45 then
+  if madeUp(n) then
     if redis.call('EXISTS', prefix .. ARGV[n]) == 1 then
       local stored = {}
       for m = 6, #ARGV, 5 do
@@ -76,7 +81,7 @@ local function addTask(n)
 
   local record = prefix .. key
   local old = NONE
-  local fresh = string.byte(seed, 1) == 45 -- '-': a made-up key
+  local fresh = madeUp(n)
   if fresh then
     seed = string.sub(seed, 2)
   else

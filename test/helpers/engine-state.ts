@@ -5,7 +5,8 @@
 import { inspect } from 'node:util'
 import { isShadowsError, type ErrorCode, type Shadow, type Worker } from '../../src/index.js'
 import { adminRedis, shadowKeysIn } from './shadow.js'
-import { storedKey } from '../../src/keys.js'
+import { CONSUMER_GROUP, storedKey } from '../../src/keys.js'
+import { runScript } from '../../src/redis/scripts.js'
 
 /** The tap assertions these helpers use. */
 export interface Asserts {
@@ -101,4 +102,22 @@ export async function heardEvents(t: Asserts, shadow: Shadow): Promise<string[]>
   listener.on('message', (_channel: string, message: string) => heard.push(message))
   await listener.subscribe(shadow.keys.events)
   return heard
+}
+
+/** One task for the add script: stored key, task name, params JSON, due time, seed (negative: a made-up key). */
+export type AddScriptTask = readonly [key: string, task: string, params: string, due: number, seed: number]
+
+/** Calls the add script directly, in mode add against no strikes, as the client's AddCalls would. */
+export function addScript(shadow: Shadow, tasks: readonly AddScriptTask[]): Promise<unknown> {
+  const { schedule, stream, strikesVersion, events, taskPrefix } = shadow.keys
+  return runScript(shadow.redis, 'add', [schedule, stream, strikesVersion], [Date.now(), 'add', '', events, taskPrefix, ...tasks.flat()])
+}
+
+/** One outcome for the finish script: stream id, stored key, generation, outcome, data, due time. */
+export type FinishScriptOutcome = readonly [id: string, key: string, gen: string, outcome: string, data: string, due: number]
+
+/** Calls the finish script directly, as worker `worker`'s outcomes writer would. */
+export function finishScript(shadow: Shadow, worker: string, outcomes: readonly FinishScriptOutcome[]): Promise<unknown> {
+  const { stream, schedule, events, taskPrefix } = shadow.keys
+  return runScript(shadow.redis, 'finish', [stream, schedule], [CONSUMER_GROUP, worker, Date.now(), shadow.executionTtl, events, taskPrefix, ...outcomes.flat()])
 }

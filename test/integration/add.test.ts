@@ -7,8 +7,7 @@ import { Type } from '@sinclair/typebox'
 import { defineTask, type AddOptions, type Execution, type Replacement } from '../../src/index.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 import { newTaskKey, storedKey } from '../../src/keys.js'
-import { runScript } from '../../src/redis/scripts.js'
-import { assertNoKeys, gate, heardEvents, rawRecord, rejectsWith, runInBackground, scheduled, streamLength } from '../helpers/engine-state.js'
+import { addScript, assertNoKeys, gate, heardEvents, rawRecord, rejectsWith, runInBackground, scheduled, streamLength, type AddScriptTask } from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)
 
@@ -528,12 +527,15 @@ t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only wh
 t.test('an add-script call that fails half way leaves no record scheduled without its place in the schedule', async (t) => {
   const shadow = makeShadow(t)
   const redis = adminRedis()
-  const { schedule, stream, strikesVersion, events, taskPrefix } = shadow.keys
+  const { schedule, taskPrefix } = shadow.keys
   const later = Date.now() + 600_000
   const [, first] = newTaskKey()
   const [, second] = newTaskKey()
   // two made-up keys (negative seed), the second with a due time the script cannot read: it fails there
-  const call = runScript(shadow.redis, 'add', [schedule, stream, strikesVersion], [Date.now(), 'add', '', events, taskPrefix, first, 'greet', '{}', later, -5, second, 'greet', '{}', 'soon', -6])
+  const call = addScript(shadow, [
+    [first, 'greet', '{}', later, -5],
+    [second, 'greet', '{}', 'soon' as unknown as number, -6],
+  ])
   await t.rejects(call, 'the call fails')
   t.equal(await redis.hget(taskPrefix + first, 'state'), 'scheduled', 'the task before the failure was written')
   t.equal(await redis.zscore(schedule, first), String(later), 'and has its place in the schedule')
@@ -543,13 +545,17 @@ t.test('an add-script call that fails half way leaves no record scheduled withou
 t.test('an add-script call sent again after a dropped connection queues nothing twice', async (t) => {
   const shadow = makeShadow(t)
   const redis = adminRedis()
-  const { schedule, stream, strikesVersion, events, taskPrefix } = shadow.keys
+  const { schedule, stream, taskPrefix } = shadow.keys
   const later = Date.now() + 600_000
   const [, queued] = newTaskKey()
   const [, scheduled] = newTaskKey()
   // a user key first: the made-up keys after it tell whether the call ran
-  const args = [Date.now(), 'add', '', events, taskPrefix, 'named', 'greet', '{"name":"n"}', Date.now(), 7, queued, 'greet', '{}', Date.now(), -5, scheduled, 'greet', '{}', later, -6]
-  const call = () => runScript(shadow.redis, 'add', [schedule, stream, strikesVersion], args)
+  const tasks: AddScriptTask[] = [
+    ['named', 'greet', '{"name":"n"}', Date.now(), 7],
+    [queued, 'greet', '{}', Date.now(), -5],
+    [scheduled, 'greet', '{}', later, -6],
+  ]
+  const call = () => addScript(shadow, tasks)
   t.same(await call(), [0, 0, 1], 'the first call stores a queued, a queued and a scheduled task')
   const records = async () => Promise.all(['named', queued, scheduled].map((key) => redis.hgetall(taskPrefix + key)))
   const before = await records()

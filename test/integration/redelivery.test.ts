@@ -5,6 +5,7 @@ import { CONSUMER_GROUP, storedKey } from '../../src/keys.js'
 import { runScript } from '../../src/redis/scripts.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
+import { finishScript, rawRecord } from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)
 
@@ -122,18 +123,20 @@ t.test('Redis back from a snapshot: outcomes for messages it has not delivered a
     },
   })
   const shadow = makeShadow(t)
-  const { stream, schedule, events, taskPrefix } = shadow.keys
+  const { stream } = shadow.keys
   for (const key of ['a', 'b', 'c', 'd']) await shadow.add(note, { key })({})
   // the group as a snapshot taken before any delivery left it: nothing delivered, nothing pending
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
-  const record = async (key: string) => (await shadow.redis.hmget(shadow.keys.task(storedKey(key)), 'gen', 'sid')).map((field) => field ?? '')
-  const [genC = '', sidC = ''] = await record('c')
-  const [genD = '', sidD = ''] = await record('d')
+  const c = await rawRecord(shadow, 'c')
+  const d = await rawRecord(shadow, 'd')
   // d started on worker w after the snapshot... as far as its record knows (its start made it to
   // disk, its delivery did not); c's start never made it
   await shadow.redis.hset(shadow.keys.task(storedKey('d')), 'state', 'running', 'worker', 'w')
   // w, which ran c and d before Redis went down, writes their outcomes
-  const applied = await runScript(shadow.redis, 'finish', [stream, schedule], [CONSUMER_GROUP, 'w', Date.now(), shadow.executionTtl, events, taskPrefix, sidC, 'c', genC, 'completed', '', 0, sidD, 'd', genD, 'completed', '', 0])
+  const applied = await finishScript(shadow, 'w', [
+    [c.sid ?? '', 'c', c.gen ?? '', 'completed', '', 0],
+    [d.sid ?? '', 'd', d.gen ?? '', 'completed', '', 0],
+  ])
   t.equal(applied, 1, "only d's outcome applies: c's record never saw its start")
   t.equal(await shadow.redis.xlen(stream), 3, 'a, b and c stay on the stream, only d leaves it')
   t.equal((await shadow.get('c'))?.state, 'queued', 'c is still queued')
@@ -151,7 +154,7 @@ t.test('a worker does not start a message it read but another worker has claimed
   await shadow.add('long', { key: 'contested' })({})
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   const record = shadow.keys.task(storedKey('contested'))
-  const gen = (await shadow.redis.hget(record, 'gen')) ?? ''
+  const gen = (await rawRecord(shadow, 'contested')).gen ?? ''
   // worker a reads the message, then loses its connection for a long while
   const read = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'a', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
   const id = read[0]?.[1][0]?.[0] ?? ''

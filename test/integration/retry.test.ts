@@ -5,10 +5,9 @@
 import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, type TaskContext } from '../../src/index.js'
-import { CONSUMER_GROUP, storedKey } from '../../src/keys.js'
-import { runScript } from '../../src/redis/scripts.js'
+import { CONSUMER_GROUP } from '../../src/keys.js'
 import { aborted, deferred } from '../helpers/engine-rules.js'
-import { heardEvents } from '../helpers/engine-state.js'
+import { finishScript, heardEvents, rawRecord } from '../helpers/engine-state.js'
 import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 
 t.teardown(closeAdmin)
@@ -262,16 +261,15 @@ t.test('timeout with retry: a timed-out attempt is retried while attempts remain
 
 t.test('a retry due past the year 5138 keeps its due time, and its wake-up, to the millisecond', async (t) => {
   const shadow = makeShadow(t)
-  const { stream, schedule, events, taskPrefix } = shadow.keys
+  const { stream, schedule } = shadow.keys
   await shadow.add('far', { key: 'far' })({})
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
-  const record = shadow.keys.task(storedKey('far'))
-  const [gen = '', sid = ''] = (await shadow.redis.hmget(record, 'gen', 'sid')).map((field) => field ?? '')
-  await shadow.redis.hset(record, 'state', 'running', 'worker', 'w')
+  const { gen = '', sid = '' } = await rawRecord(shadow, 'far')
+  await shadow.redis.hset(shadow.keys.task('far'), 'state', 'running', 'worker', 'w')
   // the last millisecond RFC 3339 can write: 15 digits, more than Lua writes a number with
   const due = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
   const heard = await heardEvents(t, shadow)
-  await runScript(shadow.redis, 'finish', [stream, schedule], [CONSUMER_GROUP, 'w', Date.now(), shadow.executionTtl, events, taskPrefix, sid, 'far', gen, 'retry', '{}', due])
+  await finishScript(shadow, 'w', [[sid, 'far', gen, 'retry', '{}', due]])
   t.equal(await shadow.redis.zscore(schedule, 'far'), String(due), 'its place in the schedule is the due time given')
   t.equal((await shadow.get('far'))?.when.getTime(), due, 'and so is its when')
   await waitFor(() => heard.length > 0, 2000, 'the wake-up')

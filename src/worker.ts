@@ -82,7 +82,7 @@ export class Worker {
   private readonly scheduler: Scheduler
   private readonly heartbeat: Heartbeat
   private loop: Promise<void> | undefined
-  private stopRequested = false
+  /** Set by close(): from then on nothing new starts. */
   private closing: Promise<void> | undefined
   private readonly claims: Claims
 
@@ -187,18 +187,17 @@ export class Worker {
   }
 
   private async activate(untilFinished: boolean): Promise<void> {
-    this.stopRequested = false
     try {
       // close() may come while any of these waits: stop at once, starting nothing more
-      if (!(await this.connectPatiently()) || this.stopRequested) return
+      if (!(await this.connectPatiently()) || this.closing) return
       this.scheduler.start()
       await this.heartbeat.start()
-      if (this.stopRequested) return
+      if (this.closing) return
       await this.scheduleAutomaticTasks()
-      if (this.stopRequested) return
+      if (this.closing) return
       await this.work(untilFinished)
     } finally {
-      if (this.stopRequested || (untilFinished && !this.closing)) {
+      if (this.closing || untilFinished) {
         await this.scheduler.stop()
         await this.heartbeat.stop()
       }
@@ -222,11 +221,11 @@ export class Worker {
         await this.connect()
         return true
       } catch (err) {
-        if (this.stopRequested) return false
+        if (this.closing) return false
         if (failures === 1 || failures % 10 === 0) this.logger.warn({ err, failures }, 'cannot reach redis at start-up; waiting for it')
         const until = Date.now() + Math.min(500 * failures, 5000)
-        while (!this.stopRequested && Date.now() < until) await sleep(100)
-        if (this.stopRequested) return false
+        while (!this.closing && Date.now() < until) await sleep(100)
+        if (this.closing) return false
       }
     }
   }
@@ -298,7 +297,6 @@ export class Worker {
   }
 
   private async shutdown(): Promise<void> {
-    this.stopRequested = true
     this.consumer.stop()
     // the bound's timer must not keep the process alive once everything else is closed
     const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000, undefined, { ref: false })])

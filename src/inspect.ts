@@ -33,7 +33,10 @@ export interface Snapshot {
   readonly takenAt: Date
   /** Exact counts. */
   readonly counts: Readonly<StateCounts>
-  /** Counts per task name over the first {@link SNAPSHOT_SCAN} entries of each state. */
+  /**
+   * Counts per task name over the first {@link SNAPSHOT_SCAN} entries of each state. An object
+   * without a prototype: read it with `Object.entries` or `Object.hasOwn`, not `in`.
+   */
   readonly byTask: Readonly<Record<string, Readonly<StateCounts>>>
   /** Running tasks (at most {@link SNAPSHOT_SCAN}). */
   readonly running: readonly RunningTask[]
@@ -89,9 +92,11 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
 
   const pendingIds = new Map(pending.map(([id, consumer]) => [id, consumer]))
   const byId = new Map(entries.map((entry) => [entry[0], entryFields(entry[1])]))
-  const byTask: Record<string, StateCounts> = {}
+  // keyed by task names, which are data: a Map, made into an object without a prototype at the end
+  const byTask = new Map<string, StateCounts>()
   const tally = (task: string, state: keyof StateCounts) => {
-    const counts = (byTask[task] ??= { scheduled: 0, queued: 0, running: 0 })
+    let counts = byTask.get(task)
+    if (!counts) byTask.set(task, (counts = { scheduled: 0, queued: 0, running: 0 }))
     counts[state] += 1
   }
   for (const [id, fields] of byId) if (!pendingIds.has(id) && fields.task) tally(fields.task, 'queued')
@@ -135,7 +140,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   return {
     takenAt,
     counts: { scheduled: scheduledCount, queued: Math.max(0, streamLength - pendingCount), running: pendingCount },
-    byTask,
+    byTask: withoutPrototype(byTask),
     running,
     scheduled: scheduledKeys.slice(0, SCHEDULED_LISTED).map((key, i) => ({
       key: userKey(key),
@@ -143,6 +148,16 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
       when: new Date(scheduledWhen[i] as number),
     })),
   }
+}
+
+/**
+ * A Map as a plain-looking object without a prototype: every name, `__proto__` and `constructor`
+ * included, is an own property, and none can reach `Object.prototype`.
+ */
+function withoutPrototype<T>(map: ReadonlyMap<string, T>): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>
+  for (const [name, value] of map) out[name] = value
+  return out
 }
 
 /** Lists the workers whose heartbeat has not expired. */

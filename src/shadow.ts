@@ -20,7 +20,7 @@ import {
   type StrikeInput,
 } from './strikes.js'
 import type { AnyTask, ParamsOf } from './task.js'
-import { assertParamsObject, assertValidKey, paramsJson, resolveDue, type When } from './validation.js'
+import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveDue, type When } from './validation.js'
 
 /** Default time a finished task's record is kept: 15 minutes. */
 export const DEFAULT_EXECUTION_TTL = 15 * 60_000
@@ -386,6 +386,8 @@ export class Shadow {
     if (definition === undefined && this.registry !== undefined) {
       throw new ShadowsError('SHADOWS_ERR_UNKNOWN_TASK', `unknown task ${JSON.stringify(name)}`, { task: name })
     }
+    // a name found in the registry was checked by defineTask; any other is checked here
+    if (this.registry === undefined || typeof task !== 'string') assertValidTaskName(name)
     assertParamsObject(name, params)
     try {
       definition?.validate(params)

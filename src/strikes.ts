@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto'
 import { ShadowsError } from './errors.js'
-import { holdsNonFinite } from './validation.js'
+import { holdsNonFinite, isValidTaskName, PROTOTYPE_KEYS, rewritesPrototype } from './validation.js'
 
 /** The comparison a strike applies to a parameter value. */
 export type StrikeOperator = '==' | '!=' | '>' | '>=' | '<' | '<=' | 'between'
@@ -67,9 +67,11 @@ export function normalizeStrike(input: unknown): Omit<Strike, 'id' | 'createdAt'
   const { task, parameter, operator = '==', value } = input as Record<string, unknown>
   const known = new Set(['task', 'parameter', 'operator', 'value'])
   for (const field of Object.keys(input)) if (!known.has(field)) invalid(`unknown strike field ${JSON.stringify(field)}`)
-  if (task !== undefined && (typeof task !== 'string' || task.length === 0 || task.length > 100)) invalid('strike task must be a task name')
-  if (parameter !== undefined && (typeof parameter !== 'string' || parameter.length === 0 || parameter.length > 200)) {
-    invalid('strike parameter must be a parameter name')
+  if (task !== undefined && !isValidTaskName(task)) {
+    invalid('strike task must be a task name: 1-100 chars of [A-Za-z0-9._:-], not __proto__, constructor or prototype')
+  }
+  if (parameter !== undefined && (typeof parameter !== 'string' || parameter.length === 0 || parameter.length > 200 || PROTOTYPE_KEYS.has(parameter))) {
+    invalid('strike parameter must be a parameter name of 1-200 chars, not __proto__, constructor or prototype')
   }
   if (task === undefined && parameter === undefined) invalid('a strike needs a task, a parameter, or both')
   if (typeof operator !== 'string' || !STRIKE_OPERATORS.includes(operator as StrikeOperator)) {
@@ -81,6 +83,7 @@ export function normalizeStrike(input: unknown): Omit<Strike, 'id' | 'createdAt'
     return { task: task as string, operator: '==' }
   }
   if (value === undefined) invalid('a strike on a parameter needs a value')
+  if (rewritesPrototype(value)) invalid('strike value holds a key named __proto__, or constructor.prototype')
   if (holdsNonFinite(value)) invalid('strike value holds a number that is NaN or out of range (like 1e400); JSON has no such number')
   if (op === 'between') {
     if (!Array.isArray(value) || value.length !== 2) invalid('between takes [lo, hi]')

@@ -7,6 +7,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
 import { ShadowsError } from './errors.js'
+import { assertValidTaskName } from './validation.js'
 import type { Shadow } from './shadow.js'
 import type { Worker } from './worker.js'
 
@@ -57,7 +58,7 @@ export interface TaskContext {
 
 /** The options `defineTask` takes. */
 export interface TaskOptions<S extends TObject, R> {
-  /** 1–100 chars of `[A-Za-z0-9._:-]`. */
+  /** 1–100 chars of `[A-Za-z0-9._:-]`, not `__proto__`, `constructor` or `prototype`. */
   readonly name: string
   /** TypeBox object schema of the params (default: an empty object). */
   readonly params?: S
@@ -89,8 +90,6 @@ export type AnyTask = Task<any, any>
 /** The params type of a task. */
 export type ParamsOf<T> = T extends Task<infer S, unknown> ? Static<S> : never
 
-const TASK_NAME = /^[A-Za-z0-9._:-]{1,100}$/
-
 function fail(message: string): never {
   throw new ShadowsError('SHADOWS_ERR_VALIDATION', message)
 }
@@ -117,7 +116,7 @@ export function checkParams(check: TypeCheck<TObject>, task: string, params: unk
 /** Defines a task. The returned object is frozen and can be shared by clients and workers. */
 export function defineTask<S extends TObject = TObject, R = unknown>(options: TaskOptions<S, R>): Task<S, R> {
   const { name, run, retry, timeout, perpetual, cron } = options
-  if (typeof name !== 'string' || !TASK_NAME.test(name)) fail(`task name must be 1-100 chars of [A-Za-z0-9._:-], got ${JSON.stringify(name)}`)
+  assertValidTaskName(name, 'name')
   if (typeof run !== 'function') fail(`task ${name}: run must be a function`)
   const params = (options.params ?? Type.Object({})) as S
   if (params.type !== 'object') fail(`task ${name}: params must be a TypeBox object schema`)

@@ -5,6 +5,53 @@ import { ShadowsError } from './errors.js'
 
 const KEY_PATTERN = /^[A-Za-z0-9._:@-]{1,200}$/
 
+/** A task name: 1–100 chars of `[A-Za-z0-9._:-]`, the same for defineTask, adds, strikes and workers. */
+export const TASK_NAME_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/
+
+/**
+ * Names that rewrite an object's prototype when used as a key (`obj.__proto__ = …`,
+ * `obj.constructor.prototype`): refused as task names, parameter names and params keys, so that no
+ * code that builds an object from them, here or in a client, can be turned against itself.
+ */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** Whether `name` is a valid task name: the pattern, and not one of {@link PROTOTYPE_KEYS}. */
+export function isValidTaskName(name: unknown): name is string {
+  return typeof name === 'string' && TASK_NAME_PATTERN.test(name) && !PROTOTYPE_KEYS.has(name)
+}
+
+/** Throws `SHADOWS_ERR_VALIDATION` unless `name` is a valid task name ({@link isValidTaskName}). */
+export function assertValidTaskName(name: unknown, field = 'task'): asserts name is string {
+  if (!isValidTaskName(name)) {
+    throw new ShadowsError(
+      'SHADOWS_ERR_VALIDATION',
+      `task name must be 1-100 chars of [A-Za-z0-9._:-] and not __proto__, constructor or prototype, got ${JSON.stringify(name)}`,
+      { field },
+    )
+  }
+}
+
+/**
+ * Whether `value` holds, at any depth, a `__proto__` key or a `constructor` object with a
+ * `prototype` key: what a JSON parser refuses as prototype poisoning (the gateway's does), refused
+ * from library callers too. Walks without recursion, so that deep nesting cannot overflow the stack.
+ */
+export function rewritesPrototype(value: unknown): boolean {
+  const pending: unknown[] = [value]
+  while (pending.length > 0) {
+    const next = pending.pop()
+    if (Array.isArray(next)) {
+      for (const item of next) pending.push(item)
+    } else if (next !== null && typeof next === 'object') {
+      if (Object.hasOwn(next, '__proto__')) return true
+      const ctor: unknown = Object.hasOwn(next, 'constructor') ? (next as { constructor: unknown }).constructor : undefined
+      if (ctor !== null && typeof ctor === 'object' && Object.hasOwn(ctor, 'prototype')) return true
+      for (const item of Object.values(next)) pending.push(item)
+    }
+  }
+  return false
+}
+
 /** RFC 3339 date-time with a mandatory offset (`Z` or `±hh:mm`). */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/
 
@@ -109,6 +156,13 @@ export function paramsJson(task: string, params: Record<string, unknown>): strin
     json = JSON.stringify(params)
   } catch (err) {
     throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: not serializable as JSON (${(err as Error).message})`, {
+      task,
+      field: 'params',
+    })
+  }
+  // only params whose JSON names such a key are walked: the hot path pays two substring searches
+  if ((json.includes('"__proto__"') || json.includes('"prototype"')) && rewritesPrototype(params)) {
+    throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: a key named __proto__, or constructor.prototype, is not allowed`, {
       task,
       field: 'params',
     })

@@ -16,6 +16,7 @@ import type { RedisClient } from './redis/scripts.js'
 import { Scheduler } from './scheduler.js'
 import type { Shadow } from './shadow.js'
 import { isAutomatic, nextCronTime, type AnyTask } from './task.js'
+import { assertValidTaskName } from './validation.js'
 import { Heartbeat } from './heartbeat.js'
 import { Claims } from './claims.js'
 
@@ -108,6 +109,7 @@ export class Worker {
     this.redeliveryTimeout = merged.redeliveryTimeout
     const registry = new Map<string, AnyTask>()
     for (const task of tasks) {
+      assertValidTaskName(task?.name)
       if (registry.has(task.name)) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `task ${task.name} is registered twice`)
       registry.set(task.name, task)
     }

@@ -76,7 +76,7 @@ export const taskName = fc.oneof(
 
 /** Object keys that stress parsers and lookups, mixed with ordinary ones. */
 export const objectKey = fc.oneof(
-  fc.constantFrom('name', 'greeting', 'width', 'height', 'format', 'tags', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', ''),
+  fc.constantFrom('name', 'greeting', 'width', 'height', 'format', 'tags', '__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', ''),
   fc.string({ maxLength: 12 }),
 )
 

@@ -2,7 +2,8 @@
  * `shadows serve`: the HTTP gateway.
  */
 import { buildApp } from '../gateway/app.js'
-import { isLoopback, listen } from '../gateway/server.js'
+import { isLoopback } from '../gateway/auth.js'
+import { listen } from '../gateway/server.js'
 import { parseTokens } from '../gateway/auth.js'
 import type { Command } from './command.js'
 import type { FastifyInstance } from 'fastify'

@@ -13,7 +13,7 @@ import { ShadowsError } from '../errors.js'
 import { Shadow } from '../shadow.js'
 import type { AnyTask } from '../task.js'
 import type { RedisClient } from '../redis/scripts.js'
-import { authorize, parseTokens, type Scope } from './auth.js'
+import { authorize, localRequestRefusal, parseTokens, type Scope } from './auth.js'
 import { installJsonParser } from './body.js'
 import { answerClientError, classify, installErrorHandlers, sendError } from './errors.js'
 import { gatewayLogger } from './logging.js'
@@ -203,6 +203,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // unknown routes (a 404 either way)
     const routeUrl = request.routeOptions.url
     const needed = request.routeOptions.config?.scope ?? (request.is404 || routeUrl === undefined || routeUrl.startsWith(DOCS_PATH) ? 'public' : 'ops')
+    // without tokens, a route that would need one answers only requests meant for this gateway
+    if (tokens.entries.length === 0 && needed !== 'public') {
+      const refusal = localRequestRefusal(request.headers.host, request.headers.origin)
+      if (refusal !== undefined) return sendError(reply, 'SHADOWS_ERR_FORBIDDEN', refusal)
+    }
     const verdict = authorize(tokens, request.headers.authorization, needed)
     if (verdict === 'unauthorized') {
       reply.header('www-authenticate', 'Bearer')

@@ -4,6 +4,7 @@
  * others). Presented tokens are compared in constant time against every configured token.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { isIP } from 'node:net'
 import { ShadowsError } from '../errors.js'
 
 /** What a route needs. `public` routes need no token. */
@@ -59,4 +60,41 @@ export function authorize(table: TokenTable, header: string | undefined, needed:
   }
   if (!found) return 'unauthorized'
   return found.has('ops') || found.has(needed) ? 'ok' : 'forbidden'
+}
+
+/** Whether `host` (no port; IPv6 in brackets or not) is a loopback address: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  if (h === 'localhost' || h === '::1') return true
+  return isIP(h) === 4 && h.startsWith('127.')
+}
+
+/** The hostname of a Host header value (`name`, `name:port`, `[v6]:port`), lowercased. */
+function hostnameOf(host: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(host)
+  if (bracketed) return `[${bracketed[1] as string}]`.toLowerCase()
+  const colon = host.lastIndexOf(':')
+  return (colon === -1 ? host : host.slice(0, colon)).toLowerCase()
+}
+
+/**
+ * Without tokens the gateway serves anyone who reaches its loopback port, so it checks that a
+ * request was meant for it. A browser can be made to send requests there by a page whose name was
+ * rebound to 127.0.0.1 (its Host is then that name) or by any other site's page (its Origin is
+ * then that site). Returns why the request is refused, or `undefined` to serve it. A request
+ * without Host or Origin does not come from a browser page and is served.
+ */
+export function localRequestRefusal(host: string | undefined, origin: string | undefined): string | undefined {
+  if (host !== undefined && !isLoopback(hostnameOf(host))) {
+    return 'without tokens the gateway answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set SHADOWS_TOKENS to serve other names'
+  }
+  if (origin === undefined) return undefined
+  let own = false
+  try {
+    const parsed = new URL(origin)
+    own = parsed.protocol === 'http:' && host !== undefined && parsed.host === new URL(`http://${host}`).host
+  } catch {
+    own = false
+  }
+  return own ? undefined : `without tokens the gateway refuses requests from other origins (Origin: ${origin.slice(0, 100)}); set SHADOWS_TOKENS to call it from other pages`
 }

@@ -3,15 +3,8 @@
  * address only.
  */
 import type { FastifyInstance } from 'fastify'
-import { isIP } from 'node:net'
 import { ShadowsError } from '../errors.js'
-
-/** Whether `host` is a loopback address (127.0.0.0/8, ::1 or localhost). */
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
-  if (h === 'localhost' || h === '::1') return true
-  return isIP(h) === 4 && h.startsWith('127.')
-}
+import { isLoopback } from './auth.js'
 
 /** Where and how to listen. */
 export interface ListenOptions {

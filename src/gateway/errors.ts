@@ -11,8 +11,7 @@ import { ERRORS, isShadowsError, type ErrorCode } from '../errors.js'
 export const RETRY_AFTER_SECONDS = 2
 
 /** The JSON body of an error answer. */
-export function errorBody(code: ErrorCode, message: string): { statusCode: number; code: ErrorCode; error: string; message: string } {
-  const statusCode = ERRORS[code].status
+export function errorBody(code: ErrorCode, message: string, statusCode: number = ERRORS[code].status): { statusCode: number; code: ErrorCode; error: string; message: string } {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
@@ -43,35 +42,59 @@ function isRedisUnavailable(err: Error): boolean {
   return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect|Cluster|enableOfflineQueue/i.test(err.message)
 }
 
-/** Classifies any error into our code and a message safe to show. */
-export function classify(err: unknown): { code: ErrorCode; message: string } {
-  if (isShadowsError(err)) return { code: err.code, message: err.message }
-  const e = err as FastifyError
-  if (e?.validation) return { code: 'SHADOWS_ERR_VALIDATION', message: e.message }
-  const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined
-  if (mapped) return { code: mapped, message: FASTIFY_MESSAGES[e.code as string] ?? e.message }
-  if (e?.statusCode === 400 || e?.statusCode === 404) return { code: e.statusCode === 404 ? 'SHADOWS_ERR_NOT_FOUND' : 'SHADOWS_ERR_VALIDATION', message: e.message }
-  if (e?.statusCode === 413) return { code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE', message: e.message }
-  if (e?.statusCode === 415) return { code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE', message: e.message }
-  if (e?.statusCode === 408) return { code: 'SHADOWS_ERR_VALIDATION', message: 'the request body did not arrive in time' }
-  if (e instanceof Error && isRedisUnavailable(e)) return { code: 'SHADOWS_ERR_UNAVAILABLE', message: 'Redis is unreachable; retry later' }
-  return { code: 'SHADOWS_ERR_INTERNAL', message: 'an unexpected error occurred; the gateway log has the details' }
+/** Our code for a client error (4xx) some library raised with only a status. */
+function clientErrorCode(status: number): ErrorCode {
+  if (status === 401) return 'SHADOWS_ERR_UNAUTHORIZED'
+  if (status === 403) return 'SHADOWS_ERR_FORBIDDEN'
+  if (status === 404) return 'SHADOWS_ERR_NOT_FOUND'
+  if (status === 413) return 'SHADOWS_ERR_PAYLOAD_TOO_LARGE'
+  if (status === 415) return 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE'
+  return 'SHADOWS_ERR_VALIDATION'
 }
 
-/** Sends an error answer (with Retry-After when Redis is away). */
-export function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+/** What {@link classify} makes of an error: our code, a message safe to show, and the status. */
+export interface Classified {
+  readonly code: ErrorCode
+  readonly message: string
+  /** The HTTP status: the code's own, or the 4xx a library chose (416, 405, …). */
+  readonly status: number
+}
+
+/** Classifies any error into our code, a message safe to show and a status. */
+export function classify(err: unknown): Classified {
+  const as = (code: ErrorCode, message: string): Classified => ({ code, message, status: ERRORS[code].status })
+  if (isShadowsError(err)) return as(err.code, err.message)
+  const e = err as FastifyError & { status?: unknown }
+  if (e?.validation) return as('SHADOWS_ERR_VALIDATION', e.message)
+  const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined
+  if (mapped) return as(mapped, FASTIFY_MESSAGES[e.code as string] ?? e.message)
+  if (e?.statusCode === 408) return as('SHADOWS_ERR_VALIDATION', 'the request body did not arrive in time')
+  // a client error a library raised (the static files refuse a path with 403, a range with 416):
+  // the client's fault, so its status stands; the message is the reason phrase, since a library's
+  // own message may name paths on this machine
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.status === 'number' ? e.status : undefined
+  if (status !== undefined && status >= 400 && status < 500) {
+    const code = clientErrorCode(status)
+    const message = status === 400 || status === 404 || status === 413 || status === 415 ? e.message : `the request was refused: ${STATUS_CODES[status] ?? status}`
+    return { code, message, status }
+  }
+  if (e instanceof Error && isRedisUnavailable(e)) return as('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
+  return as('SHADOWS_ERR_INTERNAL', 'an unexpected error occurred; the gateway log has the details')
+}
+
+/** Sends an error answer (with Retry-After when Redis is away); `status` overrides the code's own. */
+export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status: number = ERRORS[code].status): FastifyReply {
   if (code === 'SHADOWS_ERR_UNAVAILABLE') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
-  return reply.code(ERRORS[code].status).type('application/json; charset=utf-8').send(errorBody(code, message))
+  return reply.code(status).type('application/json; charset=utf-8').send(errorBody(code, message, status))
 }
 
 /** Installs the error and not-found handlers. */
 export function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const { code, message } = classify(err)
-    const status = ERRORS[code].status
+    const { code, message, status } = classify(err)
     if (status >= 500) request.log.error({ err, code }, 'request failed')
-    else request.log.info({ code, reason: message }, 'request refused')
-    return sendError(reply, code, message)
+    else request.log.info({ code, status, reason: message }, 'request refused')
+    return sendError(reply, code, message, status)
   })
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
     sendError(reply, 'SHADOWS_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`),

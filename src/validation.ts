@@ -55,15 +55,18 @@ export function rewritesPrototype(value: unknown): boolean {
 /** RFC 3339 date-time with a mandatory offset (`Z` or `±hh:mm`). */
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/
 
-/** Whether `key` is a valid task key: 1–200 chars of `[A-Za-z0-9._:@-]`. */
+/**
+ * Whether `key` is a valid task key: 1–200 chars of `[A-Za-z0-9._:@-]`, other than `.` and `..`
+ * (a URL path segment clients normalise away: `/tasks/..` would become `/`).
+ */
 export function isValidKey(key: unknown): key is string {
-  return typeof key === 'string' && KEY_PATTERN.test(key)
+  return typeof key === 'string' && KEY_PATTERN.test(key) && key !== '.' && key !== '..'
 }
 
 /** Throws `SHADOWS_ERR_VALIDATION` unless `key` is a valid task key. */
 export function assertValidKey(key: unknown): asserts key is string {
   if (!isValidKey(key)) {
-    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'key must be 1-200 chars of [A-Za-z0-9._:@-]', { field: 'key' })
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'key must be 1-200 chars of [A-Za-z0-9._:@-], other than . and ..', { field: 'key' })
   }
 }
 
@@ -87,6 +90,10 @@ export function parseWhen(when: When): number {
     if (!isCalendarDate(when)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when names a day the calendar lacks: ${JSON.stringify(when)}`, { field: 'when' })
     }
+    // Date.parse reads T24:00:00 as midnight of the next day; RFC 3339 hours run 00-23
+    if (Number(when.slice(11, 13)) > 23) {
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when has an hour past 23 (RFC 3339 hours run 00-23): ${JSON.stringify(when)}`, { field: 'when' })
+    }
     ms = Date.parse(when)
   } else {
     throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'when must be a Date, an RFC 3339 string or epoch milliseconds', { field: 'when' })
@@ -106,8 +113,12 @@ function isCalendarDate(timestamp: string): boolean {
   const year = Number(timestamp.slice(0, 4))
   const month = Number(timestamp.slice(5, 7))
   const day = Number(timestamp.slice(8, 10))
-  // day 0 of the next month is the last day of this one
-  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate()
+  if (month < 1 || month > 12 || day < 1) return false
+  // day 0 of the next month is the last day of this one; setUTCFullYear, because Date.UTC reads
+  // the years 0-99 as 1900-1999 (and 1900 was no leap year, whereas 0 was)
+  const lastDay = new Date(0)
+  lastDay.setUTCFullYear(year, month, 0)
+  return day <= lastDay.getUTCDate()
 }
 
 /**

@@ -90,7 +90,15 @@ export interface AppOptions {
   readonly connectionTimeout?: number
   /** An idle keep-alive connection is closed after this many ms (default 72 000). */
   readonly keepAliveTimeout?: number
+  /** Most connections open at once; a connection past it is closed at once (default 1024). */
+  readonly maxConnections?: number
 }
+
+/**
+ * Default bound on open connections. Each costs a socket and its buffers; without a bound a client
+ * can hold thousands of idle ones until the connection timeout closes them.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1024
 
 /** A non-negative integer option, or its default; throws `SHADOWS_ERR_VALIDATION` otherwise. */
 function milliseconds(options: AppOptions, field: keyof typeof DEFAULT_TIMEOUTS): number {
@@ -146,6 +154,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'maxConnections must be a positive integer')
+  // Node closes a connection accepted past this count before it reads a byte
+  app.server.maxConnections = maxConnections
 
   // JSON only: any other body type is refused with 415
   app.removeContentTypeParser('text/plain')

@@ -26,8 +26,8 @@ export const ErrorBody = Type.Object(
   { $id: 'Error', additionalProperties: false, description: 'Every error answer has this shape.' },
 )
 
-/** A task key: 1-200 chars of [A-Za-z0-9._:@-]. */
-export const Key = Type.String({ description: 'Task key: 1-200 chars of [A-Za-z0-9._:@-].', examples: ['order-42'] })
+/** A task key: 1-200 chars of [A-Za-z0-9._:@-], other than . and .. */
+export const Key = Type.String({ description: 'Task key: 1-200 chars of [A-Za-z0-9._:@-], other than . and ..', examples: ['order-42'] })
 
 /** RFC 3339 with an offset. */
 export const Timestamp = Type.String({ description: 'RFC 3339 date-time with an offset.', examples: ['2026-11-28T10:00:00Z'] })

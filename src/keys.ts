@@ -18,8 +18,10 @@ export interface ShadowKeys {
   readonly schedule: string
   /** Hash of strike id → rule (JSON). */
   readonly strikes: string
-  /** Counter bumped on every strike change; adds and starts compare it with their local copy. */
+  /** Token replaced on every strike change; adds and starts compare it with their local copy's. */
   readonly strikesVersion: string
+  /** The last strike change, as pushed (see redis/strike-changes.ts); absent when there are no strikes. */
+  readonly strikesChange: string
   /** Sorted set of worker name → last heartbeat (epoch ms). */
   readonly workers: string
   /** Pub/sub channel: schedule wake-ups, cancellations, strike changes. */
@@ -47,6 +49,7 @@ export function shadowKeys(name: string): ShadowKeys {
     schedule: `${tag}:schedule`,
     strikes: `${tag}:strikes`,
     strikesVersion: `${tag}:strikes:version`,
+    strikesChange: `${tag}:strikes:change`,
     workers: `${tag}:workers`,
     events: `${tag}:events`,
     taskPrefix: `${tag}:task:`,

@@ -9,6 +9,7 @@ import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys }
 import { parseRecord, type LiveState, type TaskInfo } from './records.js'
 import { DEFAULT_REDIS_URL, connect, type ConnectionOptions } from './redis/connection.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
+import { decodeStrikeChange, readStrikes, strikeChangeBody, applyStrikeChange, type StrikeChange } from './redis/strike-changes.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
 import {
   StrikeSet,
@@ -294,11 +295,12 @@ export class Shadow {
     const id = strikeId(rule)
     const strike: Strike = { id, ...rule, createdAt: new Date().toISOString() }
     const k = this.keys
-    const reply = (await runScript(this.redis, 'strike', [k.strikes, k.strikesVersion], [id, JSON.stringify(strike), randomUUID(), this.maxStrikes, k.events])) as [string, string?]
+    const args = [id, JSON.stringify(strike), randomUUID(), this.maxStrikes, k.events, strikeChangeBody({ added: strike })]
+    const reply = (await runScript(this.redis, 'strike', [k.strikes, k.strikesVersion, k.strikesChange], args)) as [string, string?, string?]
     if (reply[0] === 'full') {
       throw new ShadowsError('SHADOWS_ERR_TOO_MANY_STRIKES', `shadow ${this.name} already holds ${this.maxStrikes} strikes; restore some first`)
     }
-    await this.currentStrikes(true)
+    if (reply[0] === 'created') await this.strikesChanged(decodeStrikeChange(reply[2] ?? ''))
     this.logger.info({ shadow: this.name, strike: id, rule: describeStrike(rule) }, reply[0] === 'created' ? 'strike added' : 'strike already present')
     return { strike: JSON.parse(reply[1] as string) as Strike, created: reply[0] === 'created' }
   }
@@ -308,11 +310,12 @@ export class Shadow {
     this.assertOpen()
     const id = typeof idOrRule === 'string' ? idOrRule : strikeId(normalizeStrike(idOrRule))
     const k = this.keys
-    const removed = (await runScript(this.redis, 'restore', [k.strikes, k.strikesVersion], [id, randomUUID(), k.events])) as string | null
-    if (removed === null) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
-    await this.currentStrikes(true)
+    const args = [id, randomUUID(), k.events, strikeChangeBody({ removed: id })]
+    const reply = (await runScript(this.redis, 'restore', [k.strikes, k.strikesVersion, k.strikesChange], args)) as [string, string] | null
+    if (reply === null) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
+    await this.strikesChanged(decodeStrikeChange(reply[1]))
     this.logger.info({ shadow: this.name, strike: id }, 'strike restored')
-    return JSON.parse(removed) as Strike
+    return JSON.parse(reply[0]) as Strike
   }
 
   /** The strike rules in force, oldest first. */
@@ -334,17 +337,32 @@ export class Shadow {
   }
 
   /**
-   * The strike rules as last read, reloaded when `refresh` is set or they were never read.
-   * Concurrent callers share one read.
+   * The strike rules as last read, brought up to date when `refresh` is set or they were never
+   * read (only what changed is read when the copy is one change behind). Concurrent callers share
+   * one read.
    */
   async currentStrikes(refresh = false): Promise<StrikeSet> {
     if (!refresh && this.strikeSet.version !== UNLOADED_STRIKES_VERSION) return this.strikeSet
     if (!this.strikeLoad) {
-      this.strikeLoad = this.readStrikes().finally(() => {
+      this.strikeLoad = this.loadStrikes().finally(() => {
         this.strikeLoad = undefined
       })
     }
     return this.strikeLoad
+  }
+
+  /**
+   * Follows a change of the strike rules, pushed to a worker or made by this client: applied to
+   * the copy when the copy is at the change's previous version; nothing when it already is at the
+   * change's version or was never read (the first use reads it); otherwise, or when the change is
+   * not known in detail (undefined), the copy is brought up to date from Redis.
+   */
+  async strikesChanged(change: StrikeChange | undefined): Promise<StrikeSet> {
+    const copy = this.strikeSet
+    if (copy.version === UNLOADED_STRIKES_VERSION || (change !== undefined && copy.version === change.version)) return copy
+    if (change === undefined || copy.version !== change.previous) return this.currentStrikes(true)
+    this.strikeSet = applyStrikeChange(copy, change)
+    return this.strikeSet
   }
 
   /** Releases the connection (when this client opened it). Idempotent. */
@@ -367,14 +385,11 @@ export class Shadow {
     return this.closing !== undefined
   }
 
-  private async readStrikes(): Promise<StrikeSet> {
-    const replies = await this.redis.multi().get(this.keys.strikesVersion).hvals(this.keys.strikes).exec()
-    const [versionReply, rulesReply] = replies ?? []
-    if (versionReply?.[0]) throw versionReply[0]
-    if (rulesReply?.[0]) throw rulesReply[0]
-    const rules = ((rulesReply?.[1] as string[]) ?? []).map((text) => JSON.parse(text) as Strike)
-    rules.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
-    this.strikeSet = new StrikeSet((versionReply?.[1] as string | null) ?? '', rules)
+  private async loadStrikes(): Promise<StrikeSet> {
+    const copy = this.strikeSet
+    const loaded = await readStrikes(this.redis, this.keys, copy)
+    // a change applied while the read was out is kept: the read may predate it
+    if (this.strikeSet === copy) this.strikeSet = loaded
     return this.strikeSet
   }
 

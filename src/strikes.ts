@@ -1,6 +1,7 @@
 /**
- * Strike rules: validation, identity and matching. Pure code; the Redis side lives in shadow.ts
- * and the Lua scripts, which keep a versioned copy of the rules in step across processes.
+ * Strike rules: validation, identity and matching. Pure code; the Redis side lives in shadow.ts,
+ * redis/strike-changes.ts and the Lua scripts, which keep a versioned copy of the rules in step
+ * across processes.
  */
 import { createHash } from 'node:crypto'
 import { ShadowsError } from './errors.js'
@@ -57,6 +58,44 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.join(',')}}`
 }
 
+/**
+ * Most bytes a strike value may take as canonical JSON (UTF-8). Values are identifiers, amounts,
+ * short lists: 1 KiB holds a list of 25 UUIDs. With the bounds on task (100 characters) and
+ * parameter (200) a stored rule stays under 3 KiB, so a shadow's 1,000 rules stay under 3 MiB and
+ * a change travels as one small push.
+ */
+export const MAX_STRIKE_VALUE_BYTES = 1024
+
+/**
+ * Bytes of `canonicalJson(value)`, counted without writing it and without recursion: the count
+ * stops past `limit` (returning a number above it), so a huge or deeply nested value costs no more
+ * than the limit's worth of work and cannot overflow the stack.
+ */
+export function canonicalJsonBytes(value: unknown, limit: number): number {
+  let bytes = 0
+  const pending: unknown[] = [value]
+  while (pending.length > 0 && bytes <= limit) {
+    const next = pending.pop()
+    if (typeof next === 'string') {
+      // every character takes at least one byte: no need to escape a string far past the limit
+      bytes += next.length > limit ? next.length : Buffer.byteLength(JSON.stringify(next))
+    } else if (next === null || typeof next !== 'object') {
+      bytes += (JSON.stringify(next) ?? 'null').length
+    } else if (Array.isArray(next)) {
+      bytes += 2 + Math.max(next.length - 1, 0)
+      for (const item of next) pending.push(item)
+    } else {
+      const keys = Object.keys(next)
+      bytes += 2 + Math.max(keys.length - 1, 0)
+      for (const key of keys) {
+        bytes += Buffer.byteLength(JSON.stringify(key)) + 1
+        pending.push((next as Record<string, unknown>)[key])
+      }
+    }
+  }
+  return bytes
+}
+
 function isOrderable(value: unknown): value is number | string {
   return (typeof value === 'number' && Number.isFinite(value)) || typeof value === 'string'
 }
@@ -83,6 +122,10 @@ export function normalizeStrike(input: unknown): Omit<Strike, 'id' | 'createdAt'
     return { task: task as string, operator: '==' }
   }
   if (value === undefined) invalid('a strike on a parameter needs a value')
+  // first, so that an oversized value is refused before anything walks it whole
+  if (canonicalJsonBytes(value, MAX_STRIKE_VALUE_BYTES) > MAX_STRIKE_VALUE_BYTES) {
+    invalid(`strike value must be at most ${MAX_STRIKE_VALUE_BYTES} bytes as JSON`)
+  }
   if (rewritesPrototype(value)) invalid('strike value holds a key named __proto__, or constructor.prototype')
   if (holdsNonFinite(value)) invalid('strike value holds a number that is NaN or out of range (like 1e400); JSON has no such number')
   if (op === 'between') {
@@ -136,6 +179,11 @@ export function strikeMatches(rule: Omit<Strike, 'id' | 'createdAt'>, task: stri
   if (rule.parameter === undefined) return true
   if (!Object.hasOwn(params, rule.parameter)) return false
   return compare(params[rule.parameter], rule.operator, rule.value)
+}
+
+/** Rules in the order a {@link StrikeSet} keeps them: oldest first, ties by id. Sorts in place. */
+export function oldestFirst(rules: Strike[]): Strike[] {
+  return rules.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
 }
 
 /** Version token of a strike set that was never read from Redis; it matches no stored version. */

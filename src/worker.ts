@@ -12,6 +12,7 @@ import { Consumer } from './consumer.js'
 import { Outcomes } from './outcomes.js'
 import { CONSUMER_GROUP } from './keys.js'
 import { duplicate } from './redis/connection.js'
+import { decodeStrikeChange, type StrikeChange } from './redis/strike-changes.js'
 import type { RedisClient } from './redis/scripts.js'
 import { Scheduler } from './scheduler.js'
 import type { Shadow } from './shadow.js'
@@ -271,13 +272,14 @@ export class Worker {
       const [gen = '', key = ''] = rest.split(' ')
       this.consumer.cancel(key, gen)
     } else if (kind === 'strikes') {
-      void this.refreshStrikes()
+      void this.refreshStrikes(decodeStrikeChange(rest))
     }
   }
 
-  private async refreshStrikes(): Promise<void> {
+  /** Follows a pushed strike change, or (none given, e.g. after a reconnection) reads what changed. */
+  private async refreshStrikes(change?: StrikeChange): Promise<void> {
     try {
-      await this.shadow.currentStrikes(true)
+      await this.shadow.strikesChanged(change)
     } catch (err) {
       this.logger.warn({ err }, 'could not reload strikes')
     }

@@ -2,7 +2,7 @@
  * One-shot client commands: add, snapshot, strike, restore, workers.
  */
 import { Shadow } from '../shadow.js'
-import type { StrikeInput, StrikeOperator } from '../strikes.js'
+import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../strikes.js'
 import type { Command, CommandContext } from './command.js'
 import { intFlag, stringFlag, UsageError } from './flags.js'
 import { loadTasks } from './tasks-module.js'
@@ -105,7 +105,7 @@ export const strike: Command = {
     { name: 'task', type: 'string', description: 'task name' },
     { name: 'parameter', type: 'string', description: 'parameter name' },
     { name: 'operator', type: 'string', description: '== != > >= < <= between', default: '==' },
-    { name: 'value', type: 'string', description: 'JSON value ([lo, hi] for between); a bare word is a string' },
+    { name: 'value', type: 'string', description: `JSON value ([lo, hi] for between), at most ${MAX_STRIKE_VALUE_BYTES} bytes as JSON; a bare word is a string` },
   ],
   async run(context) {
     const { flags } = context

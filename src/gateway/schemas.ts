@@ -4,7 +4,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { ERROR_CODES, type ErrorCode } from '../errors.js'
-import { STRIKE_OPERATORS } from '../strikes.js'
+import { MAX_STRIKE_VALUE_BYTES, STRIKE_OPERATORS } from '../strikes.js'
 import { TASK_STATES } from '../records.js'
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)))
@@ -164,6 +164,11 @@ export const SnapshotBody = Type.Object(
 
 const JsonValue = Type.Unknown({ description: 'A JSON value; [lo, hi] for between.' })
 
+/** A strike value as given: bounded in bytes, which a JSON Schema of any JSON value cannot say, so the library checks it. */
+const JsonValueInput = Type.Unknown({
+  description: `A JSON value; [lo, hi] for between. At most ${MAX_STRIKE_VALUE_BYTES} bytes as canonical JSON (UTF-8, object keys sorted, no spaces); a larger one is refused with 400 SHADOWS_ERR_VALIDATION.`,
+})
+
 /** A stored strike. */
 export const StrikeBody = Type.Object(
   {
@@ -183,7 +188,7 @@ export const StrikeInputBody = Type.Object(
     task: Type.Optional(Type.String()),
     parameter: Type.Optional(Type.String()),
     operator: Type.Optional(literals(STRIKE_OPERATORS)),
-    value: Type.Optional(JsonValue),
+    value: Type.Optional(JsonValueInput),
   },
   { additionalProperties: false },
 )

@@ -87,7 +87,7 @@ t.test('the URL selects the cluster client, and all keys of a shadow live on the
   t.same([...byNode.keys()], [owner], 'every key is on one master: the one serving the {name} slot')
   t.same(
     [...(byNode.get(owner) ?? [])].sort(),
-    [shadow.keys.schedule, shadow.keys.stream, shadow.keys.strikes, shadow.keys.strikesVersion, shadow.keys.task('later'), shadow.keys.task('now')].sort(),
+    [shadow.keys.schedule, shadow.keys.stream, shadow.keys.strikes, shadow.keys.strikesVersion, shadow.keys.strikesChange, shadow.keys.task('later'), shadow.keys.task('now')].sort(),
   )
   for (const key of byNode.get(owner) ?? []) t.ok(key.startsWith(`{${shadow.name}}:`), `${key} carries the hash tag`)
   await shadow.restore({ task: 'other' })

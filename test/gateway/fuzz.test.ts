@@ -259,7 +259,7 @@ async function onlyAcceptedStored(t: Test, name: string, accepted: Accepted): Pr
       for (const member of await redis.zrange(key, 0, -1)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
     } else if (rest === 'strikes') {
       for (const id of await redis.hkeys(key)) if (!accepted.strikes.has(id)) stray.push(`${key} field ${id}`)
-    } else if (rest === 'strikes:version') {
+    } else if (rest === 'strikes:version' || rest === 'strikes:change') {
       if (accepted.strikes.size === 0) stray.push(key)
     } else {
       stray.push(key)

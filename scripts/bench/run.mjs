@@ -1,10 +1,11 @@
 // The benchmark harness: `npm run bench [-- flags]`.
 //
-// Every scenario (scripts/bench/scenarios/*.mjs) is measured for shadows and its reference (BullMQ,
-// a bare Fastify route or a bare XREADGROUP/XACK loop) alternately, A B A B, for --pairs pairs; each
-// measurement runs in a fresh child process (lib/child.mjs), which is "the worker process", under
-// its own queue name, and deletes its keys at the end. stdout gets one JSON line per figure and
-// run, one JSON line per figure with its median, then a Markdown table; progress goes to stderr.
+// Every scenario (scripts/bench/scenarios/*.mjs) is measured for shadows and its references (BullMQ,
+// Bee-Queue, Fastify routes over BullMQ or one XADD, a bare Fastify route, a bare XREADGROUP/XACK
+// loop, a bare ZADD) alternately, A B A B, for --pairs pairs; each measurement runs in a fresh
+// child process (lib/child.mjs), which is "the worker process", under its own queue name, and
+// deletes its keys at the end. stdout gets one JSON line per figure and run, one JSON line per
+// figure with its median, then a Markdown table; progress goes to stderr.
 //
 //   --quick          small sizes and short windows (under 2 minutes); the full run takes under 15
 //   --only a,b       only these scenarios (drain, bulk, http, punctuality, idle, memory, scale, footprint)
@@ -12,7 +13,8 @@
 //   --pairs P        A/B pairs per figure (default 3)
 //   --url URL        the Redis to measure on (default BENCH_REDIS_URL or redis://127.0.0.1:6379);
 //                    idle, memory and scale start private redis-servers so that INFO sees no one else
-//   --dist DIR       the built library to measure (default BENCH_DIST or dist/, built when missing)
+//   --dist DIR       the built library to measure (default BENCH_DIST or dist/, built when missing);
+//                    its modules are found under DIR/src/ or, for an older build, under DIR/
 //   --tag T          part of every queue name (default: random), bench-<tag>-<scenario>-...
 //   --list           list the scenarios and exit
 //
@@ -23,6 +25,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { distUrl } from './lib/common.mjs'
 import { markdownTable, summarize, summaryLines, tableRows } from './lib/report.mjs'
 
 const SCENARIOS = ['drain', 'bulk', 'http', 'punctuality', 'idle', 'memory', 'scale', 'footprint']
@@ -73,12 +76,13 @@ if (flags.list) {
 
 const distFlag = flags.dist ?? process.env.BENCH_DIST
 const dist = resolve(distFlag ?? `${root}/dist`)
-if (!existsSync(`${dist}/index.js`)) {
+process.env.BENCH_DIST = dist
+// either layout: <dist>/src/index.js or <dist>/index.js
+if (!existsSync(new URL(distUrl('index.js')))) {
   if (distFlag) fail(`no built library in ${dist}`)
   log('# dist/ is missing: building it (node scripts/build.mjs)')
   execFileSync(process.execPath, [`${root}/scripts/build.mjs`], { stdio: ['ignore', 2, 2] })
 }
-process.env.BENCH_DIST = dist
 
 const runStarted = Date.now()
 log(`# shadows bench: ${quick ? 'quick' : 'full'} mode, ${pairs} pair(s), Redis ${url}, tag ${tag}, scenarios ${only.join(', ')}`)

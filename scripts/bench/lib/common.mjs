@@ -2,6 +2,7 @@
 // every run, key clean-up, private Redis servers and Redis INFO readings.
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { existsSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { resolve } from 'node:path'
 import { createRequire } from 'node:module'
@@ -13,10 +14,20 @@ export { sleep }
 
 const root = new URL('../../../', import.meta.url)
 
-/** Where the built library lives: `dist/`, or BENCH_DIST (set by run.mjs from --dist). */
+/** The root of the built library: BENCH_DIST (set by run.mjs from --dist), else `dist/`. */
+export function distRoot() {
+  return process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST) + '/') : new URL('dist/', root)
+}
+
+/**
+ * Where a module of the built library lives, by its path under src/ (e.g. `gateway/app.js`): a
+ * build that compiles src/ into `<dist>/src/` has it there, an older one at `<dist>/<relative>`;
+ * the first that exists wins, so that --dist can measure a build of either layout.
+ */
 export function distUrl(relative) {
-  const base = process.env.BENCH_DIST ? pathToFileURL(resolve(process.env.BENCH_DIST) + '/') : new URL('dist/', root)
-  return new URL(relative, base).href
+  const base = distRoot()
+  const nested = new URL(`src/${relative}`, base)
+  return (existsSync(nested) ? nested : new URL(relative, base)).href
 }
 
 /** Imports a module of the built library, e.g. `lib('index.js')`. */
@@ -103,6 +114,11 @@ export async function dropShadow(url, name) {
 /** Empties a BullMQ queue and removes whatever its closing worker may have left (`bull:name:*`). */
 export async function deleteBullQueue(queue, url, name) {
   await dropQueue(() => queue.obliterate({ force: true }), () => queue.close(), url, `bull:${escapeGlob(name)}:*`)
+}
+
+/** The stream the XADD reference route (lib/server.mjs) writes to. */
+export function xaddStream(name) {
+  return `${name}:stream`
 }
 
 /** A Bee-Queue queue on `url`; `worker` makes it able to process (Bee-Queue's default). */

@@ -1,8 +1,16 @@
 // Turns the figures of every run into medians and a Markdown table:
 // figure | shadows median (min–max) | BullMQ median (min–max) | ratio | target | met?
 
-const REFERENCES = ['bullmq', 'fastify', 'bare', 'beequeue']
-const SYSTEM_LABEL = { bullmq: 'BullMQ', fastify: 'bare Fastify', bare: 'bare XREADGROUP/XACK', beequeue: 'Bee-Queue', shadows: 'shadows' }
+const REFERENCES = ['bullmq', 'fastify', 'bare', 'beequeue', 'xadd', 'zadd']
+const SYSTEM_LABEL = {
+  bullmq: 'BullMQ',
+  fastify: 'bare Fastify',
+  bare: 'bare XREADGROUP/XACK',
+  beequeue: 'Bee-Queue',
+  xadd: 'XADD route',
+  zadd: 'bare ZADD',
+  shadows: 'shadows',
+}
 
 /** Median of numbers (mean of the two middle ones for an even count). */
 export function median(values) {
@@ -60,12 +68,24 @@ function cell(summary, withSystem) {
   return `${prefix}${formatNumber(summary.median)} (${formatNumber(summary.min)}–${formatNumber(summary.max)})`
 }
 
+const COMPARE = {
+  '>=': (a, b) => a >= b,
+  '>': (a, b) => a > b,
+  '<=': (a, b) => a <= b,
+  '<': (a, b) => a < b,
+}
+
+/**
+ * Whether a target is met. Its kind is `ratio` (shadows' median ÷ the reference's) or `value`
+ * (shadows' median) followed by >=, >, <= or <; no kind means a figure reported without a target.
+ */
 function judge(target, ratio, value) {
   if (!target.kind) return '—'
-  const subject = target.kind.startsWith('ratio') ? ratio : value
+  const [, subjectName, op] = /^(ratio|value)(>=|>|<=|<)$/.exec(target.kind) ?? []
+  if (!op) throw new Error(`unknown target kind ${target.kind}`)
+  const subject = subjectName === 'ratio' ? ratio : value
   if (subject === undefined || !Number.isFinite(subject)) return '?'
-  const ok = target.kind.endsWith('>=') ? subject >= target.value : subject <= target.value
-  return ok ? 'yes' : 'NO'
+  return COMPARE[op](subject, target.value) ? 'yes' : 'NO'
 }
 
 /** The table rows: one per figure, or one per declared target of that figure. */

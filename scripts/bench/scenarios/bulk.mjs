@@ -20,8 +20,8 @@ export const scenario = {
   },
   targets: {
     [`batch add ×${CHUNK}`]: [
-      { ref: 'bullmq', kind: 'ratio>=', value: 2, text: '≥ 2× BullMQ' },
-      { ref: 'beequeue', kind: 'ratio>=', value: 1, text: '≥ Bee-Queue saveAll' },
+      { ref: 'bullmq', kind: 'ratio>=', value: 3, text: '≥ 3× BullMQ addBulk' },
+      { ref: 'beequeue', kind: 'ratio>', value: 1, text: '> Bee-Queue saveAll' },
     ],
   },
   async measure({ system, params, url, name }) {

@@ -45,8 +45,8 @@ export const scenario = {
   },
   targets: {
     'throughput c=100': [
-      { ref: 'bullmq', kind: 'ratio>=', value: 2, text: '≥ 2× BullMQ' },
-      { ref: 'beequeue', kind: 'ratio>=', value: 1.5, text: '≥ 1.5× Bee-Queue' },
+      { ref: 'bullmq', kind: 'ratio>=', value: 3, text: '≥ 3× BullMQ' },
+      { ref: 'beequeue', kind: 'ratio>=', value: 2, text: '≥ 2× Bee-Queue' },
       { ref: 'bare', kind: null, text: 'ceiling (report)' },
     ],
   },

@@ -11,7 +11,7 @@ import { decideOutcome, nextRunAt } from './decide.js'
 import type { Outcomes } from './outcomes.js'
 import { CONSUMER_GROUP, userKey } from './keys.js'
 import { describeError } from './records.js'
-import { duplicate } from './redis/connection.js'
+import { closeNow, duplicate } from './redis/connection.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
 import { type StreamEntry, entryFields } from './redis/stream.js'
 import type { Shadow } from './shadow.js'
@@ -110,9 +110,9 @@ export class Consumer {
     this.releaseSlot()
   }
 
-  /** Ends a blocking read in progress by closing its connection. */
+  /** Ends a blocking read in progress by closing its connection (also while it waits to reconnect). */
   disconnect(): void {
-    this.reader?.disconnect()
+    if (this.reader) closeNow(this.reader)
   }
 
   /** Aborts the running attempt of `key` (stored form) whose generation is `gen`, if it runs here. */

@@ -37,7 +37,7 @@ export class Heartbeat {
     if (this.running) this.timer = setInterval(() => void this.beat(), this.options.interval)
   }
 
-  /** Stops beating and removes the worker from the list at once. */
+  /** Stops beating and removes the worker from the list at once (when Redis is reachable). */
   async stop(): Promise<void> {
     this.running = false
     clearInterval(this.timer)
@@ -45,6 +45,9 @@ export class Heartbeat {
     // a beat in flight would list the worker again after the removal below
     await this.beating
     const { keys, redis } = this.shadow
+    // while Redis is away the entry cannot be removed, and need not be: it expires by itself, and
+    // the command would only wait for its retries to run out
+    if (redis.status !== 'ready') return
     await redis.pipeline().zrem(keys.workers, this.options.name).del(keys.worker(this.options.name)).exec()
   }
 

@@ -2,12 +2,15 @@
  * The client: adds, schedules, replaces, cancels and inspects tasks, and keeps strikes.
  */
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
 import { AddCalls, BATCH_CHUNK, storedState, type AddReply, type Prepared } from './adds.js'
 import { ShadowsError, isShadowsError } from './errors.js'
 import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from './keys.js'
 import { parseRecord, type LiveState, type TaskInfo } from './records.js'
-import { DEFAULT_REDIS_URL, connect, type ConnectionOptions } from './redis/connection.js'
+import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from './redis/connection.js'
+import { describeRedisFailure } from './redis/failure.js'
+import { redactingSerializers } from './redis/redact.js'
 import { runScript, type RedisClient } from './redis/scripts.js'
 import { decodeStrikeChange, readStrikes, strikeChangeBody, applyStrikeChange, type StrikeChange } from './redis/strike-changes.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
@@ -107,6 +110,9 @@ export interface Cancellation {
 
 const MAX_STALE_RETRIES = 10
 
+/** How long close() waits for the adds already made while Redis does not answer. */
+const ADDS_WAIT_WHILE_AWAY = 5_000
+
 /** One item of a batch add, prepared. */
 interface BatchEntry {
   readonly index: number
@@ -148,14 +154,16 @@ export class Shadow {
     this.keys = shadowKeys(name)
     this.executionTtl = ttl
     this.maxStrikes = options.maxStrikes ?? DEFAULT_MAX_STRIKES
-    this.logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })
+    // an ioredis error may carry the password (a refused AUTH's arguments): never logged as it is
+    const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })
+    this.logger = logger.child({}, { serializers: redactingSerializers(logger) })
     this.url = options.url ?? DEFAULT_REDIS_URL
     this.registry = options.tasks ? new Map(options.tasks.map((t) => [t.name, t])) : undefined
     this.ownsRedis = options.redis === undefined
     this.redis = options.redis ?? connect(this.url, { connectionName: `shadows:${name}`, ...options.connection })
     this.adds = new AddCalls(this.redis, this.keys)
     if (this.ownsRedis) {
-      this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, 'redis connection error'))
+      this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, describeRedisFailure(err) ?? 'redis connection error'))
     }
   }
 
@@ -365,16 +373,26 @@ export class Shadow {
     return this.strikeSet
   }
 
-  /** Releases the connection (when this client opened it). Idempotent. */
+  /**
+   * Lets the adds already made be stored, then releases the connection (when this client opened
+   * it). Idempotent. While Redis does not answer, the adds get 5 s, then fail with the connection.
+   */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      // adds already made are stored before the connection closes
-      while (this.storing.size > 0) await Promise.allSettled([...this.storing])
+      // while Redis is away an add would wait for its retries to run out, over a minute
+      let awaySince: number | undefined
+      while (this.storing.size > 0) {
+        if (this.redis.status === 'ready') awaySince = undefined
+        else if (Date.now() - (awaySince ??= Date.now()) >= ADDS_WAIT_WHILE_AWAY) break
+        await Promise.race([Promise.allSettled([...this.storing]), sleep(100, undefined, { ref: false })])
+      }
       if (!this.ownsRedis) return
+      // QUIT would queue behind the commands waiting for Redis: they fail at once instead
+      if (this.redis.status !== 'ready') return closeNow(this.redis)
       try {
         await this.redis.quit()
       } catch {
-        this.redis.disconnect()
+        closeNow(this.redis)
       }
     })()
     return this.closing

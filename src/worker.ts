@@ -11,7 +11,9 @@ import { ShadowsError, isShadowsError } from './errors.js'
 import { Consumer } from './consumer.js'
 import { Outcomes } from './outcomes.js'
 import { CONSUMER_GROUP } from './keys.js'
-import { duplicate } from './redis/connection.js'
+import { closeNow, duplicate } from './redis/connection.js'
+import { describeRedisFailure } from './redis/failure.js'
+import { redactingSerializers } from './redis/redact.js'
 import { decodeStrikeChange, type StrikeChange } from './redis/strike-changes.js'
 import type { RedisClient } from './redis/scripts.js'
 import { Scheduler } from './scheduler.js'
@@ -66,6 +68,11 @@ const DEFAULTS = Object.freeze({
   schedulerBatch: 1_000,
   schedulerMaxSleep: 15_000,
   startBatch: 500,
+  /**
+   * After the grace period, how long close() still waits for what is left to tell Redis (outcomes,
+   * the heartbeat, the consumer group) before giving up on it.
+   */
+  closeMargin: 2_000,
 })
 
 
@@ -86,6 +93,9 @@ export class Worker {
   private loop: Promise<void> | undefined
   /** Set by close(): from then on nothing new starts. */
   private closing: Promise<void> | undefined
+  /** Resolves when close() is called: a wait on Redis races it, so that close() never waits for Redis. */
+  private readonly closeCalled: Promise<void>
+  private resolveCloseCalled!: () => void
   private readonly claims: Claims
 
   constructor(shadow: Shadow, options: WorkerOptions) {
@@ -115,7 +125,11 @@ export class Worker {
       registry.set(task.name, task)
     }
     this.registry = registry
-    this.logger = (options.logger ?? shadow.logger).child({ worker: this.name })
+    const logger = options.logger ?? shadow.logger
+    this.logger = logger.child({ worker: this.name }, { serializers: redactingSerializers(logger) })
+    this.closeCalled = new Promise((resolve) => {
+      this.resolveCloseCalled = resolve
+    })
     this.outcomes = new Outcomes(shadow, this.name, this.logger)
     this.consumer = new Consumer(shadow, {
       ...merged,
@@ -173,9 +187,11 @@ export class Worker {
 
   /**
    * Stops taking work, lets running tasks finish within the grace period, then aborts them and puts
-   * them back on the queue; releases connections. Idempotent.
+   * them back on the queue; releases connections. Idempotent. Resolves within the grace period plus
+   * 2 s whatever state Redis is in; while the worker still waits for Redis to come up, at once.
    */
   close(): Promise<void> {
+    this.resolveCloseCalled()
     this.closing ??= this.shutdown()
     return this.closing
   }
@@ -185,8 +201,9 @@ export class Worker {
     this.loop ??= this.activate(untilFinished).finally(() => {
       this.loop = undefined
     })
-    // after close(), run() resolves once the shutdown is complete, not when reading stopped
-    return this.loop.then(() => this.closing)
+    // after close(), run() resolves once the shutdown is complete, not when reading stopped, nor
+    // when a Redis command the loop still waits on gives up
+    return Promise.race([this.loop, this.closeCalled]).then(() => this.closing)
   }
 
   private async activate(untilFinished: boolean): Promise<void> {
@@ -200,7 +217,8 @@ export class Worker {
       if (this.closing) return
       await this.work(untilFinished)
     } finally {
-      if (this.closing || untilFinished) {
+      // after close(), the shutdown stops them, within its bounds: here they would wait for Redis
+      if (untilFinished && !this.closing) {
         await this.scheduler.stop()
         await this.heartbeat.stop()
       }
@@ -220,12 +238,18 @@ export class Worker {
   /** Connects, waiting for Redis as long as it takes (or until close()); false when closed first. */
   private async connectPatiently(): Promise<boolean> {
     for (let failures = 1; ; failures++) {
+      // the attempt's commands wait for their retries to run out (minutes, against a port that
+      // never answers): close() does not wait for them, and what they end with is of no interest
+      const attempt = this.connect()
+      attempt.catch(() => undefined)
       try {
-        await this.connect()
-        return true
+        return await Promise.race([attempt.then(() => true), this.closeCalled.then(() => false)])
       } catch (err) {
         if (this.closing) return false
-        if (failures === 1 || failures % 10 === 0) this.logger.warn({ err, failures }, 'cannot reach redis at start-up; waiting for it')
+        if (failures === 1 || failures % 10 === 0) {
+          const failure = describeRedisFailure(err)
+          this.logger.warn({ err, failures }, failure ? `${failure} (at start-up; trying again)` : 'cannot reach redis at start-up; waiting for it')
+        }
         const until = Date.now() + Math.min(500 * failures, 5000)
         while (!this.closing && Date.now() < until) await sleep(100)
         if (this.closing) return false
@@ -302,20 +326,26 @@ export class Worker {
 
   private async shutdown(): Promise<void> {
     this.consumer.stop()
+    // Running tasks get the grace period, counted from now; what is left to tell Redis gets
+    // closeMargin more. No wait on Redis outlasts that: while Redis is away, a command waits for its
+    // retries to run out, over a minute.
+    const graceEnds = Date.now() + this.options.gracePeriod
+    const closeEnds = graceEnds + DEFAULTS.closeMargin
+    const left = (until: number) => Math.max(0, until - Date.now())
     // the bound's timer must not keep the process alive once everything else is closed
-    const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(this.options.gracePeriod + 1000, undefined, { ref: false })])
+    const bounded = (work: Promise<unknown> | undefined) => Promise.race([work, sleep(left(closeEnds), undefined, { ref: false })])
     const steps: [string, () => Promise<unknown> | unknown][] = [
       // no renewal or reclaim starts from now on; one in progress starts nothing more (dispatch)
       ['stop claiming', () => bounded(this.claims.stop())],
-      ['stop scheduler', () => this.scheduler.stop()],
+      ['stop scheduler', () => bounded(this.scheduler.stop())],
       ['stop reading', () => this.consumer.disconnect()],
       // nothing may start once the running tasks are being drained
       ['wait for the loop', () => bounded(this.loop)],
-      ['finish running tasks', () => this.consumer.drainRunning(this.options.gracePeriod)],
-      ['record outcomes', () => this.outcomes.close(this.options.gracePeriod)],
-      ['stop heartbeat', () => this.heartbeat.stop()],
-      ['leave the consumer group', () => this.leaveGroup()],
-      ['close subscriber', () => this.subscriber?.disconnect()],
+      ['finish running tasks', () => this.consumer.drainRunning(left(graceEnds))],
+      ['record outcomes', () => bounded(this.outcomes.close(left(closeEnds)))],
+      ['stop heartbeat', () => bounded(this.heartbeat.stop())],
+      ['leave the consumer group', () => bounded(this.leaveGroup())],
+      ['close subscriber', () => this.subscriber && closeNow(this.subscriber)],
     ]
     for (const [step, run] of steps) {
       try {
@@ -330,6 +360,8 @@ export class Worker {
   /** Removes this worker from the consumer group when it holds no message, so the group does not grow forever. */
   private async leaveGroup(): Promise<void> {
     const { redis, keys } = this.shadow
+    // while Redis is away this would only wait for its retries to run out; the entry is harmless
+    if (redis.status !== 'ready') return
     const pending = (await redis.xpending(keys.stream, CONSUMER_GROUP, '-', '+', 1, this.name)) as unknown[]
     if (pending.length === 0) await redis.xgroup('DELCONSUMER', keys.stream, CONSUMER_GROUP, this.name)
   }

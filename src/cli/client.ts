@@ -4,12 +4,26 @@
 import { Shadow } from '../shadow.js'
 import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../strikes.js'
 import type { Command, CommandContext } from './command.js'
-import { intFlag, stringFlag, UsageError } from './flags.js'
+import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
 import { loadTasks } from './tasks-module.js'
-import { explainRedisError } from './unreachable.js'
+import { explainRedisError, untilReady } from './unreachable.js'
+
+/**
+ * How long a one-shot command waits for Redis to answer. Left to ioredis, a port that accepts and
+ * never answers (or a TLS URL against a plain-text port) would hold the command for its connect
+ * timeout twice over, some 20 s, before any message.
+ */
+export const CONNECT_TIMEOUT_FLAG: Flag = {
+  name: 'connect-timeout',
+  type: 'string',
+  env: 'SHADOWS_CONNECT_TIMEOUT',
+  description: 'ms to wait for Redis to answer before giving up',
+  default: '3000',
+}
 
 async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => Promise<T>, tasksPath?: string): Promise<T> {
   const tasks = tasksPath ? await loadTasks(tasksPath) : undefined
+  const connectTimeout = intFlag(context.flags, 'connect-timeout', 1) as number
   const shadow = new Shadow({
     url: stringFlag(context.flags, 'url') as string,
     name: stringFlag(context.flags, 'name') as string,
@@ -18,6 +32,7 @@ async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => P
     connection: { maxRetriesPerRequest: 1, connectionName: 'shadows:cli' },
   })
   try {
+    await untilReady(shadow.redis, connectTimeout)
     return await use(shadow)
   } catch (err) {
     throw explainRedisError(err, shadow)
@@ -41,7 +56,7 @@ function table(rows: readonly (readonly string[])[]): string {
 
 export const add: Command = {
   name: 'add',
-  usage: "shadows add TASK [--params '{…}'] [--when 2026-11-28T10:00:00Z | --delay MS] [--key KEY]",
+  usage: "shadows add TASK [--params '{…}'] [--when 2026-11-28T10:00:00Z | --delay MS] [--key KEY] [--connect-timeout MS]",
   summary: 'Adds a task and prints it as JSON (with --tasks, params are validated first).',
   positionals: true,
   flags: [
@@ -50,6 +65,7 @@ export const add: Command = {
     { name: 'delay', type: 'string', description: 'due in this many ms' },
     { name: 'key', type: 'string', description: 'task key (default: a UUID)' },
     { name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module to validate against' },
+    CONNECT_TIMEOUT_FLAG,
   ],
   async run(context) {
     const { flags, out } = context
@@ -74,9 +90,9 @@ export const add: Command = {
 
 export const snapshot: Command = {
   name: 'snapshot',
-  usage: 'shadows snapshot [--json]',
+  usage: 'shadows snapshot [--json] [--connect-timeout MS]',
   summary: 'Shows what is scheduled, queued and running.',
-  flags: [{ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }],
+  flags: [{ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }, CONNECT_TIMEOUT_FLAG],
   async run(context) {
     const s = await withShadow(context, (shadow) => shadow.snapshot())
     if (context.flags.values.json) {
@@ -99,13 +115,14 @@ export const snapshot: Command = {
 
 export const strike: Command = {
   name: 'strike',
-  usage: "shadows strike [--task NAME] [--parameter NAME --operator OP --value JSON]",
+  usage: "shadows strike [--task NAME] [--parameter NAME --operator OP --value JSON] [--connect-timeout MS]",
   summary: 'Strikes a task, a parameter value, or both: matching tasks are refused and skipped.',
   flags: [
     { name: 'task', type: 'string', description: 'task name' },
     { name: 'parameter', type: 'string', description: 'parameter name' },
     { name: 'operator', type: 'string', description: '== != > >= < <= between', default: '==' },
     { name: 'value', type: 'string', description: `JSON value ([lo, hi] for between), at most ${MAX_STRIKE_VALUE_BYTES} bytes as JSON; a bare word is a string` },
+    CONNECT_TIMEOUT_FLAG,
   ],
   async run(context) {
     const { flags } = context
@@ -137,10 +154,10 @@ export const strike: Command = {
 
 export const restore: Command = {
   name: 'restore',
-  usage: 'shadows restore ID',
+  usage: 'shadows restore ID [--connect-timeout MS]',
   summary: 'Removes a strike rule by id (tasks skipped meanwhile stay skipped).',
   positionals: true,
-  flags: [],
+  flags: [CONNECT_TIMEOUT_FLAG],
   async run(context) {
     const [id, ...extra] = context.flags.positionals
     if (!id || extra.length > 0) throw new UsageError('restore takes exactly one strike ID')
@@ -152,9 +169,9 @@ export const restore: Command = {
 
 export const workers: Command = {
   name: 'workers',
-  usage: 'shadows workers [--json]',
+  usage: 'shadows workers [--json] [--connect-timeout MS]',
   summary: 'Lists live workers from their heartbeats.',
-  flags: [{ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }],
+  flags: [{ name: 'json', type: 'boolean', description: 'print JSON instead of a table' }, CONNECT_TIMEOUT_FLAG],
   async run(context) {
     const list = await withShadow(context, (shadow) => shadow.workers())
     if (context.flags.values.json) context.out(JSON.stringify(list, null, 2))

@@ -7,6 +7,7 @@ import { buildApp } from '../gateway/app.js'
 import type { FastifyInstance } from 'fastify'
 import { isLoopback } from '../gateway/auth.js'
 import { listen } from '../gateway/server.js'
+import { redactUrl } from '../redis/redact.js'
 import { Shadow } from '../shadow.js'
 import { Worker } from '../worker.js'
 import type { Command } from './command.js'
@@ -74,7 +75,7 @@ export const dev: Command = {
       throw err
     }
     const running = worker.run()
-    out(`\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redis.url}${redis.private ? ' (private, stopped on exit)' : ''}\n\nTry:\n${tryLines(address)}\n`)
+    out(`\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redactUrl(redis.url)}${redis.private ? ' (private, stopped on exit)' : ''}\n\nTry:\n${tryLines(address)}\n`)
     try {
       await running
     } catch (err) {

@@ -4,6 +4,7 @@
  */
 import { pino } from 'pino'
 import { isShadowsError } from '../errors.js'
+import { redactingSerializers, redactUrl } from '../redis/redact.js'
 import { add, restore, snapshot, strike, workers } from './client.js'
 import type { Command } from './command.js'
 import { dev } from './dev.js'
@@ -47,18 +48,20 @@ async function main(argv: readonly string[]): Promise<number> {
     // one-shot commands print their result on stdout and one error line on stderr; their logs go to
     // stderr, and only errors unless a level was asked for
     const explicitLevel = flags.sources['log-level'] !== undefined
-    const logger = command.longRunning ? pino({ level }) : pino({ level: explicitLevel ? level : 'error' }, pino.destination(2))
+    // what ioredis attaches to an error may hold the Redis password: every logged error is redacted
+    const serializers = redactingSerializers()
+    const logger = command.longRunning ? pino({ level, serializers }) : pino({ level: explicitLevel ? level : 'error', serializers }, pino.destination(2))
     return await command.run({ flags, logger, out: (text) => process.stdout.write(`${text}\n`) })
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`shadows ${name}: ${err.message}\n`)
+      process.stderr.write(`shadows ${name}: ${redactUrl(err.message)}\n`)
       return 2
     }
     if (isShadowsError(err)) {
-      process.stderr.write(`shadows ${name}: ${err.code}: ${err.message}\n`)
+      process.stderr.write(`shadows ${name}: ${err.code}: ${redactUrl(err.message)}\n`)
       return err.code === 'SHADOWS_ERR_VALIDATION' ? 2 : 1
     }
-    process.stderr.write(`shadows ${name}: ${firstLine((err as Error)?.message ?? String(err))}\n`)
+    process.stderr.write(`shadows ${name}: ${firstLine(redactUrl((err as Error)?.message ?? String(err)))}\n`)
     return 1
   }
 }
@@ -84,6 +87,6 @@ async function exit(code: number): Promise<never> {
 }
 
 main(process.argv.slice(2)).then(exit, (err: unknown) => {
-  process.stderr.write(`shadows: ${(err as Error)?.stack ?? String(err)}\n`)
+  process.stderr.write(`shadows: ${redactUrl((err as Error)?.stack ?? String(err))}\n`)
   return exit(1)
 })

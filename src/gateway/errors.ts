@@ -6,6 +6,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ERRORS, isShadowsError, type ErrorCode } from '../errors.js'
+import { redisFailure } from '../redis/failure.js'
 
 /** Seconds a client is told to wait when Redis is unreachable. */
 export const RETRY_AFTER_SECONDS = 2
@@ -38,6 +39,9 @@ const FASTIFY_MESSAGES: Readonly<Record<string, string>> = {
 /** Error names ioredis uses when it could not talk to Redis at all. */
 function isRedisUnavailable(err: Error): boolean {
   if (err.name === 'MaxRetriesPerRequestError') return true
+  // Redis refused the gateway's credentials, or the URL asks for TLS on a plain-text port: Redis
+  // cannot be used until an operator acts, which is no fault of the request
+  if (redisFailure(err) !== undefined) return true
   if (err.name === 'ReplyError') return /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY) /.test(err.message)
   return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect|Cluster|enableOfflineQueue/i.test(err.message)
 }

@@ -5,6 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import { redactingSerializers } from '../redis/redact.js'
 
 /** A request as the log shows it. */
 export interface LoggedRequest {
@@ -34,8 +35,9 @@ export function loggedRequest(request: FastifyRequest): LoggedRequest {
 
 /**
  * The gateway's logger: a child of `base` whose `req` serializer replaces any the caller set (for
- * example pino's standard one, which logs every header).
+ * example pino's standard one, which logs every header), and whose `err` serializer masks Redis
+ * credentials (a refused AUTH carries the password).
  */
 export function gatewayLogger(base: Logger): Logger {
-  return base.child({}, { serializers: { req: loggedRequest } })
+  return base.child({}, { serializers: { req: loggedRequest, ...redactingSerializers(base) } })
 }

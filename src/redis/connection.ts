@@ -5,6 +5,8 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import { ShadowsError } from '../errors.js'
+import { watchConnection } from './failure.js'
+import { redactUrl } from './redact.js'
 import { commandName, defineScripts, type RedisClient } from './scripts.js'
 
 /** The URL used when none is given. */
@@ -27,7 +29,7 @@ export interface ConnectionOptions {
 
 function parseCluster(url: string): { nodes: { host: string; port: number }[]; tls: boolean; password?: string; username?: string } {
   const match = /^(rediss?)\+cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)\/?$/.exec(url)
-  if (!match) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid cluster URL ${JSON.stringify(url)}`)
+  if (!match) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid cluster URL ${redactUrl(JSON.stringify(url))}`)
   const [, scheme, user, pass, hosts] = match
   const nodes = (hosts ?? '').split(',').map((hostPort) => {
     const at = hostPort.lastIndexOf(':')
@@ -60,7 +62,11 @@ export function isClusterUrl(url: string): boolean {
   return /^rediss?\+cluster:\/\//.test(url)
 }
 
-/** Opens a connection (lazily: it connects on the first command) with shadows' scripts defined. */
+/**
+ * Opens a connection (lazily: it connects on the first command) with shadows' scripts defined,
+ * watched from the start: its errors never carry credentials, and a TLS URL against a plain-text
+ * port is named as such (see watchConnection).
+ */
 export function connect(url: string, options: ConnectionOptions = {}): RedisClient {
   const common: RedisOptions = {
     lazyConnect: false,
@@ -90,12 +96,54 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
     client = new Cluster(nodes, clusterOptions)
   } else {
     if (!/^rediss?:\/\//.test(url)) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid Redis URL ${JSON.stringify(url)}: use redis://, rediss:// or redis+cluster://`)
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid Redis URL ${redactUrl(JSON.stringify(url))}: use redis://, rediss:// or redis+cluster://`)
     }
     client = new Redis(url, common)
   }
+  watchConnection(client, { diagnoseTls: true })
   defineScripts(client)
   return client
+}
+
+/** The parts of an ioredis connection {@link closeNow} reaches into (ioredis 5). */
+interface ConnectionInternals {
+  setStatus(status: string): void
+  flushQueue(err: Error): void
+  /** Commands sent on a connection that dropped, kept to be sent again once one is ready. */
+  prevCommandQueue?: { shift(): { command: { reject(err: Error): void } } | undefined } | null
+}
+
+/**
+ * Closes a connection at once, failing every command it still holds with "Connection is closed.".
+ * ioredis' own disconnect() leaves two kinds of command waiting forever: those queued while the
+ * connection waits to reconnect (its socket is gone, so nothing reports the close and the
+ * connection never ends), and those that were in flight when a connection dropped, kept to be sent
+ * again once a new one is ready, which never comes when Redis refuses the credentials.
+ */
+export function closeNow(client: RedisClient): void {
+  if (!(client instanceof Redis)) {
+    client.disconnect()
+    return
+  }
+  const internals = client as unknown as ConnectionInternals
+  const closed = () => new Error('Connection is closed.')
+  const failUnsent = () => {
+    const unsent = internals.prevCommandQueue
+    internals.prevCommandQueue = null
+    for (let item = unsent?.shift(); item; item = unsent?.shift()) item.command.reject(closed())
+  }
+  const waiting = client.status === 'reconnecting'
+  client.disconnect()
+  if (waiting && client.status === 'reconnecting') {
+    // what ioredis does once the socket of a connection closed on purpose reports its close
+    internals.setStatus('end')
+    internals.flushQueue(closed())
+    failUnsent()
+  } else if (client.status === 'end') {
+    failUnsent()
+  } else {
+    client.once('end', failUnsent)
+  }
 }
 
 /**
@@ -104,6 +152,8 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
  */
 export function duplicate(client: RedisClient): RedisClient {
   const copy = client instanceof Cluster ? client.duplicate(undefined, { enableAutoPipelining: false }) : client.duplicate({ enableAutoPipelining: false })
+  // its own errors are redacted too; the TLS diagnosis of the original speaks for both
+  watchConnection(copy, { diagnoseTls: false })
   defineScripts(copy)
   return copy
 }

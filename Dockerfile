@@ -17,6 +17,7 @@ RUN npm ci --ignore-scripts
 COPY tsconfig.json ./
 COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
+COPY routes ./routes
 RUN node scripts/build.mjs
 
 # --- runtime: production dependencies and dist/ only, not root -----------------------------------
@@ -31,7 +32,7 @@ COPY --from=build /app/dist ./dist
 # refuses to: `serve` then exits 2 asking for SHADOWS_TOKENS. Workers ignore HOST and PORT.
 ENV HOST=0.0.0.0 \
     PORT=8080 \
-    SHADOWS_TASKS=/app/dist/examples/tasks.js
+    SHADOWS_TASKS=/app/dist/src/examples/tasks.js
 
 # the unprivileged user of the node images (uid 1000); nothing under /app is writable by it
 USER node
@@ -39,5 +40,5 @@ EXPOSE 8080
 
 # node handles SIGTERM itself (PID 1, or under `--init` / compose `init: true`): the gateway stops accepting, workers finish running
 # tasks within SHADOWS_GRACE_PERIOD (give `docker stop -t` / stop_grace_period a bit more).
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "dist/src/cli/main.js"]
 CMD ["serve"]

@@ -5,6 +5,6 @@ import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const { openApiDocument } = await import(`${root}/dist/gateway/openapi.js`)
+const { openApiDocument } = await import(`${root}/dist/src/gateway/openapi.js`)
 writeFileSync(`${root}/openapi.yaml`, stringify(await openApiDocument(), { lineWidth: 0 }))
 console.log('wrote openapi.yaml')

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 execFileSync(process.execPath, [`${root}/scripts/build.mjs`], { stdio: 'inherit' })
-const { ensureRedis } = await import(`${root}/dist/cli/private-redis.js`)
+const { ensureRedis } = await import(`${root}/dist/src/cli/private-redis.js`)
 const probed = process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379'
 const redis = await ensureRedis(probed)
 if (redis.private) console.log(`# no Redis answered at ${probed}; using a private redis-server at ${redis.url}`)

@@ -6,10 +6,10 @@ import { mkdirSync, openSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort, pingRedis } from '../../dist/cli/private-redis.js'
+import { freePort, pingRedis } from '../../dist/src/cli/private-redis.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const CLI = join(ROOT, 'dist/cli/main.js')
+const CLI = join(ROOT, 'dist/src/cli/main.js')
 export const TASKS_MODULE = join(ROOT, 'scripts/chaos/tasks.mjs')
 
 /** Every child process started and not yet seen to exit. */

@@ -28,14 +28,14 @@ if (options.help) {
   process.exit(0)
 }
 
-if (!existsSync(join(ROOT, 'dist/index.js')) || !existsSync(join(ROOT, 'dist/cli/main.js'))) {
+if (!existsSync(join(ROOT, 'dist/src/index.js')) || !existsSync(join(ROOT, 'dist/src/cli/main.js'))) {
   process.stderr.write('chaos: dist/ is missing; building\n')
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: ['ignore', 2, 2] })
 }
 
 const { pino } = await import('pino')
-const { Shadow } = await import('../../dist/index.js')
-const { freePort } = await import('../../dist/cli/private-redis.js')
+const { Shadow } = await import('../../dist/src/index.js')
+const { freePort } = await import('../../dist/src/cli/private-redis.js')
 const { ChaosRedis, ShadowsProcess, killAll, until } = await import('./processes.mjs')
 const { Producers } = await import('./producers.mjs')
 const { Chaos, WorkerPool } = await import('./chaos.mjs')

@@ -17,7 +17,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
-import { defineTask } from '../../dist/index.js'
+import { defineTask } from '../../dist/src/index.js'
 
 const runsDir = process.env.CHAOS_RUNS_DIR
 let fd

@@ -1,8 +1,8 @@
 /**
  * One-shot client commands: add, snapshot, strike, restore, workers.
  */
-import { Shadow } from '../shadow.js'
-import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../strikes.js'
+import { Shadow } from '../client/shadow.js'
+import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../core/strikes.js'
 import type { Command, CommandContext } from './command.js'
 import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
 import { loadTasks } from './tasks-module.js'

@@ -3,7 +3,7 @@
  * The `shadows` command: dispatches to one subcommand per file.
  */
 import { pino } from 'pino'
-import { isShadowsError } from '../errors.js'
+import { isShadowsError } from '../core/errors.js'
 import { redactingSerializers, redactUrl } from '../redis/redact.js'
 import { add, restore, snapshot, strike, workers } from './client.js'
 import type { Command } from './command.js'

@@ -3,7 +3,7 @@
  */
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { AnyTask } from '../task.js'
+import type { AnyTask } from '../core/task.js'
 import { UsageError } from './flags.js'
 
 function isTask(value: unknown): value is AnyTask {

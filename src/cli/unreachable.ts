@@ -3,11 +3,11 @@
  * the credentials, a TLS URL against a plain-text port, no answer within the connect timeout —
  * into an error line that says what the user can act on, without the password.
  */
-import { isShadowsError, ShadowsError } from '../errors.js'
+import { isShadowsError, ShadowsError } from '../core/errors.js'
 import { redisFailure, REDIS_FAILURE_MESSAGES } from '../redis/failure.js'
 import { redactError, redactUrl } from '../redis/redact.js'
 import type { RedisClient } from '../redis/scripts.js'
-import type { Shadow } from '../shadow.js'
+import type { Shadow } from '../client/shadow.js'
 
 export { redactUrl }
 

@@ -3,9 +3,9 @@
  */
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
-import { Metrics } from '../metrics.js'
-import { Shadow } from '../shadow.js'
-import { Worker } from '../worker.js'
+import { Metrics } from '../gateway/metrics.js'
+import { Shadow } from '../client/shadow.js'
+import { Worker } from '../worker/worker.js'
 import type { Command } from './command.js'
 import { intFlag, stringFlag, type Flag } from './flags.js'
 import { onShutdownSignal, runOnce } from './signals.js'

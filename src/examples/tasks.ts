@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { defineTask } from '../task.js'
+import { defineTask } from '../core/task.js'
 
 /** Logs a greeting. */
 export const greet = defineTask({

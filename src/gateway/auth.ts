@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
-import { ShadowsError } from '../errors.js'
+import { ShadowsError } from '../core/errors.js'
 
 /** What a route needs. `public` routes need no token. */
 export type Scope = 'enqueue' | 'read' | 'ops' | 'public'

@@ -8,7 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance } from 'fastify'
-import { ShadowsError } from '../errors.js'
+import { ShadowsError } from '../core/errors.js'
 
 /** Deepest nesting of arrays and objects a JSON body may have. */
 export const MAX_JSON_DEPTH = 100

@@ -2,7 +2,7 @@
  * The OpenAPI document of the gateway, generated from the routes and schemas it registers.
  */
 import { buildApp } from './app.js'
-import { defineTask } from '../task.js'
+import { defineTask } from '../core/task.js'
 
 /** Builds the app (without touching Redis) and returns its OpenAPI 3.1 document. */
 export async function openApiDocument(): Promise<Record<string, unknown>> {

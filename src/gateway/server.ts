@@ -3,7 +3,7 @@
  * address only.
  */
 import type { FastifyInstance } from 'fastify'
-import { ShadowsError } from '../errors.js'
+import { ShadowsError } from '../core/errors.js'
 import { isLoopback } from './auth.js'
 
 /** Where and how to listen. */

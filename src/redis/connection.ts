@@ -4,7 +4,7 @@
  * those nodes.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
-import { ShadowsError } from '../errors.js'
+import { ShadowsError } from '../core/errors.js'
 import { watchConnection } from './failure.js'
 import { redactUrl } from './redact.js'
 import { commandName, defineScripts, type RedisClient } from './scripts.js'

@@ -7,7 +7,7 @@
  */
 import { createConnection } from 'node:net'
 import { Redis } from 'ioredis'
-import { ShadowsError } from '../errors.js'
+import { ShadowsError } from '../core/errors.js'
 import { redactError } from './redact.js'
 import type { RedisClient } from './scripts.js'
 

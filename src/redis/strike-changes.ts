@@ -18,8 +18,8 @@
  * read-strikes script, which answers with the last change when that is enough and with every rule
  * otherwise. A copy is thus always a version together with exactly the rules stored at it.
  */
-import type { ShadowKeys } from '../keys.js'
-import { StrikeSet, UNLOADED_STRIKES_VERSION, oldestFirst, type Strike } from '../strikes.js'
+import type { ShadowKeys } from './keys.js'
+import { StrikeSet, UNLOADED_STRIKES_VERSION, oldestFirst, type Strike } from '../core/strikes.js'
 import { runScript, type RedisClient } from './scripts.js'
 
 /** What one change did: the rule it added, or the id of the rule it removed. */

@@ -11,7 +11,7 @@ import { Type } from '@sinclair/typebox'
 import { defineTask, type ErrorCode } from '../../src/index.js'
 import { DEFAULT_TIMEOUTS } from '../../src/gateway/app.js'
 import { listen } from '../../src/gateway/server.js'
-import { shadowKeys } from '../../src/keys.js'
+import { shadowKeys } from '../../src/redis/keys.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, shadowKeysIn, waitFor } from '../helpers/shadow.js'
 import { assertError, json, makeApp, type Answer } from '../helpers/gateway.js'
 

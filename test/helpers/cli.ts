@@ -1,5 +1,5 @@
 /**
- * Helpers for testing the `shadows` command as a user runs it: the built dist/cli/main.js in a
+ * Helpers for testing the `shadows` command as a user runs it: the built dist/src/cli/main.js in a
  * child process, on the test Redis, under a shadow name of its own. Every child is killed and every
  * key of the shadow deleted on teardown.
  */
@@ -9,11 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { storedKey } from '../../src/keys.js'
+import { storedKey } from '../../src/redis/keys.js'
 import { adminRedis, leakedKeys, shadowKeysIn, TEST_URL, uniqueName, waitFor, type TestLike } from './shadow.js'
 
 /** The built command. */
-export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url))
 /** The tasks module the CLI tests load (tasks `greet` and `hold`). */
 export const TASKS_FIXTURE = fileURLToPath(new URL('../fixtures/cli/tasks.mjs', import.meta.url))
 /** Other fixtures, each a wrong tasks module. */

@@ -5,7 +5,7 @@
 import { inspect } from 'node:util'
 import { isShadowsError, type ErrorCode, type Shadow, type Worker } from '../../src/index.js'
 import { adminRedis, shadowKeysIn } from './shadow.js'
-import { CONSUMER_GROUP, storedKey } from '../../src/keys.js'
+import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
 import { runScript } from '../../src/redis/scripts.js'
 
 /** The tap assertions these helpers use. */

@@ -43,7 +43,7 @@ export function captureLogs(level: Level = 'info'): CapturedLogs {
 export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/child-worker', import.meta.url))
-const DIST = fileURLToPath(new URL('../../dist/index.js', import.meta.url))
+const DIST = fileURLToPath(new URL('../../dist/src/index.js', import.meta.url))
 
 /** A worker running in a child process. */
 export interface ChildWorker {

@@ -6,7 +6,7 @@ import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, type AddOptions, type Execution, type Replacement } from '../../src/index.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
-import { newTaskKey, storedKey } from '../../src/keys.js'
+import { newTaskKey, storedKey } from '../../src/redis/keys.js'
 import { addScript, assertNoKeys, gate, heardEvents, rawRecord, rejectsWith, runInBackground, scheduled, streamLength, type AddScriptTask } from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)

@@ -4,8 +4,8 @@
  */
 import t from 'tap'
 import { pino } from 'pino'
-import { Outcomes, type Outcome } from '../../src/outcomes.js'
-import { CONSUMER_GROUP } from '../../src/keys.js'
+import { Outcomes, type Outcome } from '../../src/worker/outcomes.js'
+import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { adminRedis, closeAdmin, makeShadow } from '../helpers/shadow.js'
 
 t.teardown(closeAdmin)

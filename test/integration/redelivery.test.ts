@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, defineTask } from '../../src/index.js'
-import { CONSUMER_GROUP, storedKey } from '../../src/keys.js'
+import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
 import { runScript } from '../../src/redis/scripts.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'

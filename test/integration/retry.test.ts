@@ -5,7 +5,7 @@
 import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, type TaskContext } from '../../src/index.js'
-import { CONSUMER_GROUP } from '../../src/keys.js'
+import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { aborted, deferred } from '../helpers/engine-rules.js'
 import { finishScript, heardEvents, rawRecord } from '../helpers/engine-state.js'
 import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'

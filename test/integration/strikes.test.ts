@@ -5,7 +5,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { DEFAULT_MAX_STRIKES, Shadow, defineTask, type Strike } from '../../src/index.js'
-import { normalizeStrike, strikeId } from '../../src/strikes.js'
+import { normalizeStrike, strikeId } from '../../src/core/strikes.js'
 import { rejectsCode } from '../helpers/engine-rules.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 

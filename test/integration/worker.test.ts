@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { Shadow, Worker, defineTask, type TaskContext } from '../../src/index.js'
-import { CONSUMER_GROUP } from '../../src/keys.js'
+import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
 

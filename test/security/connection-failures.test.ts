@@ -13,7 +13,7 @@ import { Shadow, Worker, defineTask } from '../../src/index.js'
 import { captureLogs } from '../helpers/engine-workers.js'
 import { cliSession, lines, TASKS_FIXTURE, type CliSession } from '../helpers/cli.js'
 import { closeAdmin, uniqueName, waitFor } from '../helpers/shadow.js'
-import { within } from './helpers.js'
+import { within } from '../helpers/security.js'
 
 // the CLI sessions' teardown looks for leaked keys through the shared admin connection
 t.teardown(closeAdmin)

@@ -14,7 +14,7 @@ import { Shadow } from '../../src/index.js'
 import { captureLogs } from '../helpers/engine-workers.js'
 import { cliSession, lines, logLines, postJson, TASKS_FIXTURE, waitForTaskState, type CliProcess, type CliResult } from '../helpers/cli.js'
 import { closeAdmin, uniqueName, waitFor } from '../helpers/shadow.js'
-import { leakedKeysIn, within } from './helpers.js'
+import { leakedKeysIn, within } from '../helpers/security.js'
 
 // the CLI sessions' teardown looks for leaked keys through the shared admin connection
 t.teardown(closeAdmin)

@@ -6,7 +6,7 @@ import t from 'tap'
 import { connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { isShadowsError, isValidKey } from '../../src/index.js'
-import { parseWhen } from '../../src/validation.js'
+import { parseWhen } from '../../src/core/validation.js'
 import { assertError, json, makeApp } from '../helpers/gateway.js'
 import { closeAdmin, makeShadow } from '../helpers/shadow.js'
 

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { FUZZ_TOKENS } from '../helpers/arbitraries.js'
 import { assertError, json, makeApp } from '../helpers/gateway.js'
 import { adminRedis, closeAdmin } from '../helpers/shadow.js'
-import { shadowKeys } from '../../src/keys.js'
+import { shadowKeys } from '../../src/redis/keys.js'
 
 t.teardown(closeAdmin)
 

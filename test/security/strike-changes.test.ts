@@ -11,7 +11,7 @@ import { Type } from '@sinclair/typebox'
 import { Redis } from 'ioredis'
 import { Shadow, Worker, defineTask, type Strike } from '../../src/index.js'
 import { startRedisServer } from '../../src/cli/private-redis.js'
-import { normalizeStrike, strikeId } from '../../src/strikes.js'
+import { normalizeStrike, strikeId } from '../../src/core/strikes.js'
 import { rejectsCode } from '../helpers/engine-rules.js'
 import { testLogger, uniqueName, waitFor } from '../helpers/shadow.js'
 

@@ -3,7 +3,7 @@
  */
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { newTaskKey, storedKey, userKey } from '../../src/keys.js'
+import { newTaskKey, storedKey, userKey } from '../../src/redis/keys.js'
 import { isValidKey } from '../../src/index.js'
 
 t.test('a lowercase UUID is stored as ~ and its 16 bytes in base64url, and comes back whole', async (t) => {

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { MAX_STRIKE_VALUE_BYTES } from '../../src/index.js'
 import { applyStrikeChange, decodeStrikeChange, encodeStrikeChange, type StrikeChange } from '../../src/redis/strike-changes.js'
-import { StrikeSet, canonicalJson, canonicalJsonBytes, normalizeStrike, oldestFirst, strikeId, type Strike } from '../../src/strikes.js'
+import { StrikeSet, canonicalJson, canonicalJsonBytes, normalizeStrike, oldestFirst, strikeId, type Strike } from '../../src/core/strikes.js'
 import { throwsCode } from '../helpers/engine-rules.js'
 
 /** A stored strike on parameter `p` equal to `value`, created at `at`. */

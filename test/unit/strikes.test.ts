@@ -13,7 +13,7 @@ import {
   type JsonValue,
   type Strike,
   type StrikeOperator,
-} from '../../src/strikes.js'
+} from '../../src/core/strikes.js'
 import { throwsCode } from '../helpers/engine-rules.js'
 
 type Rule = Omit<Strike, 'id' | 'createdAt'>

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { defineTask, ShadowsError, type RetryOptions } from '../../src/index.js'
-import { isAutomatic, isRecurring, nextCronTime, retryDelay } from '../../src/task.js'
+import { isAutomatic, isRecurring, nextCronTime, retryDelay } from '../../src/core/task.js'
 import { throwsCode } from '../helpers/engine-rules.js'
 
 const run = async () => undefined

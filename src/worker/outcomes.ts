@@ -4,9 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { CONSUMER_GROUP } from './keys.js'
-import { runScript } from './redis/scripts.js'
-import type { Shadow } from './shadow.js'
+import { CONSUMER_GROUP } from '../redis/keys.js'
+import { runScript } from '../redis/scripts.js'
+import type { Shadow } from '../client/shadow.js'
 
 /** One outcome for the finish script (see finish.lua for the meaning of each kind). */
 export interface Outcome {

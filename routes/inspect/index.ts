@@ -2,7 +2,7 @@
  * /snapshot and /workers: what is scheduled, queued and running, and who runs it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { SnapshotBody, WorkerList, errors } from '../schemas.js'
+import { SnapshotBody, WorkerList, errors } from '../../src/gateway/contract.js'
 
 export const inspectRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow } = app

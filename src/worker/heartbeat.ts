@@ -3,7 +3,7 @@
  * hash of details with a TTL, so that a worker that stops beating drops out by itself.
  */
 import type { Logger } from 'pino'
-import type { Shadow } from './shadow.js'
+import type { Shadow } from '../client/shadow.js'
 
 /** How many heartbeat periods a worker stays listed after its last beat. */
 export const HEARTBEAT_LIFETIME = 2.5

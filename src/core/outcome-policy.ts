@@ -2,8 +2,8 @@
  * What to record when an attempt ends: its final state, a retry, the next run of a perpetual or
  * cron task, or a return to the queue. Pure but for the clock and the attempt's logger.
  */
-import type { Attempt, AttemptResult } from './execution.js'
-import type { Outcome } from './outcomes.js'
+import type { Attempt, AttemptResult } from '../worker/attempt.js'
+import type { Outcome } from '../worker/outcomes.js'
 import { describeError } from './records.js'
 import { nextCronTime, retryDelay, type AnyTask } from './task.js'
 

@@ -4,10 +4,10 @@
  * renewing theirs because they died.
  */
 import type { Logger } from 'pino'
-import { CONSUMER_GROUP } from './keys.js'
-import { runScript } from './redis/scripts.js'
-import type { StreamEntry } from './redis/stream.js'
-import type { Shadow } from './shadow.js'
+import { CONSUMER_GROUP } from '../redis/keys.js'
+import { runScript } from '../redis/scripts.js'
+import type { StreamEntry } from '../redis/stream.js'
+import type { Shadow } from '../client/shadow.js'
 
 /** What the claims need from their worker. */
 export interface ClaimsOptions {

@@ -4,8 +4,8 @@
  * the move is a single Lua script, so racing schedulers never move a task twice.
  */
 import type { Logger } from 'pino'
-import type { ShadowKeys } from './keys.js'
-import { runScript, type RedisClient } from './redis/scripts.js'
+import type { ShadowKeys } from '../redis/keys.js'
+import { runScript, type RedisClient } from '../redis/scripts.js'
 
 /** Settings of a {@link Scheduler}. */
 export interface SchedulerOptions {

@@ -5,7 +5,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ERRORS, isShadowsError, type ErrorCode } from '../errors.js'
+import { ERRORS, isShadowsError, type ErrorCode } from '../core/errors.js'
 import { redisFailure } from '../redis/failure.js'
 
 /** Seconds a client is told to wait when Redis is unreachable. */

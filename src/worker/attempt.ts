@@ -3,9 +3,9 @@
  * outcome. Pure of Redis except for progress, which goes through the `progress` callback.
  */
 import type { Logger } from 'pino'
-import { userKey } from './keys.js'
-import type { Shadow } from './shadow.js'
-import type { AnyTask, TaskContext } from './task.js'
+import { userKey } from '../redis/keys.js'
+import type { Shadow } from '../client/shadow.js'
+import type { AnyTask, TaskContext } from '../core/task.js'
 import type { Worker } from './worker.js'
 
 /** Why an attempt's signal fired. */

@@ -1,5 +1,5 @@
 /**
- * Strike rules: validation, identity and matching. Pure code; the Redis side lives in shadow.ts,
+ * Strike rules: validation, identity and matching. Pure code; the Redis side lives in client/shadow.ts,
  * redis/strike-changes.ts and the Lua scripts, which keep a versioned copy of the rules in step
  * across processes.
  */

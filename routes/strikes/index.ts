@@ -2,8 +2,8 @@
  * /strikes: list, add and restore strike rules (scope `ops` to change them).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { StrikeInput } from '../../strikes.js'
-import { IdParams, StrikeBody, StrikeInputBody, StrikeList, described, errors } from '../schemas.js'
+import type { StrikeInput } from '../../src/core/strikes.js'
+import { IdParams, StrikeBody, StrikeInputBody, StrikeList, described, errors } from '../../src/gateway/contract.js'
 
 export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow } = app

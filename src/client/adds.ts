@@ -1,9 +1,9 @@
 /**
  * Calls of the add script: adds made in the same turn of the event loop go out together, in order.
  */
-import type { ShadowKeys } from './keys.js'
-import type { LiveState } from './records.js'
-import { runScript, type RedisClient } from './redis/scripts.js'
+import type { ShadowKeys } from '../redis/keys.js'
+import type { LiveState } from '../core/records.js'
+import { runScript, type RedisClient } from '../redis/scripts.js'
 
 /** A task validated and ready to store. */
 export interface Prepared {

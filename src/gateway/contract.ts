@@ -3,9 +3,9 @@
  * requests and serializes responses with them, and openapi.yaml is generated from them.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { ERROR_CODES, type ErrorCode } from '../errors.js'
-import { MAX_STRIKE_VALUE_BYTES, STRIKE_OPERATORS } from '../strikes.js'
-import { TASK_STATES } from '../records.js'
+import { ERROR_CODES, type ErrorCode } from '../core/errors.js'
+import { MAX_STRIKE_VALUE_BYTES, STRIKE_OPERATORS } from '../core/strikes.js'
+import { TASK_STATES } from '../core/records.js'
 
 const literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)))
 

@@ -3,8 +3,8 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { ShadowsError } from '../../errors.js'
-import { Health, errors } from '../schemas.js'
+import { ShadowsError } from '../../src/core/errors.js'
+import { Health, errors } from '../../src/gateway/contract.js'
 
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow, metrics } = app

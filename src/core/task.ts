@@ -8,8 +8,8 @@ import { Cron } from 'croner'
 import type { Logger } from 'pino'
 import { ShadowsError } from './errors.js'
 import { assertValidTaskName } from './validation.js'
-import type { Shadow } from './shadow.js'
-import type { Worker } from './worker.js'
+import type { Shadow } from '../client/shadow.js'
+import type { Worker } from '../worker/worker.js'
 
 /** How a failed attempt is tried again. `attempts` counts every try, the first included. */
 export interface RetryOptions {

@@ -5,14 +5,14 @@ import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
 import { AddCalls, BATCH_CHUNK, storedState, type AddReply, type Prepared } from './adds.js'
-import { ShadowsError, isShadowsError } from './errors.js'
-import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from './keys.js'
-import { parseRecord, type LiveState, type TaskInfo } from './records.js'
-import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from './redis/connection.js'
-import { describeRedisFailure } from './redis/failure.js'
-import { redactingSerializers } from './redis/redact.js'
-import { runScript, type RedisClient } from './redis/scripts.js'
-import { decodeStrikeChange, readStrikes, strikeChangeBody, applyStrikeChange, type StrikeChange } from './redis/strike-changes.js'
+import { ShadowsError, isShadowsError } from '../core/errors.js'
+import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
+import { parseRecord, type LiveState, type TaskInfo } from '../core/records.js'
+import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from '../redis/connection.js'
+import { describeRedisFailure } from '../redis/failure.js'
+import { redactingSerializers } from '../redis/redact.js'
+import { runScript, type RedisClient } from '../redis/scripts.js'
+import { decodeStrikeChange, readStrikes, strikeChangeBody, applyStrikeChange, type StrikeChange } from '../redis/strike-changes.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
 import {
   StrikeSet,
@@ -22,9 +22,9 @@ import {
   strikeId,
   type Strike,
   type StrikeInput,
-} from './strikes.js'
-import type { AnyTask, ParamsOf } from './task.js'
-import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveDue, type When } from './validation.js'
+} from '../core/strikes.js'
+import type { AnyTask, ParamsOf } from '../core/task.js'
+import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveDue, type When } from '../core/validation.js'
 
 /** Default time a finished task's record is kept: 15 minutes. */
 export const DEFAULT_EXECUTION_TTL = 15 * 60_000

@@ -2,8 +2,8 @@
  * Prometheus metrics (prom-client), one registry per gateway or worker process.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { Shadow } from './shadow.js'
-import type { WorkerObserver } from './worker.js'
+import type { Shadow } from '../client/shadow.js'
+import type { WorkerObserver } from '../worker/worker.js'
 
 /** Histogram buckets for task durations and punctuality, in seconds. */
 const SECONDS = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]

@@ -2,9 +2,9 @@
  * Read-only views of a shadow: the snapshot of scheduled, queued and running tasks, and the live
  * workers. Bounded reads: counts are exact, lists and per-task tallies cover the first entries.
  */
-import { CONSUMER_GROUP, userKey, type ShadowKeys } from './keys.js'
-import type { RedisClient } from './redis/scripts.js'
-import { entryFields } from './redis/stream.js'
+import { CONSUMER_GROUP, userKey, type ShadowKeys } from '../redis/keys.js'
+import type { RedisClient } from '../redis/scripts.js'
+import { entryFields } from '../redis/stream.js'
 
 /** Per-state counts. */
 export interface StateCounts {

@@ -4,12 +4,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { ERRORS, ShadowsError } from '../../errors.js'
-import type { TaskInfo } from '../../records.js'
-import type { AddOptions, BatchItem, Execution } from '../../shadow.js'
-import { assertValidKey } from '../../validation.js'
-import { classify } from '../errors.js'
-import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParams, ReplaceBody, Replaced, TaskRecord, errors } from '../schemas.js'
+import { ERRORS, ShadowsError } from '../../src/core/errors.js'
+import type { TaskInfo } from '../../src/core/records.js'
+import type { AddOptions, BatchItem, Execution } from '../../src/client/shadow.js'
+import { assertValidKey } from '../../src/core/validation.js'
+import { classify } from '../../src/gateway/error-replies.js'
+import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParams, ReplaceBody, Replaced, TaskRecord, errors } from '../../src/gateway/contract.js'
 
 const checkItem = TypeCompiler.Compile(AddBody)
 

@@ -61,13 +61,17 @@ t.test('--help on every subcommand: exit 0, the usage line, every flag and its e
 
 t.test('an unknown command or flag exits 2 with one line on stderr', async (t) => {
   const cli = cliSession(t)
-  t.match(await runFails(t, cli, ['frobnicate'], 2), /^shadows: unknown command "frobnicate"/)
-  t.match(await runFails(t, cli, ['worker', '--tasks', TASKS_FIXTURE, '--bogus'], 2), /^shadows worker: Unknown option '--bogus'/)
-  t.match(await runFails(t, cli, ['serve', '--tasks', TASKS_FIXTURE, '-x'], 2), /^shadows serve: Unknown option '-x'/)
-  t.match(await runFails(t, cli, ['snapshot', '--verbose'], 2), /^shadows snapshot: Unknown option '--verbose'/)
-  t.match(await runFails(t, cli, ['serve', '--tasks', TASKS_FIXTURE, '--port'], 2), /^shadows serve: Option '--port <value>' argument missing/)
-  t.match(await runFails(t, cli, ['snapshot', 'extra'], 2), /^shadows snapshot: snapshot takes no arguments/)
-  t.match(await runFails(t, cli, ['worker', '--tasks', TASKS_FIXTURE, 'stray'], 2), /^shadows worker: worker takes no arguments/)
+  const cases: [string[], RegExp][] = [
+    [['frobnicate'], /^shadows: unknown command "frobnicate"/],
+    [['worker', '--tasks', TASKS_FIXTURE, '--bogus'], /^shadows worker: Unknown option '--bogus'/],
+    [['serve', '--tasks', TASKS_FIXTURE, '-x'], /^shadows serve: Unknown option '-x'/],
+    [['snapshot', '--verbose'], /^shadows snapshot: Unknown option '--verbose'/],
+    [['serve', '--tasks', TASKS_FIXTURE, '--port'], /^shadows serve: Option '--port <value>' argument missing/],
+    [['snapshot', 'extra'], /^shadows snapshot: snapshot takes no arguments/],
+    [['worker', '--tasks', TASKS_FIXTURE, 'stray'], /^shadows worker: worker takes no arguments/],
+  ]
+  const stderrs = await Promise.all(cases.map(([args]) => runFails(t, cli, args, 2)))
+  cases.forEach(([, message], i) => t.match(stderrs[i], message))
 })
 
 t.test('a bad number exits 2 with one line naming the flag', async (t) => {
@@ -83,32 +87,42 @@ t.test('a bad number exits 2 with one line naming the flag', async (t) => {
     [['dev', '--port', 'http'], /^shadows dev: --port must be an integer/],
     [['add', 'greet', '--delay', 'soon'], /^shadows add: --delay must be an integer/],
   ]
-  for (const [args, message] of cases) t.match(await runFails(t, cli, args, 2), message)
+  // each a process of its own: run side by side, so the file stays quick on a busy machine
+  const stderrs = await Promise.all(cases.map(([args]) => runFails(t, cli, args, 2)))
+  cases.forEach(([, message], i) => t.match(stderrs[i], message))
 })
 
 t.test('a missing or wrong tasks module exits 2 with a helpful line', async (t) => {
   const cli = cliSession(t)
-  for (const command of ['worker', 'serve']) {
-    const stderr = await runFails(t, cli, [command], 2)
-    t.match(stderr, new RegExp(`^shadows ${command}: --tasks is required \\(or SHADOWS_TASKS\\): a module whose default export is an array of tasks$`, 'm'))
-  }
-  for (const file of ['not-an-array.mjs', 'no-default.mjs', 'not-tasks.mjs']) {
-    const stderr = await runFails(t, cli, ['worker', '--tasks', fixture(file)], 2)
-    t.match(stderr, /must have a default export that is an array of tasks made with defineTask/, `${file} is refused`)
-  }
+  await Promise.all(
+    ['worker', 'serve'].map(async (command) => {
+      const stderr = await runFails(t, cli, [command], 2)
+      t.match(stderr, new RegExp(`^shadows ${command}: --tasks is required \\(or SHADOWS_TASKS\\): a module whose default export is an array of tasks$`, 'm'))
+    }),
+  )
+  await Promise.all(
+    ['not-an-array.mjs', 'no-default.mjs', 'not-tasks.mjs'].map(async (file) => {
+      const stderr = await runFails(t, cli, ['worker', '--tasks', fixture(file)], 2)
+      t.match(stderr, /must have a default export that is an array of tasks made with defineTask/, `${file} is refused`)
+    }),
+  )
   const missing = await runFails(t, cli, ['worker', '--tasks', fixture('missing.mjs')], 2)
   t.match(missing, /^shadows worker: cannot load tasks module .*missing\.mjs: /, 'a module that does not exist')
 })
 
 t.test('one-shot commands check their arguments', async (t) => {
   const cli = cliSession(t)
-  t.match(await runFails(t, cli, ['add'], 2), /add takes exactly one TASK name/)
-  t.match(await runFails(t, cli, ['add', 'a', 'b'], 2), /add takes exactly one TASK name/)
-  t.match(await runFails(t, cli, ['add', 'greet', '--params', '[1,2]'], 2), /--params must be a JSON object/)
-  t.match(await runFails(t, cli, ['restore'], 2), /restore takes exactly one strike ID/)
-  t.match(await runFails(t, cli, ['strike'], 2), /at least one of --task and --parameter/)
-  t.match(await runFails(t, cli, ['strike', 'greet'], 2), /^shadows strike: strike takes no arguments, got "greet"/)
-  t.match(await runFails(t, cli, ['strike', '--task', 'greet', '--operator', '>'], 2), /--operator and --value need --parameter/)
+  const cases: [string[], RegExp][] = [
+    [['add'], /add takes exactly one TASK name/],
+    [['add', 'a', 'b'], /add takes exactly one TASK name/],
+    [['add', 'greet', '--params', '[1,2]'], /--params must be a JSON object/],
+    [['restore'], /restore takes exactly one strike ID/],
+    [['strike'], /at least one of --task and --parameter/],
+    [['strike', 'greet'], /^shadows strike: strike takes no arguments, got "greet"/],
+    [['strike', '--task', 'greet', '--operator', '>'], /--operator and --value need --parameter/],
+  ]
+  const stderrs = await Promise.all(cases.map(([args]) => runFails(t, cli, args, 2)))
+  cases.forEach(([, message], i) => t.match(stderrs[i], message))
   const both = await runFails(t, cli, ['add', 'greet', '--delay', '5', '--when', '2030-01-01T00:00:00Z'], 2)
   t.match(both, /SHADOWS_ERR_VALIDATION/, '--when and --delay together')
   t.equal(lines(both).length, 1)

@@ -71,7 +71,8 @@ t.test('a rotated password: nothing logs it, and each part says the credentials 
     const result = await cli.run([...args, '--url', url])
     runs.push(result)
     t.equal(result.code, 1, `shadows ${args[0]} with the old password exits 1`)
-    const last = lines(result.stderr).at(-1) ?? ''
+    // the command's own error line; with --log-level, log lines share stderr and may land after it
+    const last = lines(result.stderr).find((line) => line.startsWith(`shadows ${args[0]}:`)) ?? ''
     t.match(last, REFUSED, `shadows ${args[0]}: the error line says the credentials were refused (${last})`)
     t.notMatch(last, /cannot reach|unreachable/i, 'not that Redis is unreachable')
     t.match(last, /redis:\/\/(default)?:\*\*\*@127\.0\.0\.1:\d+/, 'and names the URL without its password')

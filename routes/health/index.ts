@@ -3,11 +3,12 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { ShadowsError } from '../../src/core/errors.js'
-import { Health, errors } from '../../src/gateway/contract.js'
+import { errors } from '../../src/gateway/contract.js'
+import { Health } from './schemas.js'
 
+/** GET /health/live, GET /health/ready and GET /metrics. */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { shadow, metrics } = app
+  const { metrics } = app
 
   app.get(
     '/health/live',
@@ -22,11 +23,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { summary: 'Redis answers', tags: ['health'], security: [], response: { 200: Health, ...errors(503) } },
     },
     async () => {
-      try {
-        await shadow.redis.ping()
-      } catch {
-        throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
-      }
+      await app.pingRedis()
       return { status: 'ok' as const }
     },
   )

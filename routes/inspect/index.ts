@@ -2,8 +2,10 @@
  * /snapshot and /workers: what is scheduled, queued and running, and who runs it.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { SnapshotBody, WorkerList, errors } from '../../src/gateway/contract.js'
+import { errors } from '../../src/gateway/contract.js'
+import { SnapshotBody, WorkerList } from './schemas.js'
 
+/** GET /snapshot and GET /workers. */
 export const inspectRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow } = app
 

@@ -2,9 +2,11 @@
  * /strikes: list, add and restore strike rules (scope `ops` to change them).
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { StrikeInput } from '../../src/core/strikes.js'
-import { IdParams, StrikeBody, StrikeInputBody, StrikeList, described, errors } from '../../src/gateway/contract.js'
+import type { StrikeInput } from '../../src/index.js'
+import { described, errors } from '../../src/gateway/contract.js'
+import { IdParams, StrikeBody, StrikeInputBody, StrikeList } from './schemas.js'
 
+/** GET and POST /strikes, DELETE /strikes/{id}. */
 export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow } = app
 

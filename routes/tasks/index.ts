@@ -4,12 +4,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { ERRORS, ShadowsError } from '../../src/core/errors.js'
-import type { TaskInfo } from '../../src/core/records.js'
-import type { AddOptions, BatchItem, Execution } from '../../src/client/shadow.js'
-import { assertValidKey } from '../../src/core/validation.js'
-import { classify } from '../../src/gateway/error-replies.js'
-import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParams, ReplaceBody, Replaced, TaskRecord, errors } from '../../src/gateway/contract.js'
+import { ShadowsError, type AddOptions, type BatchItem, type Execution, type TaskInfo } from '../../src/index.js'
+import { assertValidKey, errors } from '../../src/gateway/contract.js'
+import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParams, ReplaceBody, Replaced, TaskRecord } from './schemas.js'
 
 const checkItem = TypeCompiler.Compile(AddBody)
 
@@ -40,6 +37,7 @@ function recordBody(info: TaskInfo) {
   }
 }
 
+/** POST /tasks, POST /tasks/batch, GET, PUT and DELETE /tasks/{key}. */
 export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow, metrics } = app
 
@@ -98,13 +96,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
           results[index] = { status: 400, code: 'SHADOWS_ERR_VALIDATION', message: `${where} ${first?.message ?? 'is invalid'}` }
           return
         }
-        try {
-          batch.push({ task: item.task, params: item.params ?? {}, ...timing(item) })
-          positions.push(index)
-        } catch (err) {
-          const { code, message } = classify(err)
-          results[index] = { status: ERRORS[code].status, code, message }
-        }
+        batch.push({ task: item.task, params: item.params ?? {}, ...timing(item) })
+        positions.push(index)
       })
       const outcomes = await shadow.addBatch(batch)
       outcomes.forEach((outcome, i) => {
@@ -113,9 +106,9 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
           const execution = counted(outcome.execution)
           results[index] = { status: execution.duplicate ? 200 : 202, ...addedBody(execution), duplicate: execution.duplicate }
         } else {
+          const { statusCode: status, code, message } = outcome.error
           countStruck(outcome.error, batch[i]?.task)
-          const { code, message } = classify(outcome.error)
-          results[index] = { status: outcome.error.statusCode, code, message }
+          results[index] = { status, code, message }
         }
       })
       return { results }

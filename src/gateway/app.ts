@@ -2,40 +2,20 @@
  * buildApp(): the HTTP gateway as a Fastify instance with the TypeBox type provider. It never
  * listens; server.ts does.
  */
-import swagger from '@fastify/swagger'
-import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
-import { Metrics } from './metrics.js'
-import { ShadowsError } from '../core/errors.js'
+import { routes } from '../../routes/index.js'
 import { Shadow } from '../client/shadow.js'
+import { ShadowsError } from '../core/errors.js'
 import type { AnyTask } from '../core/task.js'
 import type { RedisClient } from '../redis/scripts.js'
-import { authorize, localRequestRefusal, parseTokens, type Scope } from './auth.js'
-import { installJsonParser } from './body.js'
-import { answerClientError, classify, installErrorHandlers, sendError } from './error-replies.js'
+import { authPlugin, parseTokens } from './auth.js'
+import { bodyPlugin } from './body.js'
+import { answerClientError, classify, errorRepliesPlugin, sendError } from './error-replies.js'
+import { lifecyclePlugin } from './lifecycle.js'
 import { gatewayLogger } from './logging.js'
-import { ErrorBody } from './contract.js'
-import { healthRoutes } from '../../routes/health/index.js'
-import { inspectRoutes } from '../../routes/inspect/index.js'
-import { strikeRoutes } from '../../routes/strikes/index.js'
-import { taskRoutes } from '../../routes/tasks/index.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The gateway's client to the shadow. */
-    shadow: Shadow
-    metrics: Metrics
-    /** Whether bearer tokens are configured (without them, listen only on loopback). */
-    authenticated: boolean
-  }
-  interface FastifyContextConfig {
-    /** The token scope a route needs. */
-    scope?: Scope
-  }
-}
+import { Metrics, metricsPlugin } from './metrics.js'
 
 /** Default largest request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024
@@ -107,20 +87,6 @@ function milliseconds(options: AppOptions, field: keyof typeof DEFAULT_TIMEOUTS)
   return value
 }
 
-/** Where the browsable API (Swagger UI) is served. */
-const DOCS_PATH = '/docs'
-
-/** How openapi.yaml describes the page at {@link DOCS_PATH}. */
-const DOCS_PAGE = {
-  summary: 'This API, browsable (Swagger UI)',
-  tags: ['docs'],
-  security: [],
-  response: { 200: { description: 'An HTML page.', content: { 'text/html': { schema: { type: 'string' } } } } },
-}
-
-/** The package version, shown in the API docs. */
-export const API_VERSION = '1.0.0'
-
 /** Builds the gateway. Call `await app.ready()` (or `listen`) before use; `app.close()` releases Redis. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const tokens = parseTokens(options.tokens)
@@ -144,7 +110,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // answered in our error shape by the onRequest hook below instead
+    // answered in our error shape by the lifecycle plugin instead
     return503OnClosing: false,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // a bad escape or an overlong parameter in the path: the router answers before any hook runs
@@ -160,10 +126,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Node closes a connection accepted past this count before it reads a byte
   app.server.maxConnections = maxConnections
 
-  // JSON only: any other body type is refused with 415
-  app.removeContentTypeParser('text/plain')
-  installJsonParser(app)
-
   const shadow = new Shadow({
     tasks: options.tasks,
     ...(options.name !== undefined ? { name: options.name } : {}),
@@ -175,113 +137,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connection: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'shadows:gateway' },
   })
   const metrics = new Metrics(shadow)
+  const redis = shadow.redis
   app.decorate('shadow', shadow)
   app.decorate('metrics', metrics)
   app.decorate('authenticated', tokens.entries.length > 0)
+  app.decorate('pingRedis', async () => {
+    try {
+      await redis.ping()
+    } catch {
+      throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
+    }
+  })
   app.addHook('onClose', async () => {
     await shadow.close()
   })
 
-  const connectTimeout = options.connectTimeout ?? 5000
-  app.addHook('onReady', async () => {
-    const redis = shadow.redis
-    if (redis.status === 'ready') return
-    // not events.once(redis, 'ready'): it rejects on the first 'error' (e.g. ECONNREFUSED), and
-    // the gateway must start anyway and answer 503 until Redis is reachable
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer)
-        redis.off('ready', done)
-        resolve()
-      }
-      const timer = setTimeout(done, connectTimeout)
-      timer.unref()
-      redis.on('ready', done)
-    })
-  })
-
-  // Fastify answers requests that arrive while it closes with a 503 of its own shape; ours says
-  // the same in the one error shape
-  let closing = false
-  app.addHook('preClose', async () => {
-    closing = true
-  })
-
-  app.addHook('onRequest', async (request, reply) => {
-    if (closing) {
-      reply.header('connection', 'close')
-      return sendError(reply, 'SHADOWS_ERR_UNAVAILABLE', 'the gateway is shutting down; retry later')
-    }
-    // a route that names no scope needs ops (fail closed), but for the docs UI's own routes and
-    // unknown routes (a 404 either way)
-    const routeUrl = request.routeOptions.url
-    const needed = request.routeOptions.config?.scope ?? (request.is404 || routeUrl === undefined || routeUrl.startsWith(DOCS_PATH) ? 'public' : 'ops')
-    // without tokens, a route that would need one answers only requests meant for this gateway
-    if (tokens.entries.length === 0 && needed !== 'public') {
-      const refusal = localRequestRefusal(request.headers.host, request.headers.origin)
-      if (refusal !== undefined) return sendError(reply, 'SHADOWS_ERR_FORBIDDEN', refusal)
-    }
-    const verdict = authorize(tokens, request.headers.authorization, needed)
-    if (verdict === 'unauthorized') {
-      reply.header('www-authenticate', 'Bearer')
-      return sendError(reply, 'SHADOWS_ERR_UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)')
-    }
-    if (verdict === 'forbidden') return sendError(reply, 'SHADOWS_ERR_FORBIDDEN', `this token lacks the ${needed} scope`)
-    return undefined
-  })
-
-  app.addHook('onResponse', async (request, reply) => {
-    const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
-    metrics.httpRequests.inc(labels)
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000)
-  })
-
-  installErrorHandlers(app)
-  app.addSchema(ErrorBody)
-
-  await app.register(swagger, {
-    // name shared schemas by their $id in components/schemas
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'shadows',
-        version: API_VERSION,
-        description: 'Add, schedule, replace, cancel and inspect background tasks; strike and restore. Errors share one shape.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-      tags: [
-        { name: 'tasks', description: 'Add, schedule, replace, cancel and read tasks (scope enqueue; reads: read).' },
-        { name: 'strikes', description: 'Skip tasks or parameter values (scope ops).' },
-        { name: 'inspect', description: 'Snapshot and workers (scope read).' },
-        { name: 'health', description: 'Liveness, readiness (public) and metrics (scope read).' },
-        { name: 'docs', description: 'This API, browsable and as a document (public).' },
-      ],
-    },
-    // the UI plugin hides its routes; its page at /docs is part of the API, its assets are not
-    transform: ({ schema, url, route }) =>
-      // the UI's page is registered as /docs/ (and answers /docs too)
-      url === `${DOCS_PATH}/` && route.method === 'GET' ? { schema: DOCS_PAGE, url: DOCS_PATH } : { schema, url },
-  })
-  await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list' } })
-  app.get(
-    '/openapi.json',
-    {
-      config: { scope: 'public' },
-      schema: {
-        summary: 'This API as an OpenAPI 3.1 document (openapi.yaml, as JSON)',
-        tags: ['docs'],
-        security: [],
-        response: { 200: Type.Object({}, { additionalProperties: true, 'x-response-description': 'The OpenAPI document.' }) },
-      },
-    },
-    async () => app.swagger(),
-  )
-
-  await app.register(taskRoutes)
-  await app.register(strikeRoutes)
-  await app.register(inspectRoutes)
-  await app.register(healthRoutes)
+  // hooks run in the order their plugins are registered: a closing gateway refuses before auth
+  await app.register(lifecyclePlugin, { redis, connectTimeout: options.connectTimeout ?? 5000 })
+  await app.register(authPlugin, { tokens })
+  await app.register(bodyPlugin)
+  await app.register(metricsPlugin, { metrics })
+  await app.register(errorRepliesPlugin)
+  await app.register(routes)
   return app
 }

@@ -5,10 +5,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { isIP } from 'node:net'
+import fp from 'fastify-plugin'
 import { ShadowsError } from '../core/errors.js'
-
-/** What a route needs. `public` routes need no token. */
-export type Scope = 'enqueue' | 'read' | 'ops' | 'public'
+import { DOCS_PATH, type Scope } from './contract.js'
+import { sendError } from './error-replies.js'
 
 const SCOPES = new Set(['enqueue', 'read', 'ops'])
 
@@ -98,3 +98,30 @@ export function localRequestRefusal(host: string | undefined, origin: string | u
   }
   return own ? undefined : `without tokens the gateway refuses requests from other origins (Origin: ${origin.slice(0, 100)}); set SHADOWS_TOKENS to call it from other pages`
 }
+
+/**
+ * The gateway's door: each request is checked against the scope its route needs (a route that
+ * names none needs ops: fail closed; the docs' own pages and unknown routes are public, a 404
+ * either way), and without tokens, against {@link localRequestRefusal}.
+ */
+export const authPlugin = fp<{ readonly tokens: TokenTable }>(
+  async (app, { tokens }) => {
+    app.addHook('onRequest', async (request, reply) => {
+      const routeUrl = request.routeOptions.url
+      const needed = request.routeOptions.config?.scope ?? (request.is404 || routeUrl === undefined || routeUrl.startsWith(DOCS_PATH) ? 'public' : 'ops')
+      // without tokens, a route that would need one answers only requests meant for this gateway
+      if (tokens.entries.length === 0 && needed !== 'public') {
+        const refusal = localRequestRefusal(request.headers.host, request.headers.origin)
+        if (refusal !== undefined) return sendError(reply, 'SHADOWS_ERR_FORBIDDEN', refusal)
+      }
+      const verdict = authorize(tokens, request.headers.authorization, needed)
+      if (verdict === 'unauthorized') {
+        reply.header('www-authenticate', 'Bearer')
+        return sendError(reply, 'SHADOWS_ERR_UNAUTHORIZED', 'a valid bearer token is required (Authorization: Bearer <token>)')
+      }
+      if (verdict === 'forbidden') return sendError(reply, 'SHADOWS_ERR_FORBIDDEN', `this token lacks the ${needed} scope`)
+      return undefined
+    })
+  },
+  { name: 'shadows-auth' },
+)

@@ -8,6 +8,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { ShadowsError } from '../core/errors.js'
 
 /** Deepest nesting of arrays and objects a JSON body may have. */
@@ -58,3 +59,12 @@ export function installJsonParser(app: FastifyInstance): void {
     parseJson(request, text, done)
   })
 }
+
+/** JSON bodies only (any other type is refused with 415), parsed by {@link installJsonParser}. */
+export const bodyPlugin = fp(
+  async (app) => {
+    app.removeContentTypeParser('text/plain')
+    installJsonParser(app)
+  },
+  { name: 'shadows-body' },
+)

@@ -5,7 +5,9 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
 import { ERRORS, isShadowsError, type ErrorCode } from '../core/errors.js'
+import { ErrorBody } from './contract.js'
 import { redisFailure } from '../redis/failure.js'
 
 /** Seconds a client is told to wait when Redis is unreachable. */
@@ -92,8 +94,20 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(code, message, status))
 }
 
+/**
+ * The one error shape everywhere: the error and not-found handlers, and the Error schema the
+ * routes' error responses refer to.
+ */
+export const errorRepliesPlugin = fp(
+  async (app) => {
+    installErrorHandlers(app)
+    app.addSchema(ErrorBody)
+  },
+  { name: 'shadows-error-replies' },
+)
+
 /** Installs the error and not-found handlers. */
-export function installErrorHandlers(app: FastifyInstance): void {
+function installErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { code, message, status } = classify(err)
     if (status >= 500) request.log.error({ err, code }, 'request failed')

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics (prom-client), one registry per gateway or worker process.
  */
+import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { Shadow } from '../client/shadow.js'
 import type { WorkerObserver } from '../worker/worker.js'
@@ -99,3 +100,15 @@ export class Metrics {
     }
   }
 }
+
+/** Counts every answer of the gateway, by method, route and status, and its latency. */
+export const metricsPlugin = fp<{ readonly metrics: Metrics }>(
+  async (app, { metrics }) => {
+    app.addHook('onResponse', async (request, reply) => {
+      const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) }
+      metrics.httpRequests.inc(labels)
+      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000)
+    })
+  },
+  { name: 'shadows-metrics' },
+)

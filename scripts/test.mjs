@@ -25,8 +25,8 @@ tap.stdout.on('data', (chunk) => {
   buffer = lines.pop() ?? ''
   for (const line of lines) {
     // count the tests inside each file: lines "    ok N - name" one level below the file's own line
-    if (/^    ok \d+/.test(line)) passed += 1
-    else if (/^    not ok \d+/.test(line) && !/# (TODO|SKIP)/.test(line)) failed += 1
+    if (/^ {4}ok \d+/.test(line)) passed += 1
+    else if (/^ {4}not ok \d+/.test(line) && !/# (TODO|SKIP)/.test(line)) failed += 1
   }
 })
 const code = await new Promise((resolve) => tap.on('close', resolve))

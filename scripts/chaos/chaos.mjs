@@ -148,7 +148,7 @@ export class StrikeRounds {
       } catch (err) {
         // a restore whose answer was lost may have removed it already
         if (err?.code === 'SHADOWS_ERR_NOT_FOUND') break
-        if (Date.now() > deadline) throw new Error(`could not restore the strike of round ${round.n}: ${err?.message}`)
+        if (Date.now() > deadline) throw new Error(`could not restore the strike of round ${round.n}: ${err?.message}`, { cause: err })
         await sleep(250)
       }
     }

@@ -116,7 +116,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // a bad escape or an overlong parameter in the path: the router answers before any hook runs
     frameworkErrors: (err, _request, reply) => {
       const { code, message, status } = classify(err)
-      return sendError(reply, code, message, status)
+      void sendError(reply, code, message, status)
     },
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -89,14 +89,19 @@ export function localRequestRefusal(host: string | undefined, origin: string | u
     return 'without tokens the gateway answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set SHADOWS_TOKENS to serve other names'
   }
   if (origin === undefined) return undefined
-  let own = false
+  return isOwnOrigin(origin, host) ? undefined : `without tokens the gateway refuses requests from other origins (Origin: ${origin.slice(0, 100)}); set SHADOWS_TOKENS to call it from other pages`
+}
+
+/** Whether a browser's `Origin` is this gateway's: http, with the same host and port as `Host`. */
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false
   try {
     const parsed = new URL(origin)
-    own = parsed.protocol === 'http:' && host !== undefined && parsed.host === new URL(`http://${host}`).host
+    return parsed.protocol === 'http:' && parsed.host === new URL(`http://${host}`).host
   } catch {
-    own = false
+    // "null" (a sandboxed page, a file) or anything else that is not a URL
+    return false
   }
-  return own ? undefined : `without tokens the gateway refuses requests from other origins (Origin: ${origin.slice(0, 100)}); set SHADOWS_TOKENS to call it from other pages`
 }
 
 /**

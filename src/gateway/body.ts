@@ -56,7 +56,7 @@ export function installJsonParser(app: FastifyInstance): void {
       done(new ShadowsError('SHADOWS_ERR_VALIDATION', `the JSON body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined)
       return
     }
-    parseJson(request, text, done)
+    void parseJson(request, text, done)
   })
 }
 

@@ -4,7 +4,7 @@
  * end-to-end flow through a listening server and a worker.
  */
 import t from 'tap'
-import { Worker } from '../../src/index.js'
+import type { Worker } from '../../src/index.js'
 import { listen } from '../../src/gateway/server.js'
 import { closeAdmin, makeShadow, makeWorker, shadowKeysIn, waitFor } from '../helpers/shadow.js'
 import { TASKS, assertError, json, makeApp, type Answer } from '../helpers/gateway.js'

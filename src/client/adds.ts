@@ -2,34 +2,21 @@
  * Calls of the add script: adds made in the same turn of the event loop go out together, in order.
  */
 import type { ShadowKeys } from '../redis/keys.js'
-import type { LiveState } from '../core/records.js'
-import { runScript, type RedisClient } from '../redis/scripts.js'
+import { STALE, addTasks, type AddResult, type AddTask } from '../redis/commands.js'
+import type { RedisClient } from '../redis/scripts.js'
 
 /** A task validated and ready to store. */
-export interface Prepared {
+export interface Prepared extends AddTask {
   readonly key: string
-  /** The key's form inside Redis. */
-  readonly stored: string
-  /** The key was made up for this add (a random UUID): no record of it can exist. */
-  readonly fresh: boolean
-  readonly task: string
   readonly params: Record<string, unknown>
-  readonly json: string
-  readonly due: number
   readonly mode: 'add' | 'replace'
 }
 
 /**
- * The add script's answer for one task: 'stale' (strikes changed: judge it again); a number for a
- * stored task (0 queued, 1 scheduled, plus 2 when it replaced a live one); or the live task it
- * duplicates: state, due time, task name, params.
+ * The add script's answer for one task: what it stored or found (see {@link AddResult}), or
+ * 'stale' when the strike rules changed meanwhile and the task must be judged again.
  */
-export type AddReply = 'stale' | number | [LiveState, string, string, string]
-
-/** The state a stored task is in, from its numeric add reply. */
-export function storedState(reply: number): LiveState {
-  return reply % 2 === 1 ? 'scheduled' : 'queued'
-}
+export type AddReply = AddResult | typeof STALE
 
 /** An add waiting to go out with the others of its turn of the event loop. */
 interface PendingAdd {
@@ -83,18 +70,17 @@ export class AddCalls {
       const members = chunk
       chunk = []
       const first = members[0] as PendingAdd
-      const { schedule, stream, strikesVersion: versionKey } = this.keys
-      const args = this.args(
-        members.map((add) => add.prepared),
+      const sent = addTasks(
+        this.redis,
+        this.keys,
         first.prepared.mode,
         first.strikesVersion,
+        members.map((add) => add.prepared),
       )
-      const sent = runScript(this.redis, 'add', [schedule, stream, versionKey], args) as Promise<['stale'] | AddReply[]>
       sent.then(
         (replies) => {
-          const stale = replies[0] === 'stale'
           members.forEach(({ group, index }, j) => {
-            group.replies[index] = stale ? 'stale' : (replies[j] as AddReply)
+            group.replies[index] = replies === STALE ? STALE : (replies[j] as AddResult)
             if (--group.left === 0) group.resolve(group.replies)
           })
         },
@@ -107,16 +93,5 @@ export class AddCalls {
       chunk.push(add)
     }
     if (chunk.length > 0) send()
-  }
-
-  private args(tasks: readonly Prepared[], mode: 'add' | 'replace', strikesVersion: string): (string | number)[] {
-    const args: (string | number)[] = [Date.now(), mode, strikesVersion, this.keys.events, this.keys.taskPrefix]
-    for (const p of tasks) {
-      // a generation to start from: it only needs to differ from the key's earlier incarnations;
-      // negative for a key made up just now, whose record the script need not look for
-      const seed = 1 + Math.floor(Math.random() * 0x7fffffff)
-      args.push(p.stored, p.task, p.json, p.due, p.fresh ? -seed : seed)
-    }
-    return args
   }
 }

@@ -1,28 +1,20 @@
 /**
  * The client: adds, schedules, replaces, cancels and inspects tasks, and keeps strikes.
  */
-import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
-import { AddCalls, BATCH_CHUNK, storedState, type AddReply, type Prepared } from './adds.js'
+import { AddCalls, BATCH_CHUNK, type AddReply, type Prepared } from './adds.js'
 import { ShadowsError, isShadowsError } from '../core/errors.js'
 import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
 import { parseRecord, type LiveState, type TaskInfo } from '../core/records.js'
 import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from '../redis/connection.js'
 import { describeRedisFailure } from '../redis/failure.js'
 import { redactingSerializers } from '../redis/redact.js'
-import { runScript, type RedisClient } from '../redis/scripts.js'
-import { decodeStrikeChange, readStrikes, strikeChangeBody, applyStrikeChange, type StrikeChange } from '../redis/strike-changes.js'
+import { STALE, addStrike, cancelTask, removeStrike, type AddResult } from '../redis/commands.js'
+import type { RedisClient } from '../redis/scripts.js'
+import { StrikeCopy } from '../redis/strike-copy.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
-import {
-  StrikeSet,
-  UNLOADED_STRIKES_VERSION,
-  describeStrike,
-  normalizeStrike,
-  strikeId,
-  type Strike,
-  type StrikeInput,
-} from '../core/strikes.js'
+import { describeStrike, normalizeStrike, strikeId, type Strike, type StrikeInput } from '../core/strikes.js'
 import type { AnyTask, ParamsOf } from '../core/task.js'
 import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveDue, type When } from '../core/validation.js'
 
@@ -113,6 +105,30 @@ const MAX_STALE_RETRIES = 10
 /** How long close() waits for the adds already made while Redis does not answer. */
 const ADDS_WAIT_WHILE_AWAY = 5_000
 
+/**
+ * What the worker needs of a shadow: its connection, keys, logger and strike copy. Reached with
+ * {@link shadowContext}; not part of the public API.
+ */
+export interface ShadowContext {
+  readonly name: string
+  readonly url: string
+  readonly redis: RedisClient
+  readonly keys: ShadowKeys
+  readonly logger: Logger
+  readonly executionTtl: number
+  /** The strike rules as this client last read them, shared with the workers on this shadow. */
+  readonly strikes: StrikeCopy
+}
+
+const contexts = new WeakMap<Shadow, ShadowContext>()
+
+/** The internals of `shadow` that a worker uses (see {@link ShadowContext}). */
+export function shadowContext(shadow: Shadow): ShadowContext {
+  const context = contexts.get(shadow)
+  if (context === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'expected a Shadow')
+  return context
+}
+
 /** One item of a batch add, prepared. */
 interface BatchEntry {
   readonly index: number
@@ -137,8 +153,7 @@ export class Shadow {
   readonly maxStrikes: number
   private readonly registry: ReadonlyMap<string, AnyTask> | undefined
   private readonly ownsRedis: boolean
-  private strikeSet = new StrikeSet(UNLOADED_STRIKES_VERSION, [])
-  private strikeLoad: Promise<StrikeSet> | undefined
+  private readonly strikeCopy: StrikeCopy
   private closing: Promise<void> | undefined
   private readonly adds: AddCalls
   private readonly storing = new Set<Promise<unknown>>()
@@ -162,6 +177,8 @@ export class Shadow {
     this.ownsRedis = options.redis === undefined
     this.redis = options.redis ?? connect(this.url, { connectionName: `shadows:${name}`, ...options.connection })
     this.adds = new AddCalls(this.redis, this.keys)
+    this.strikeCopy = new StrikeCopy(this.redis, this.keys)
+    contexts.set(this, { name, url: this.url, redis: this.redis, keys: this.keys, logger: this.logger, executionTtl: ttl, strikes: this.strikeCopy })
     if (this.ownsRedis) {
       this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, describeRedisFailure(err) ?? 'redis connection error'))
     }
@@ -189,8 +206,9 @@ export class Shadow {
       this.assertOpen()
       if (options?.key === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'replace needs a key', { field: 'key' })
       const prepared = this.prepare(task, params, options, 'replace')
-      const reply = (await this.store(prepared)) as number
-      return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: storedState(reply), replaced: reply >= 2 }
+      const result = await this.store(prepared)
+      // a replace stores whatever the key holds: never a duplicate
+      return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, replaced: !result.duplicate && result.replaced }
     }
   }
 
@@ -212,7 +230,7 @@ export class Shadow {
     let prepared = 0
     for (let tries = 0; tries === 0 || retry.length > 0; tries++) {
       if (tries > MAX_STALE_RETRIES) throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
-      const strikes = await this.currentStrikes(tries > 0)
+      const strikes = await this.strikeCopy.current(tries > 0)
       const again = retry
       retry = []
       const calls: Promise<void>[] = []
@@ -233,7 +251,7 @@ export class Shadow {
             (replies) =>
               sendable.forEach((entry, i) => {
                 const reply = replies[i] as AddReply
-                if (reply === 'stale') retry.push(entry)
+                if (reply === STALE) retry.push(entry)
                 else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply) }
               }),
             (err: unknown) => {
@@ -270,18 +288,13 @@ export class Shadow {
   async cancel(key: string): Promise<Cancellation> {
     this.assertOpen()
     assertValidKey(key)
-    const k = this.keys
-    const stored = storedKey(key)
-    const [outcome, state, task] = (await runScript(this.redis, 'cancel', [k.task(stored), k.schedule, k.stream], [stored, Date.now(), this.executionTtl, k.events])) as [
-      string,
-      string?,
-      string?,
-    ]
-    if (outcome === 'missing') throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key}`, { key })
-    if (outcome === 'finished') {
+    const result = await cancelTask(this.redis, this.keys, storedKey(key), this.executionTtl)
+    if (result.kind === 'missing') throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key}`, { key })
+    if (result.kind === 'finished') {
+      const { state } = result
       throw new ShadowsError('SHADOWS_ERR_ALREADY_FINISHED', `task ${key} already finished (${state}); too late to cancel`, { key, state })
     }
-    return { key, task: task ?? '', state: 'cancelled', previous: state ?? 'cancelled' }
+    return { key, task: result.task, state: 'cancelled', previous: result.previous }
   }
 
   /** The task's record, or undefined when unknown or expired. */
@@ -302,34 +315,31 @@ export class Shadow {
     const rule = normalizeStrike(input)
     const id = strikeId(rule)
     const strike: Strike = { id, ...rule, createdAt: new Date().toISOString() }
-    const k = this.keys
-    const args = [id, JSON.stringify(strike), randomUUID(), this.maxStrikes, k.events, strikeChangeBody({ added: strike })]
-    const reply = (await runScript(this.redis, 'strike', [k.strikes, k.strikesVersion, k.strikesChange], args)) as [string, string?, string?]
-    if (reply[0] === 'full') {
+    const result = await addStrike(this.redis, this.keys, strike, this.maxStrikes)
+    if (result.kind === 'full') {
       throw new ShadowsError('SHADOWS_ERR_TOO_MANY_STRIKES', `shadow ${this.name} already holds ${this.maxStrikes} strikes; restore some first`)
     }
-    if (reply[0] === 'created') await this.strikesChanged(decodeStrikeChange(reply[2] ?? ''))
-    this.logger.info({ shadow: this.name, strike: id, rule: describeStrike(rule) }, reply[0] === 'created' ? 'strike added' : 'strike already present')
-    return { strike: JSON.parse(reply[1] as string) as Strike, created: reply[0] === 'created' }
+    const created = result.kind === 'created'
+    if (created) await this.strikeCopy.changed(result.change)
+    this.logger.info({ shadow: this.name, strike: id, rule: describeStrike(rule) }, created ? 'strike added' : 'strike already present')
+    return { strike: result.strike, created }
   }
 
   /** Removes a strike rule, by id or by the rule itself. Tasks skipped meanwhile stay skipped. */
   async restore(idOrRule: string | StrikeInput): Promise<Strike> {
     this.assertOpen()
     const id = typeof idOrRule === 'string' ? idOrRule : strikeId(normalizeStrike(idOrRule))
-    const k = this.keys
-    const args = [id, randomUUID(), k.events, strikeChangeBody({ removed: id })]
-    const reply = (await runScript(this.redis, 'restore', [k.strikes, k.strikesVersion, k.strikesChange], args)) as [string, string] | null
-    if (reply === null) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
-    await this.strikesChanged(decodeStrikeChange(reply[1]))
+    const removed = await removeStrike(this.redis, this.keys, id)
+    if (removed === undefined) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
+    await this.strikeCopy.changed(removed.change)
     this.logger.info({ shadow: this.name, strike: id }, 'strike restored')
-    return JSON.parse(reply[0]) as Strike
+    return removed.strike
   }
 
   /** The strike rules in force, oldest first. */
   async strikes(): Promise<Strike[]> {
     this.assertOpen()
-    return [...(await this.currentStrikes(true)).rules]
+    return [...(await this.strikeCopy.current(true)).rules]
   }
 
   /** Counts and lists of what is scheduled, queued and running. */
@@ -342,35 +352,6 @@ export class Shadow {
   async workers(): Promise<WorkerInfo[]> {
     this.assertOpen()
     return listWorkers(this.redis, this.keys)
-  }
-
-  /**
-   * The strike rules as last read, brought up to date when `refresh` is set or they were never
-   * read (only what changed is read when the copy is one change behind). Concurrent callers share
-   * one read.
-   */
-  async currentStrikes(refresh = false): Promise<StrikeSet> {
-    if (!refresh && this.strikeSet.version !== UNLOADED_STRIKES_VERSION) return this.strikeSet
-    if (!this.strikeLoad) {
-      this.strikeLoad = this.loadStrikes().finally(() => {
-        this.strikeLoad = undefined
-      })
-    }
-    return this.strikeLoad
-  }
-
-  /**
-   * Follows a change of the strike rules, pushed to a worker or made by this client: applied to
-   * the copy when the copy is at the change's previous version; nothing when it already is at the
-   * change's version or was never read (the first use reads it); otherwise, or when the change is
-   * not known in detail (undefined), the copy is brought up to date from Redis.
-   */
-  async strikesChanged(change: StrikeChange | undefined): Promise<StrikeSet> {
-    const copy = this.strikeSet
-    if (copy.version === UNLOADED_STRIKES_VERSION || (change !== undefined && copy.version === change.version)) return copy
-    if (change === undefined || copy.version !== change.previous) return this.currentStrikes(true)
-    this.strikeSet = applyStrikeChange(copy, change)
-    return this.strikeSet
   }
 
   /**
@@ -401,14 +382,6 @@ export class Shadow {
   /** Whether `close()` was called. */
   get closed(): boolean {
     return this.closing !== undefined
-  }
-
-  private async loadStrikes(): Promise<StrikeSet> {
-    const copy = this.strikeSet
-    const loaded = await readStrikes(this.redis, this.keys, copy)
-    // a change applied while the read was out is kept: the read may predate it
-    if (this.strikeSet === copy) this.strikeSet = loaded
-    return this.strikeSet
   }
 
   /** Validates one add; the caller checked that the shadow is open when the add was made. */
@@ -443,7 +416,7 @@ export class Shadow {
   }
 
   /** Stores one task; close() waits for it. */
-  private store(prepared: Prepared): Promise<AddReply> {
+  private store(prepared: Prepared): Promise<AddResult> {
     return this.track(this.storeOne(prepared))
   }
 
@@ -455,13 +428,13 @@ export class Shadow {
     return work
   }
 
-  private async storeOne(prepared: Prepared): Promise<AddReply> {
+  private async storeOne(prepared: Prepared): Promise<AddResult> {
     for (let tries = 0; tries <= MAX_STALE_RETRIES; tries++) {
-      const strikes = await this.currentStrikes(tries > 0)
+      const strikes = await this.strikeCopy.current(tries > 0)
       const strike = strikes.match(prepared.task, prepared.params)
       if (strike) throw struckError(prepared, strike)
       const [reply] = await this.adds.send([prepared], strikes.version)
-      if (reply !== undefined && reply !== 'stale') return reply
+      if (reply !== undefined && reply !== STALE) return reply
     }
     throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
   }
@@ -471,10 +444,9 @@ export class Shadow {
   }
 }
 
-function toExecution(prepared: Prepared, reply: AddReply): Execution {
-  if (typeof reply === 'number') return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: storedState(reply), duplicate: false }
-  const [state, when, task, params] = reply as [LiveState, string, string, string]
-  return { key: prepared.key, task, when: new Date(Number(when)), state, duplicate: true, params: JSON.parse(params) as Record<string, unknown> }
+function toExecution(prepared: Prepared, result: AddResult): Execution {
+  if (!result.duplicate) return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, duplicate: false }
+  return { key: prepared.key, task: result.task, when: new Date(result.when), state: result.state, duplicate: true, params: result.params }
 }
 
 function struckError(prepared: Prepared, strike: Strike): ShadowsError {

@@ -16,11 +16,10 @@
  * only reader of that text. A copy at exactly the previous version applies the change by itself;
  * any other copy (it missed a change, was never read, or its connection dropped) asks the
  * read-strikes script, which answers with the last change when that is enough and with every rule
- * otherwise. A copy is thus always a version together with exactly the rules stored at it.
+ * otherwise (see strike-copy.ts). A copy is thus always a version together with exactly the rules
+ * stored at it.
  */
-import type { ShadowKeys } from './keys.js'
-import { StrikeSet, UNLOADED_STRIKES_VERSION, oldestFirst, type Strike } from '../core/strikes.js'
-import { runScript, type RedisClient } from './scripts.js'
+import { StrikeSet, oldestFirst, type Strike } from '../core/strikes.js'
 
 /** What one change did: the rule it added, or the id of the rule it removed. */
 export type StrikeEdit = { readonly added: Strike } | { readonly removed: string }
@@ -77,23 +76,4 @@ export function applyStrikeChange(copy: StrikeSet, change: StrikeChange): Strike
   const rules = copy.rules.filter((rule) => rule.id !== id)
   if ('added' in change) rules.push(change.added)
   return new StrikeSet(change.version, oldestFirst(rules))
-}
-
-/**
- * `copy` brought up to date with Redis in one atomic read (the read-strikes script): `copy` itself
- * when it is current, `copy` with the last change applied when it is one change behind, otherwise
- * every rule read afresh.
- */
-export async function readStrikes(redis: RedisClient, keys: ShadowKeys, copy: StrikeSet): Promise<StrikeSet> {
-  const reply = (await runScript(redis, 'read-strikes', [keys.strikes, keys.strikesVersion, keys.strikesChange], [copy.version])) as string[]
-  const [kind, ...rest] = reply
-  if (kind === 'current') return copy
-  if (kind === 'change') {
-    const change = decodeStrikeChange(rest[0] ?? '')
-    if (change && change.previous === copy.version) return applyStrikeChange(copy, change)
-    // a last change this build cannot read: read every rule instead (no stored version matches)
-    return readStrikes(redis, keys, new StrikeSet(UNLOADED_STRIKES_VERSION, []))
-  }
-  const [version = '', ...rules] = rest
-  return new StrikeSet(version, oldestFirst(rules.map((text) => JSON.parse(text) as Strike)))
 }

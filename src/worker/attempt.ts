@@ -4,18 +4,10 @@
  */
 import type { Logger } from 'pino'
 import { userKey } from '../redis/keys.js'
-import type { Shadow } from '../client/shadow.js'
+import type { AbortCause, AttemptResult } from '../core/outcome-policy.js'
 import type { AnyTask, TaskContext } from '../core/task.js'
-import type { Worker } from './worker.js'
 
-/** Why an attempt's signal fired. */
-export type AbortCause = 'cancelled' | 'timeout' | 'shutdown'
-
-/** How an attempt ended. */
-export type AttemptResult =
-  | { readonly kind: 'returned'; readonly value: unknown }
-  | { readonly kind: 'threw'; readonly error: unknown }
-  | { readonly kind: 'aborted'; readonly cause: AbortCause; readonly error: Error }
+export type { AbortCause, AttemptResult } from '../core/outcome-policy.js'
 
 /** The error an attempt's signal carries when the task ran past its timeout. */
 export class TimeoutError extends Error {
@@ -40,6 +32,15 @@ export class ShutdownError extends Error {
     this.name = 'ShutdownError'
   }
 }
+
+/** What a task gets as `ctx.shadow` and `ctx.worker`: handed on as they are, never looked into here. */
+export interface TaskHandles {
+  readonly shadow: TaskContext['shadow']
+  readonly worker: TaskContext['worker']
+}
+
+/** Stores a progress report (JSON) of a running attempt. */
+export type ProgressReport = (attempt: Attempt, body: string) => Promise<void>
 
 /** What an attempt needs to know about the message it runs. */
 export interface AttemptInput {
@@ -101,9 +102,9 @@ export class Attempt {
   }
 
   /** Runs the task once. Never throws. `progress` stores a progress report of this attempt. */
-  run(shadow: Shadow, worker: Worker, progress: (attempt: Attempt, body: string) => Promise<void>): Promise<AttemptResult> {
+  run(handles: TaskHandles, progress: ProgressReport): Promise<AttemptResult> {
     const { task, params } = this.input
-    const ctx = new AttemptContext(this, shadow, worker, progress)
+    const ctx = new AttemptContext(this, handles, progress)
     const timer = task.timeout !== undefined ? setTimeout(() => this.abort('timeout'), task.timeout) : undefined
     // one promise, settled by whichever comes first: the task's end or the abort signal
     return new Promise<AttemptResult>((resolve) => {
@@ -149,14 +150,18 @@ class AttemptContext implements TaskContext {
   private shownKey: string | undefined
   private progressFn: TaskContext['progress'] | undefined
 
+  readonly shadow: TaskContext['shadow']
+  readonly worker: TaskContext['worker']
+
   constructor(
     private readonly owner: Attempt,
-    readonly shadow: Shadow,
-    readonly worker: Worker,
-    private readonly report: (attempt: Attempt, body: string) => Promise<void>,
+    handles: TaskHandles,
+    private readonly report: ProgressReport,
   ) {
     this.task = owner.input.task.name
     this.attempt = owner.input.attempt
+    this.shadow = handles.shadow
+    this.worker = handles.worker
   }
 
   /** The task's key as the user knows it (decoded once, on first use). */

@@ -3,19 +3,15 @@
  * worker takes them over, and it takes over (reclaims) the messages of workers that stopped
  * renewing theirs because they died.
  */
-import type { Logger } from 'pino'
 import { CONSUMER_GROUP } from '../redis/keys.js'
-import { runScript } from '../redis/scripts.js'
+import { renewClaims } from '../redis/commands.js'
 import type { StreamEntry } from '../redis/stream.js'
-import type { Shadow } from '../client/shadow.js'
+import type { WorkerContext } from './context.js'
 
 /** What the claims need from their worker. */
-export interface ClaimsOptions {
-  /** Consumer name. */
-  readonly name: string
+export interface ClaimsContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger'> {
   /** A message unclaimed for this long (ms) is taken over. */
   readonly redeliveryTimeout: number
-  readonly logger: Logger
   /** Stream ids of the tasks running now. */
   readonly running: () => Iterable<string>
   /** How many more tasks the worker can start now. */
@@ -24,15 +20,13 @@ export interface ClaimsOptions {
   readonly start: (entries: readonly StreamEntry[]) => Promise<void>
 }
 
+/** One worker's claims on its messages. */
 export class Claims {
   private timers: NodeJS.Timeout[] = []
   private stopped = true
   private reclaiming: Promise<void> | undefined
 
-  constructor(
-    private readonly shadow: Shadow,
-    private readonly options: ClaimsOptions,
-  ) {}
+  constructor(private readonly options: ClaimsContext) {}
 
   /** Renews every redeliveryTimeout/3 and reclaims every redeliveryTimeout/2 (at most 30 s). */
   start(): void {
@@ -60,12 +54,12 @@ export class Claims {
   }
 
   private async reclaimAbandoned(): Promise<void> {
-    const { name, redeliveryTimeout, logger, freeSlots } = this.options
-    const { stream } = this.shadow.keys
+    const { redis, keys, name, redeliveryTimeout, logger, freeSlots } = this.options
+    const { stream } = keys
     try {
       let cursor = '0-0'
       for (let rounds = 0; rounds < 10 && !this.stopped && freeSlots() > 0; rounds++) {
-        const [next, entries] = (await this.shadow.redis.xautoclaim(stream, CONSUMER_GROUP, name, redeliveryTimeout, cursor, 'COUNT', freeSlots())) as [
+        const [next, entries] = (await redis.xautoclaim(stream, CONSUMER_GROUP, name, redeliveryTimeout, cursor, 'COUNT', freeSlots())) as [
           string,
           StreamEntry[],
         ]
@@ -87,7 +81,7 @@ export class Claims {
     const ids = [...this.options.running()]
     if (ids.length === 0) return
     try {
-      const lost = (await runScript(this.shadow.redis, 'renew', [this.shadow.keys.stream], [CONSUMER_GROUP, this.options.name, ...ids])) as string[]
+      const lost = await renewClaims(this.options.redis, this.options.keys, this.options.name, ids)
       if (lost.length > 0) this.options.logger.warn({ ids: lost }, 'another worker reclaimed running tasks; their outcome here will be ignored')
     } catch (err) {
       this.options.logger.warn({ err }, 'could not renew claims on running tasks')

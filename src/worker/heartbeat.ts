@@ -2,32 +2,31 @@
  * A worker's heartbeat: its entry in the shadow's workers set (scored by when it expires) and a
  * hash of details with a TTL, so that a worker that stops beating drops out by itself.
  */
-import type { Logger } from 'pino'
-import type { Shadow } from '../client/shadow.js'
+import { Backoff } from '../core/backoff.js'
+import type { WorkerContext } from './context.js'
 
 /** How many heartbeat periods a worker stays listed after its last beat. */
 export const HEARTBEAT_LIFETIME = 2.5
 
-/** What the heartbeat publishes about its worker. */
-export interface HeartbeatOptions {
-  readonly name: string
+/** What the heartbeat needs from its worker, and publishes about it. */
+export interface HeartbeatContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger'> {
   readonly interval: number
   readonly tasks: readonly string[]
   readonly concurrency: number
   readonly running: () => number
-  readonly logger: Logger
 }
 
+/** One worker's heartbeat. */
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined
   private running = false
   private beating: Promise<void> | undefined
-  private failures = 0
+  /** The next beat comes with the interval: only the failures' logging is throttled. */
+  private readonly failures: Backoff
 
-  constructor(
-    private readonly shadow: Shadow,
-    private readonly options: HeartbeatOptions,
-  ) {}
+  constructor(private readonly options: HeartbeatContext) {
+    this.failures = new Backoff({ step: 0, max: 0, logEvery: 30, logger: options.logger, message: 'heartbeat failed' })
+  }
 
   async start(): Promise<void> {
     if (this.timer) return
@@ -44,7 +43,7 @@ export class Heartbeat {
     this.timer = undefined
     // a beat in flight would list the worker again after the removal below
     await this.beating
-    const { keys, redis } = this.shadow
+    const { keys, redis } = this.options
     // while Redis is away the entry cannot be removed, and need not be: it expires by itself, and
     // the command would only wait for its retries to run out
     if (redis.status !== 'ready') return
@@ -59,8 +58,7 @@ export class Heartbeat {
   }
 
   private async beatOnce(): Promise<void> {
-    const { keys, redis } = this.shadow
-    const { name, interval, tasks, concurrency } = this.options
+    const { keys, redis, name, interval, tasks, concurrency } = this.options
     const now = Date.now()
     const lifetime = Math.ceil(interval * HEARTBEAT_LIFETIME)
     try {
@@ -71,10 +69,9 @@ export class Heartbeat {
         .pexpire(keys.worker(name), lifetime)
         .zremrangebyscore(keys.workers, '-inf', now)
         .exec()
-      this.failures = 0
+      this.failures.succeeded()
     } catch (err) {
-      this.failures += 1
-      if (this.failures === 1 || this.failures % 30 === 0) this.options.logger.warn({ err }, 'heartbeat failed')
+      this.failures.failed(err)
     }
   }
 }

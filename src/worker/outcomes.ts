@@ -3,34 +3,36 @@
  * out with the next one, so a busy worker pays one round trip for many tasks.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Logger } from 'pino'
-import { CONSUMER_GROUP } from '../redis/keys.js'
-import { runScript } from '../redis/scripts.js'
-import type { Shadow } from '../client/shadow.js'
+import { Backoff } from '../core/backoff.js'
+import { finishAttempts, type FinishOutcome } from '../redis/commands.js'
+import type { WorkerContext } from './context.js'
 
 /** One outcome for the finish script (see finish.lua for the meaning of each kind). */
-export interface Outcome {
-  readonly id: string
-  readonly key: string
-  readonly gen: string
-  readonly outcome: 'completed' | 'failed' | 'cancelled' | 'struck' | 'retry' | 'again' | 'again-failed' | 'defer'
-  readonly data: string
-  /** Due time for retry, again and defer; 0 otherwise. */
-  readonly due: number
-}
+export type Outcome = FinishOutcome
+
+/** What the outcome writer needs from its worker. */
+export type OutcomesContext = Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'executionTtl'>
+
+/** Writes one batch of outcomes; rejects when Redis did not take it (the batch is then retried). */
+export type WriteOutcomes = (batch: readonly Outcome[]) => Promise<unknown>
 
 const BATCH = 500
 
+/** The outcome writer of one worker. */
 export class Outcomes {
   private queue: Outcome[] = []
   private writing: Promise<void> | undefined
   private deadline = Number.POSITIVE_INFINITY
+  private readonly write: WriteOutcomes
 
+  /** `write` replaces the finish-script call, e.g. to watch or hold the writes. */
   constructor(
-    private readonly shadow: Shadow,
-    private readonly worker: string,
-    private readonly logger: Logger,
-  ) {}
+    private readonly ctx: OutcomesContext,
+    write?: (batch: readonly Outcome[], finish: WriteOutcomes) => Promise<unknown>,
+  ) {
+    const finish: WriteOutcomes = (batch) => finishAttempts(ctx.redis, ctx.keys, ctx.name, ctx.executionTtl, batch)
+    this.write = write ? (batch) => write(batch, finish) : finish
+  }
 
   /** Queues an outcome; it is written with the next batch. */
   push(outcome: Outcome): void {
@@ -63,34 +65,25 @@ export class Outcomes {
     try {
       // let every attempt that ends in this turn of the event loop join the batch
       await new Promise((resolve) => setImmediate(resolve))
-      let failures = 0
+      const backoff = new Backoff({ step: 50, max: 2_000, logEvery: 20, logger: this.ctx.logger, message: 'could not record outcomes; retrying' })
       while (this.queue.length > 0) {
         const batch = this.queue.slice(0, BATCH)
         try {
           await this.write(batch)
           this.queue.splice(0, batch.length)
-          failures = 0
+          backoff.succeeded()
         } catch (err) {
-          failures += 1
           if (Date.now() >= this.deadline) {
             // the messages stay pending and are redelivered: at least once, nothing lost
-            this.logger.error({ err, outcomes: this.queue.length }, 'could not record outcomes before closing; the tasks will be redelivered')
+            this.ctx.logger.error({ err, outcomes: this.queue.length }, 'could not record outcomes before closing; the tasks will be redelivered')
             this.queue = []
             return
           }
-          if (failures === 1 || failures % 20 === 0) this.logger.warn({ err, failures }, 'could not record outcomes; retrying')
-          await sleep(Math.min(50 * failures, 2000))
+          await sleep(backoff.failed(err))
         }
       }
     } finally {
       this.writing = undefined
     }
-  }
-
-  private async write(batch: readonly Outcome[]): Promise<void> {
-    const { keys, redis, executionTtl } = this.shadow
-    const args: (string | number)[] = [CONSUMER_GROUP, this.worker, Date.now(), executionTtl, keys.events, keys.taskPrefix]
-    for (const o of batch) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due)
-    await runScript(redis, 'finish', [keys.stream, keys.schedule], args)
   }
 }

@@ -3,12 +3,12 @@
  * early by a push when a task that is due sooner is added: no fixed polling. Every worker runs one;
  * the move is a single Lua script, so racing schedulers never move a task twice.
  */
-import type { Logger } from 'pino'
-import type { ShadowKeys } from '../redis/keys.js'
-import { runScript, type RedisClient } from '../redis/scripts.js'
+import { Backoff } from '../core/backoff.js'
+import { moveDueTasks } from '../redis/commands.js'
+import type { WorkerContext } from './context.js'
 
-/** Settings of a {@link Scheduler}. */
-export interface SchedulerOptions {
+/** What a {@link Scheduler} needs from its worker, and its settings. */
+export interface SchedulerContext extends Pick<WorkerContext, 'redis' | 'keys' | 'logger'> {
   /** Most tasks moved by one script call. */
   readonly batch: number
   /**
@@ -18,6 +18,7 @@ export interface SchedulerOptions {
   readonly maxSleep: number
 }
 
+/** One worker's scheduler. */
 export class Scheduler {
   private timer: NodeJS.Timeout | undefined
   private plannedAt = Number.POSITIVE_INFINITY
@@ -26,14 +27,11 @@ export class Scheduler {
   private moving: Promise<void> | undefined
   private moveAgain = false
   private stopped = true
-  private failures = 0
+  private readonly failures: Backoff
 
-  constructor(
-    private readonly redis: RedisClient,
-    private readonly keys: ShadowKeys,
-    private readonly logger: Logger,
-    private readonly options: SchedulerOptions,
-  ) {}
+  constructor(private readonly options: SchedulerContext) {
+    this.failures = new Backoff({ step: 100, max: 2_000, logEvery: 20, logger: options.logger, message: 'could not move due tasks; retrying' })
+  }
 
   /** Starts moving due tasks (at once, then whenever the next one is due). */
   start(): void {
@@ -88,25 +86,20 @@ export class Scheduler {
   }
 
   private async moveUntilNoneDue(): Promise<void> {
-    const { schedule, stream, taskPrefix } = this.keys
     try {
       for (;;) {
-        const now = Date.now()
-        const [moved, next] = (await runScript(this.redis, 'move-due', [schedule, stream], [now, this.options.batch, taskPrefix])) as [number, number]
-        this.failures = 0
-        if (moved > 0) this.logger.debug({ moved }, 'moved due tasks to the stream')
+        const { moved, next } = await moveDueTasks(this.options.redis, this.options.keys, Date.now(), this.options.batch)
+        this.failures.succeeded()
+        if (moved > 0) this.options.logger.debug({ moved }, 'moved due tasks to the stream')
         if (this.stopped) return
         // a full batch, or more came due meanwhile: go on at once
-        if (next !== -1 && next <= Date.now()) continue
-        this.planAt(Math.min(next === -1 ? Number.POSITIVE_INFINITY : next, this.pushedDue))
+        if (next !== undefined && next <= Date.now()) continue
+        this.planAt(Math.min(next ?? Number.POSITIVE_INFINITY, this.pushedDue))
         return
       }
     } catch (err) {
-      this.failures += 1
-      if (this.failures === 1 || this.failures % 20 === 0) {
-        this.logger.warn({ err, failures: this.failures }, 'could not move due tasks; retrying')
-      }
-      if (!this.stopped) this.planAt(Date.now() + Math.min(100 * this.failures, 2000))
+      const delay = this.failures.failed(err)
+      if (!this.stopped) this.planAt(Date.now() + delay)
     }
   }
 }

@@ -9,6 +9,7 @@ import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { Cluster, Redis } from 'ioredis'
 import { Shadow, defineTask, type ShadowOptions } from '../../src/index.js'
+import { shadowContext } from '../../src/client/shadow.js'
 import { startCluster, type TestCluster } from '../helpers/cluster.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
 import { abortedOr, gate, rejectsWith, runInBackground } from '../helpers/engine-state.js'
@@ -269,13 +270,13 @@ t.test('a strike made through another client is pushed to a running worker, and 
   const worker = makeWorker(t, shadow, [task])
   const stop = runInBackground(worker)
   await waitFor(async () => (await shadow.workers()).length === 1, 5000, 'the worker to start')
-  await shadow.currentStrikes()
+  await shadowContext(shadow).strikes.current()
   const { strike } = await other.strike({ task: 'job' })
   // the worker's client reloads its copy of the rules when the events channel says they changed
-  await waitFor(async () => (await shadow.currentStrikes()).rules.length === 1, 5000, "the worker's client to see the strike")
+  await waitFor(async () => (await shadowContext(shadow).strikes.current()).rules.length === 1, 5000, "the worker's client to see the strike")
   await rejectsWith(t, () => shadow.add(task, { key: 'refused' })({ v: 1 }), 'SHADOWS_ERR_STRUCK', 'refused with the pushed rule')
   await other.restore(strike.id)
-  await waitFor(async () => (await shadow.currentStrikes()).rules.length === 0, 5000, "the worker's client to see the restore")
+  await waitFor(async () => (await shadowContext(shadow).strikes.current()).rules.length === 0, 5000, "the worker's client to see the restore")
   await shadow.add(task, { key: 'accepted' })({ v: 2 })
   await waitFor(async () => (await shadow.get('accepted'))?.state === 'completed', 5000, 'the task to run')
   await stop()

@@ -5,8 +5,8 @@
 import { inspect } from 'node:util'
 import { isShadowsError, type ErrorCode, type Shadow, type Worker } from '../../src/index.js'
 import { adminRedis, shadowKeysIn } from './shadow.js'
-import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
-import { runScript } from '../../src/redis/scripts.js'
+import { storedKey } from '../../src/redis/keys.js'
+import { addTasks, finishAttempts, type AddResult, type FinishOutcome, type STALE } from '../../src/redis/commands.js'
 
 /** The tap assertions these helpers use. */
 export interface Asserts {
@@ -104,20 +104,35 @@ export async function heardEvents(t: Asserts, shadow: Shadow): Promise<string[]>
   return heard
 }
 
-/** One task for the add script: stored key, task name, params JSON, due time, seed (negative: a made-up key). */
-export type AddScriptTask = readonly [key: string, task: string, params: string, due: number, seed: number]
+/** One task for the add script: stored key, task name, params JSON, due time, and whether the key was made up just now. */
+export type AddScriptTask = readonly [key: string, task: string, params: string, due: number, madeUp: boolean]
 
 /** Calls the add script directly, in mode add against no strikes, as the client's AddCalls would. */
-export function addScript(shadow: Shadow, tasks: readonly AddScriptTask[]): Promise<unknown> {
-  const { schedule, stream, strikesVersion, events, taskPrefix } = shadow.keys
-  return runScript(shadow.redis, 'add', [schedule, stream, strikesVersion], [Date.now(), 'add', '', events, taskPrefix, ...tasks.flat()])
+export function addScript(shadow: Shadow, tasks: readonly AddScriptTask[]): Promise<AddResult[] | typeof STALE> {
+  return addTasks(
+    shadow.redis,
+    shadow.keys,
+    'add',
+    '',
+    tasks.map(([stored, task, json, due, fresh]) => ({ stored, task, json, due, fresh })),
+  )
+}
+
+/** What each stored task's add result says: the state it was stored in, or `duplicate`. */
+export function storedStates(results: AddResult[] | typeof STALE): string[] | typeof STALE {
+  return typeof results === 'string' ? results : results.map((result) => (result.duplicate ? 'duplicate' : result.state))
 }
 
 /** One outcome for the finish script: stream id, stored key, generation, outcome, data, due time. */
-export type FinishScriptOutcome = readonly [id: string, key: string, gen: string, outcome: string, data: string, due: number]
+export type FinishScriptOutcome = readonly [id: string, key: string, gen: string, outcome: FinishOutcome['outcome'], data: string, due: number]
 
-/** Calls the finish script directly, as worker `worker`'s outcomes writer would. */
-export function finishScript(shadow: Shadow, worker: string, outcomes: readonly FinishScriptOutcome[]): Promise<unknown> {
-  const { stream, schedule, events, taskPrefix } = shadow.keys
-  return runScript(shadow.redis, 'finish', [stream, schedule], [CONSUMER_GROUP, worker, Date.now(), shadow.executionTtl, events, taskPrefix, ...outcomes.flat()])
+/** Calls the finish script directly, as worker `worker`'s outcomes writer would; resolves with how many outcomes applied. */
+export function finishScript(shadow: Shadow, worker: string, outcomes: readonly FinishScriptOutcome[]): Promise<number> {
+  return finishAttempts(
+    shadow.redis,
+    shadow.keys,
+    worker,
+    shadow.executionTtl,
+    outcomes.map(([id, key, gen, outcome, data, due]) => ({ id, key, gen, outcome, data, due })),
+  )
 }

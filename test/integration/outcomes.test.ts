@@ -5,6 +5,7 @@
 import t from 'tap'
 import { pino } from 'pino'
 import { Outcomes, type Outcome } from '../../src/worker/outcomes.js'
+import { shadowContext } from '../../src/client/shadow.js'
 import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { adminRedis, closeAdmin, makeShadow } from '../helpers/shadow.js'
 
@@ -21,19 +22,19 @@ function afterMicrotasks(hops: number, then: () => void): Promise<void> {
 
 t.test('an outcome pushed as a batch write ends is written too, not left waiting for the next one', async (t) => {
   const shadow = makeShadow(t)
-  await adminRedis().xgroup('CREATE', shadow.keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+  const { redis, keys, executionTtl } = shadowContext(shadow)
+  await adminRedis().xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
   for (let hops = 0; hops <= 8; hops++) {
-    const outcomes = new Outcomes(shadow, 'probe', pino({ level: 'silent' }))
     const written: string[] = []
-    const probe = outcomes as unknown as { write(batch: readonly Outcome[]): Promise<void> }
-    const write = probe.write.bind(outcomes)
     let late: Promise<void> | undefined
-    probe.write = async (batch) => {
-      await write(batch)
+    const context = { redis, keys, executionTtl, name: 'probe', logger: pino({ level: 'silent' }) }
+    // each batch goes to Redis as usual; the moment its write resolves, the batch loop sees the
+    // queue empty and ends, and a late outcome is pushed `hops` microtasks after that
+    const outcomes: Outcomes = new Outcomes(context, async (batch, finish) => {
+      await finish(batch)
       written.push(...batch.map((o) => o.key))
-      // the moment this write resolves, the batch loop sees the queue empty and ends
       late ??= afterMicrotasks(hops, () => outcomes.push(outcome(2, `late-${hops}`)))
-    }
+    })
     outcomes.push(outcome(1, `first-${hops}`))
     await outcomes.idle()
     await late

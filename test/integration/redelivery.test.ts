@@ -2,7 +2,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, defineTask } from '../../src/index.js'
 import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
-import { runScript } from '../../src/redis/scripts.js'
+import { startTasks } from '../../src/redis/commands.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
 import { finishScript, rawRecord } from '../helpers/engine-state.js'
@@ -150,20 +150,19 @@ t.test('Redis back from a snapshot: outcomes for messages it has not delivered a
 
 t.test('a worker does not start a message it read but another worker has claimed since', async (t) => {
   const shadow = makeShadow(t)
-  const { stream, strikesVersion } = shadow.keys
+  const { stream } = shadow.keys
   await shadow.add('long', { key: 'contested' })({})
   await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
-  const record = shadow.keys.task(storedKey('contested'))
   const gen = (await rawRecord(shadow, 'contested')).gen ?? ''
   // worker a reads the message, then loses its connection for a long while
   const read = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'a', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
   const id = read[0]?.[1][0]?.[0] ?? ''
   // worker b takes it over as abandoned and starts it
   await shadow.redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
-  const start = (worker: string) => runScript(shadow.redis, 'start', [stream, strikesVersion, record], [CONSUMER_GROUP, worker, Date.now(), '', 'reclaimed', id, gen]) as Promise<string[]>
-  t.match((await start('b'))[0], /^run\x1f/, 'b, which holds the message, starts it')
+  const start = (worker: string) => startTasks(shadow.redis, shadow.keys, worker, '', { mode: 'reclaimed', messages: [{ id, key: storedKey('contested'), gen }] })
+  t.match(await start('b'), [{ kind: 'run', id }], 'b, which holds the message, starts it')
   // back, a starts what it finds in its pending list as it read it before
-  t.same(await start('a'), [`skip\x1f${id}`], 'a, which no longer holds it, leaves it alone')
+  t.same(await start('a'), [{ kind: 'skip', id }], 'a, which no longer holds it, leaves it alone')
   const after = await shadow.get('contested')
   t.equal(after?.state, 'running')
   t.equal(after?.worker, 'b', 'it still runs on b')

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { DEFAULT_MAX_STRIKES, Shadow, defineTask, type Strike } from '../../src/index.js'
+import { shadowContext } from '../../src/client/shadow.js'
 import { normalizeStrike, strikeId } from '../../src/core/strikes.js'
 import { rejectsCode } from '../helpers/engine-rules.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
@@ -320,12 +321,12 @@ t.test('a worker on another Shadow instance honours a strike made elsewhere (pus
 
   // with no task about, only the push can bring a's change into b's cached copy (read without refreshing)
   const unrelated = await a.strike({ task: 'unrelated' })
-  await waitFor(async () => (await b.currentStrikes()).rules.some((s) => s.id === unrelated.strike.id), 5000, "the strike reaching b's cache")
+  await waitFor(async () => (await shadowContext(b).strikes.current()).rules.some((s) => s.id === unrelated.strike.id), 5000, "the strike reaching b's cache")
 
   await a.add(send, { key: 'soon', delay: 500 })({ customer: 77 })
   await a.add(send, { key: 'kept', delay: 500 })({ customer: 78 })
   const { strike } = await a.strike({ parameter: 'customer', value: 77 })
-  await waitFor(async () => (await b.currentStrikes()).rules.some((s) => s.id === strike.id), 5000, "the second strike reaching b's cache")
+  await waitFor(async () => (await shadowContext(b).strikes.current()).rules.some((s) => s.id === strike.id), 5000, "the second strike reaching b's cache")
 
   await waitFor(async () => (await a.get('soon'))?.state === 'struck', 5000, 'soon struck')
   await waitFor(async () => (await a.get('kept'))?.state === 'completed', 5000, 'kept completed')

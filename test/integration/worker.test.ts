@@ -8,6 +8,7 @@ import { Shadow, Worker, defineTask, type TaskContext } from '../../src/index.js
 import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
+import { workerParts } from '../helpers/worker-parts.js'
 
 t.teardown(closeAdmin)
 const run = promisify(execFile)
@@ -194,8 +195,9 @@ t.test('close(): idempotent, run() resolves after it, stops taking work', async 
 
   const close1 = worker.close().then(() => events.push('close resolved'))
   const close2 = worker.close()
-  // give run() a chance to resolve too early, then let the running task end
-  await sleep(50)
+  // give run() a chance to resolve too early: wait until the worker stopped reading (its reader's
+  // connection is gone), then let the running task end
+  await waitFor(async () => (await connectionsOf(shadow.name)) === 2, 5000, 'the reader to close')
   hold.open()
   await t.resolves(Promise.all([close1, close2]), 'both close() calls resolve')
   await t.resolves(running, 'run() resolves after close()')
@@ -217,6 +219,11 @@ t.test('close(): idempotent, run() resolves after it, stops taking work', async 
   t.same(ran, ['first', 'second'])
 })
 
+/** How many connections the shadow `name` and its workers hold open (they carry its name). */
+async function connectionsOf(name: string): Promise<number> {
+  return ((await adminRedis().client('LIST')) as string).split('\n').filter((line) => line.includes(` name=shadows:${name} `)).length
+}
+
 t.test('close() on a worker that never ran resolves, twice', async (t) => {
   const shadow = makeShadow(t)
   const job = defineTask({ name: 'job', async run() {} })
@@ -233,9 +240,8 @@ t.test('close() while run() is still connecting leaves no connection open', asyn
   await worker.close()
   await running
   await shadow.close()
-  const named = async () => ((await adminRedis().client('LIST')) as string).split('\n').filter((line) => line.includes(` name=shadows:${shadow.name} `)).length
-  await waitFor(async () => (await named()) === 0, 2000, 'the shadow\'s connections to close').catch(() => undefined)
-  t.equal(await named(), 0, 'no connection of the worker or the shadow is left')
+  await waitFor(async () => (await connectionsOf(shadow.name)) === 0, 2000, "the shadow's connections to close").catch(() => undefined)
+  t.equal(await connectionsOf(shadow.name), 0, 'no connection of the worker or the shadow is left')
 })
 
 t.test('close(): tasks running past the grace period are aborted and put back, attempt unchanged', async (t) => {
@@ -441,41 +447,46 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   })
   const shadow = makeShadow(t)
   await shadow.add(once, { key: 'once' })({})
-  const worker = makeWorker(t, shadow, [once], { name: 'recover' })
-  // the outcome write waits (as while Redis is away) until the check below is done
-  const internals = worker as unknown as {
-    outcomes: { write(batch: unknown): Promise<void> }
-    consumer: { recoverOwnPending(): Promise<void>; dispatch(entries: unknown, reclaimed: boolean): Promise<void> }
-  }
-  const write = internals.outcomes.write.bind(internals.outcomes)
-  let release = () => {}
-  const held = new Promise<void>((resolve) => {
-    release = resolve
+  // the outcome write waits (as while Redis is away) until the checks below are done
+  const release = gate()
+  const parts = workerParts(t, shadow, [once], {
+    name: 'recover',
+    async write(batch, finish) {
+      await release.promise
+      await finish(batch)
+    },
   })
-  internals.outcomes.write = async (batch) => {
-    await held
-    await write(batch)
-  }
-  const running = worker.run()
+  await parts.readLoop.connect()
+  const reading = parts.readLoop.run(false)
   await waitFor(() => runs === 1, 5000, 'the task ran')
+  await parts.runner.whenIdle()
   // what the worker does when its subscriber reconnects: the message is still pending and its
-  // record still says running on this worker, but the task is over
-  await internals.consumer.recoverOwnPending()
-  await sleep(100)
+  // record still says running on this worker, but the task is over (a start would have run it
+  // before this resolves)
+  await parts.recovery.recoverOwnPending()
   t.equal(runs, 1, 'the task is not run again')
   // nor when the worker reclaims its own message, idle because the task is over (as XAUTOCLAIM
   // does once Redis is back and the outcome is still waiting)
-  const pending = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', shadow.keys.stream, '0')) as [string, unknown[]][]
+  const pending = (await adminRedis().xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', shadow.keys.stream, '0')) as [string, [string, string[]][]][]
   t.equal(pending[0]?.[1].length, 1, 'its message is still pending')
-  await internals.consumer.dispatch(pending[0]?.[1], true)
-  await sleep(100)
+  await parts.recovery.startTakenOver(pending[0]?.[1] ?? [])
   t.equal(runs, 1, 'reclaimed, it is not run again either')
-  release()
+  release.open()
   await waitFor(async () => (await shadow.get('once'))?.state === 'completed', 5000, 'the outcome is written')
   t.equal(runs, 1, 'it ran once')
-  await worker.close()
-  await running
+  parts.slots.close()
+  parts.readLoop.stop()
+  parts.readLoop.disconnect()
+  await reading
 })
+
+/** Drops the subscriber connections of the shadow `name` (as a network drop would); they reconnect by themselves. */
+async function dropSubscribers(name: string): Promise<number> {
+  const clients = ((await adminRedis().client('LIST')) as string).split('\n')
+  const ids = clients.filter((line) => line.includes(` name=shadows:${name} `) && / sub=[1-9]/.test(line)).map((line) => /^id=(\d+)/.exec(line)?.[1] ?? '')
+  for (const id of ids) await adminRedis().client('KILL', 'ID', id)
+  return ids.length
+}
 
 t.test('a cancellation missed while the subscriber was reconnecting still aborts the running task', async (t) => {
   let aborted = false
@@ -488,18 +499,20 @@ t.test('a cancellation missed while the subscriber was reconnecting still aborts
       aborted = true
     },
   })
+  const probe = defineTask({ name: 'probe', async run() {} })
   const shadow = makeShadow(t)
   await shadow.add(waits, { key: 'missed' })({})
-  const worker = makeWorker(t, shadow, [waits], { name: 'deaf' })
+  const worker = makeWorker(t, shadow, [waits, probe], { name: 'deaf' })
   const running = worker.run()
   await started.promise
   // cancelled as cancel.lua does it, but the push never reaches the worker
   await adminRedis().multi().hset(shadow.keys.task('missed'), 'state', 'cancelled').pexpire(shadow.keys.task('missed'), 60_000).exec()
-  await sleep(100)
+  // the worker goes on working meanwhile: a task added after the cancel runs to its end
+  await shadow.add(probe, { key: 'probe' })({})
+  await waitFor(async () => (await shadow.get('probe'))?.state === 'completed', 5000, 'a later task to complete')
   t.notOk(aborted, 'without the push, nothing has told the worker yet')
-  // the subscriber connects again
-  const internals = worker as unknown as { subscriber: { emit(event: string): boolean } }
-  internals.subscriber.emit('ready')
+  // the subscriber's connection drops and comes back
+  t.equal(await dropSubscribers(shadow.name), 1, "the worker's one subscriber connection dropped")
   await waitFor(() => aborted, 5000, 'the task aborted')
   t.ok(aborted, 'the running task is aborted')
   t.equal((await shadow.get('missed'))?.state, 'cancelled', 'and stays cancelled')

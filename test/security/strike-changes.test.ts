@@ -10,6 +10,7 @@ import t, { type Test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { Redis } from 'ioredis'
 import { Shadow, Worker, defineTask, type Strike } from '../../src/index.js'
+import { shadowContext } from '../../src/client/shadow.js'
 import { startRedisServer } from '../../src/cli/private-redis.js'
 import { normalizeStrike, strikeId } from '../../src/core/strikes.js'
 import { rejectsCode } from '../helpers/engine-rules.js'
@@ -71,12 +72,12 @@ async function wholeSetReads(): Promise<number> {
 
 /** Resolves once `shadow`'s own copy of the rules is at the version stored in Redis. */
 async function inStep(shadow: Shadow, what: string): Promise<void> {
-  await waitFor(async () => (await shadow.currentStrikes()).version === ((await admin.get(shadow.keys.strikesVersion)) ?? ''), 10_000, what)
+  await waitFor(async () => (await shadowContext(shadow).strikes.current()).version === ((await admin.get(shadow.keys.strikesVersion)) ?? ''), 10_000, what)
 }
 
 /** The ids of a copy's rules, in order. */
 async function copyIds(shadow: Shadow): Promise<string[]> {
-  return (await shadow.currentStrikes()).rules.map((rule) => rule.id)
+  return (await shadowContext(shadow).strikes.current()).rules.map((rule) => rule.id)
 }
 
 /** The rules a client that never read them gets from Redis, in order. */
@@ -100,7 +101,7 @@ t.test('adding or restoring one strike among 50 reaches a worker and an adding c
   runWorker(t, workerShadow)
   await client.add(send)({ customer: 'fine-0' })
   await inStep(workerShadow, 'the worker loaded the 50 rules')
-  t.equal((await client.currentStrikes()).rules.length, 50, 'the client loaded them at its first add')
+  t.equal((await shadowContext(client).strikes.current()).rules.length, 50, 'the client loaded them at its first add')
 
   const before = await wholeSetReads()
   const { strike: added } = await operator.strike({ parameter: 'customer', value: 'c50' })
@@ -118,8 +119,8 @@ t.test('adding or restoring one strike among 50 reaches a worker and an adding c
 
   const stored = await storedRules(t, name)
   t.equal(stored.length, 50)
-  t.same((await workerShadow.currentStrikes()).rules, stored, "the worker's copy is exactly what Redis holds, in order")
-  t.same((await client.currentStrikes()).rules, stored, "the client's copy too")
+  t.same((await shadowContext(workerShadow).strikes.current()).rules, stored, "the worker's copy is exactly what Redis holds, in order")
+  t.same((await shadowContext(client).strikes.current()).rules, stored, "the client's copy too")
   await restoreAll(t, operator)
 })
 
@@ -144,7 +145,7 @@ t.test('a copy that missed a change converges through a full read, and the next 
   t.ok((await wholeSetReads()) - beforeMissed >= 1, 'the worker fell back to reading the whole set')
   const ids = await copyIds(workerShadow)
   t.ok(ids.includes(silent.id) && ids.includes(next.id), 'its copy holds both the missed rule and the new one')
-  t.same((await workerShadow.currentStrikes()).rules, await storedRules(t, name), 'and is exactly what Redis holds')
+  t.same((await shadowContext(workerShadow).strikes.current()).rules, await storedRules(t, name), 'and is exactly what Redis holds')
 
   const beforeNext = await wholeSetReads()
   await operator.restore(next.id)

@@ -10,12 +10,12 @@
   ARGV[3]  strikes version the caller checked the tasks against
   ARGV[4]  events channel
   ARGV[5]  task record key prefix    {name}:task:
-  ARGV[6..] per task, five slots:
+  ARGV[6]  which keys the caller made up just now (a random UUID), one character per task in
+           order: "1" made up (no record can exist, so none is looked up), "0" given
+  ARGV[7..] per task, five slots:
            task key (stored form), task name, params (JSON), due time (epoch ms),
            a random generation to start from when the key has no record (so that a late message
-           of an earlier, deleted incarnation of the key never matches the new one), negative
-           when the caller made the key up just now (a random UUID): no record can exist, so
-           none is looked up
+           of an earlier, deleted incarnation of the key never matches the new one)
 
   Task record keys are built here from the prefix, as move-due, finish and start (read mode) do: a
   batch of a thousand would otherwise send a thousand more key names. They share the shadow's hash
@@ -33,38 +33,35 @@
     by its state now, and writes nothing.
 ]]
 local schedule, stream = KEYS[1], KEYS[2]
-local now, mode, channel, prefix = tonumber(ARGV[1]), ARGV[2], ARGV[4], ARGV[5]
+local now, mode, channel, prefix, madeUpKeys = tonumber(ARGV[1]), ARGV[2], ARGV[4], ARGV[5], ARGV[6]
+local FIRST = 7
 
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
 end
 
--- whether the task at ARGV[n] has a key the caller made up just now (its seed is negative)
+-- whether the task whose slots start at ARGV[n] has a key the caller made up just now
 local function madeUp(n)
-  return string.byte(ARGV[n + 4], 1) == 45 -- '-'
+  return string.byte(madeUpKeys, (n - FIRST) / 5 + 1) == 49 -- '1'
 end
 
 -- A call sent again after a dropped connection (the client resends what got no reply) may have
 -- run already, whole. Its first made-up key tells: no other add can have made that key's record.
 -- Run again, it would queue its tasks twice; so it changes nothing and answers what is stored.
-for n = 6, #ARGV, 5 do
-  if madeUp(n) then
-    if redis.call('EXISTS', prefix .. ARGV[n]) == 1 then
-      local stored = {}
-      for m = 6, #ARGV, 5 do
-        stored[#stored + 1] = redis.call('HGET', prefix .. ARGV[m], 'state') == 'scheduled' and 1 or 0
-      end
-      return stored
-    end
-    break
+local firstMadeUp = string.find(madeUpKeys, '1', 1, true)
+if firstMadeUp and redis.call('EXISTS', prefix .. ARGV[FIRST + (firstMadeUp - 1) * 5]) == 1 then
+  local stored = {}
+  for m = FIRST, #ARGV, 5 do
+    stored[#stored + 1] = redis.call('HGET', prefix .. ARGV[m], 'state') == 'scheduled' and 1 or 0
   end
+  return stored
 end
 
 local NONE = {}
 local replies = {}
--- The schedule entries of made-up keys (negative seed) go in one ZADD: no task can meet such a key
--- in this call or before it, so the entries wait until a task that reads the schedule or records
--- comes, or the end. One call for hundreds of entries spares Redis most of the per-call cost.
+-- The schedule entries of made-up keys go in one ZADD: no task can meet such a key in this call
+-- or before it, so the entries wait until a task that reads the schedule or records comes, or the
+-- end. One call for hundreds of entries spares Redis most of the per-call cost.
 local pending, pendingCount = {}, 0
 local function flush()
   if pendingCount > 0 then
@@ -82,9 +79,7 @@ local function addTask(n)
   local record = prefix .. key
   local old = NONE
   local fresh = madeUp(n)
-  if fresh then
-    seed = string.sub(seed, 2)
-  else
+  if not fresh then
     flush()
     old = redis.call('HMGET', record, 'state', 'when', 'task', 'params', 'gen', 'sid')
   end
@@ -142,7 +137,7 @@ end
 -- Redis does not undo a script that fails half way: should a task fail, the schedule entries of
 -- the records already written still go in, so that no record is left scheduled with no entry
 local ok, err = pcall(function()
-  for n = 6, #ARGV, 5 do
+  for n = FIRST, #ARGV, 5 do
     addTask(n)
   end
 end)

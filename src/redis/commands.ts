@@ -1,0 +1,380 @@
+/**
+ * One typed caller per Lua script. Each owns its script's KEYS and ARGV order (named in the header
+ * of `lua/<script>.lua`) and decodes the script's reply into a typed value; nothing outside this
+ * module builds a script's arguments or reads its raw reply.
+ *
+ * The callers sit on the hot paths (batch adds, starts, outcomes): they send one script call each
+ * and decode in one pass, without copying what they can hand on as it is.
+ */
+import { randomUUID } from 'node:crypto'
+import type { OutcomeKind } from '../core/outcome-policy.js'
+import type { LiveState } from '../core/records.js'
+import type { Strike } from '../core/strikes.js'
+import { CONSUMER_GROUP, type ShadowKeys } from './keys.js'
+import { runScript, type RedisClient } from './scripts.js'
+import { decodeStrikeChange, strikeChangeBody, type StrikeChange } from './strike-changes.js'
+
+/** A script's whole answer when the caller's strike rules are out of date: nothing was written. */
+export const STALE = 'stale'
+
+// ---------------------------------------------------------------------------------------------
+// add
+
+/** One task for {@link addTasks}. */
+export interface AddTask {
+  /** The key's stored form (see `storedKey`). */
+  readonly stored: string
+  /** The task name. */
+  readonly task: string
+  /** The params as JSON. */
+  readonly json: string
+  /** Due time, epoch ms. */
+  readonly due: number
+  /** The key was made up for this add (a random UUID): no record of it can exist, so none is looked up. */
+  readonly fresh: boolean
+}
+
+/** How {@link addTasks} treats a key that is scheduled, queued or running. */
+export type AddMode = 'add' | 'replace'
+
+/** What the add script did with one task. */
+export type AddResult =
+  | {
+      readonly duplicate: false
+      /** The state it was stored in. */
+      readonly state: LiveState
+      /** A scheduled, queued or running task of that key was replaced. */
+      readonly replaced: boolean
+    }
+  | {
+      /** Mode add, and the key is scheduled, queued or running: nothing changed. */
+      readonly duplicate: true
+      readonly state: LiveState
+      readonly when: number
+      readonly task: string
+      readonly params: Record<string, unknown>
+    }
+
+// the four answers for a stored task, indexed by the script's number: no allocation per task
+const STORED: readonly AddResult[] = [
+  { duplicate: false, state: 'queued', replaced: false },
+  { duplicate: false, state: 'scheduled', replaced: false },
+  { duplicate: false, state: 'queued', replaced: true },
+  { duplicate: false, state: 'scheduled', replaced: true },
+].map((result) => Object.freeze(result) as AddResult)
+
+/**
+ * Adds or replaces `tasks` in one call (each judged alone, in order): one result per task, or
+ * {@link STALE} when the strike rules changed since `strikesVersion` (nothing was written).
+ */
+export async function addTasks(
+  redis: RedisClient,
+  keys: ShadowKeys,
+  mode: AddMode,
+  strikesVersion: string,
+  tasks: readonly AddTask[],
+): Promise<AddResult[] | typeof STALE> {
+  // ARGV[6], which keys were made up, is known once every task is in: filled in last
+  const args: (string | number)[] = [Date.now(), mode, strikesVersion, keys.events, keys.taskPrefix, '']
+  let fresh = ''
+  for (const t of tasks) {
+    fresh += t.fresh ? '1' : '0'
+    // a generation to start from: it only needs to differ from the key's earlier incarnations
+    args.push(t.stored, t.task, t.json, t.due, 1 + Math.floor(Math.random() * 0x7fffffff))
+  }
+  args[5] = fresh
+  const reply = (await runScript(redis, 'add', [keys.schedule, keys.stream, keys.strikesVersion], args)) as
+    [typeof STALE] | (number | [LiveState, string, string, string])[]
+  if (reply[0] === STALE) return STALE
+  const results = reply as unknown[] as AddResult[]
+  // decoded in place: the reply array is ours
+  for (let i = 0; i < reply.length; i++) {
+    const item = reply[i] as number | [LiveState, string, string, string]
+    if (typeof item === 'number') {
+      results[i] = STORED[item] as AddResult
+    } else {
+      const [state, when, task, params] = item
+      results[i] = { duplicate: true, state, when: Number(when), task, params: JSON.parse(params) as Record<string, unknown> }
+    }
+  }
+  return results
+}
+
+// ---------------------------------------------------------------------------------------------
+// move-due
+
+/** Moves up to `limit` due tasks onto the stream; `next` is the schedule's next due time, if any. */
+export async function moveDueTasks(redis: RedisClient, keys: ShadowKeys, now: number, limit: number): Promise<{ moved: number; next: number | undefined }> {
+  const [moved, next] = (await runScript(redis, 'move-due', [keys.schedule, keys.stream], [now, limit, keys.taskPrefix])) as [number, number]
+  return { moved, next: next === -1 ? undefined : next }
+}
+
+// ---------------------------------------------------------------------------------------------
+// start
+
+/** A message to start that the worker already holds. */
+export interface StartMessage {
+  readonly id: string
+  /** The key's stored form. */
+  readonly key: string
+  readonly gen: string
+}
+
+/**
+ * What {@link startTasks} starts: messages the worker read (`ids`), messages it took over from a
+ * dead worker or found pending after a reconnection (`reclaimed`), or up to `count` new messages
+ * that the script reads itself (`read`), naming one of `tasks`.
+ */
+export type StartRequest =
+  | { readonly mode: 'ids' | 'reclaimed'; readonly messages: readonly StartMessage[] }
+  | { readonly mode: 'read'; readonly count: number; readonly tasks: readonly string[] }
+
+/** What the start script did with one message. */
+export type StartEntry =
+  | {
+      /** Started: the record now says running on this worker. */
+      readonly kind: 'run'
+      readonly id: string
+      readonly key: string
+      readonly gen: string
+      readonly task: string
+      readonly when: number
+      /** 1-based attempt number. */
+      readonly attempt: number
+      /** Deliveries so far, this one included. */
+      readonly deliveries: number
+      /** The params as stored (JSON). */
+      readonly paramsJson: string
+    }
+  | {
+      /** Mode read: a task this worker does not run; nothing changed. */
+      readonly kind: 'unknown'
+      readonly id: string
+      readonly key: string
+      readonly gen: string
+      readonly task: string
+    }
+  | {
+      /** Stale (cancelled, replaced, gone): acknowledged and deleted. */
+      readonly kind: 'drop'
+      readonly id: string
+    }
+  | {
+      /** Mode reclaimed: the message is no longer this worker's; left alone. */
+      readonly kind: 'skip'
+      readonly id: string
+    }
+
+/** Field separator of the start script's reply entries (the unit separator). */
+const SEP = '\x1f'
+
+// Where the next field of the entry being decoded starts. Decoding is synchronous, one entry at a
+// time: a position kept here spares an array (or a reader object) per entry on the hot path.
+let fieldAt = 0
+
+/** The next field of `entry` from `fieldAt` on (the rest of the entry for the last one), moving past it. */
+function nextField(entry: string): string {
+  const end = entry.indexOf(SEP, fieldAt)
+  const field = end < 0 ? entry.slice(fieldAt) : entry.slice(fieldAt, end)
+  fieldAt = end < 0 ? entry.length : end + 1
+  return field
+}
+
+/** One entry of the start script's reply; `known` is the message it answers in modes ids and reclaimed. */
+function decodeStartEntry(entry: string, known: StartMessage | undefined): StartEntry {
+  // the kind and its separator, checked in place: no string is cut for it
+  if (entry.startsWith('run\x1f')) {
+    fieldAt = 4
+    const id = nextField(entry)
+    // modes ids and reclaimed leave the key out: the caller sent it
+    const key = nextField(entry) || (known?.key ?? '')
+    const gen = nextField(entry)
+    const task = nextField(entry)
+    const when = Number(nextField(entry))
+    const attempt = Number(nextField(entry))
+    const deliveries = Number(nextField(entry))
+    // params come last and may hold anything, the separator included
+    const paramsJson = fieldAt < entry.length ? entry.slice(fieldAt) : '{}'
+    return { kind: 'run', id, key, gen, task, when, attempt, deliveries, paramsJson }
+  }
+  if (entry.startsWith('drop\x1f')) return { kind: 'drop', id: entry.slice(5) }
+  if (entry.startsWith('skip\x1f')) return { kind: 'skip', id: entry.slice(5) }
+  if (entry.startsWith('unknown\x1f')) {
+    fieldAt = 8
+    const id = nextField(entry)
+    const key = nextField(entry)
+    const gen = nextField(entry)
+    return { kind: 'unknown', id, key, gen, task: nextField(entry) }
+  }
+  throw new Error(`start script: unexpected reply entry ${JSON.stringify(entry.slice(0, 40))}`)
+}
+
+/**
+ * Starts tasks for `worker` with the start script: one entry per message handled, in order, or
+ * {@link STALE} when the strike rules changed since `strikesVersion` (nothing read or changed).
+ */
+export async function startTasks(
+  redis: RedisClient,
+  keys: ShadowKeys,
+  worker: string,
+  strikesVersion: string,
+  request: StartRequest,
+): Promise<StartEntry[] | typeof STALE> {
+  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), strikesVersion, request.mode]
+  const scriptKeys = [keys.stream, keys.strikesVersion]
+  if (request.mode === 'read') {
+    args.push(request.count, keys.taskPrefix, ...request.tasks)
+  } else {
+    for (const m of request.messages) {
+      scriptKeys.push(keys.task(m.key))
+      args.push(m.id, m.gen)
+    }
+  }
+  const reply = (await runScript(redis, 'start', scriptKeys, args)) as string[]
+  if (reply[0] === STALE) return STALE
+  const messages = request.mode === 'read' ? undefined : request.messages
+  const entries = reply as unknown[] as StartEntry[]
+  // decoded in place: the reply array is ours
+  for (let i = 0; i < reply.length; i++) entries[i] = decodeStartEntry(reply[i] as string, messages?.[i])
+  return entries
+}
+
+// ---------------------------------------------------------------------------------------------
+// finish
+
+/** The outcome of one attempt, for {@link finishAttempts} (see finish.lua for each kind). */
+export interface FinishOutcome {
+  /** Stream id of the attempt's message. */
+  readonly id: string
+  /** The key's stored form. */
+  readonly key: string
+  readonly gen: string
+  readonly outcome: OutcomeKind
+  /** Result or error JSON; "" for none. */
+  readonly data: string
+  /** Due time for retry, again, again-failed and defer; 0 otherwise. */
+  readonly due: number
+}
+
+/**
+ * Records the outcomes of `worker`'s attempts and acknowledges their messages; resolves with how
+ * many applied. The reply is a plain count, handed on as it arrives: no promise is added to the
+ * hot path of every outcome batch.
+ */
+export function finishAttempts(
+  redis: RedisClient,
+  keys: ShadowKeys,
+  worker: string,
+  executionTtl: number,
+  outcomes: readonly FinishOutcome[],
+): Promise<number> {
+  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), executionTtl, keys.events, keys.taskPrefix]
+  for (const o of outcomes) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due)
+  return runScript(redis, 'finish', [keys.stream, keys.schedule], args) as Promise<number>
+}
+
+// ---------------------------------------------------------------------------------------------
+// cancel
+
+/** What {@link cancelTask} found. */
+export type CancelResult =
+  | { readonly kind: 'missing' }
+  | {
+      readonly kind: 'cancelled'
+      /** The state it was in (`cancelled` when it already was). */
+      readonly previous: string
+      readonly task: string
+    }
+  | {
+      /** Too late: completed, failed or struck. */
+      readonly kind: 'finished'
+      readonly state: string
+      readonly task: string
+    }
+
+/** Cancels the task of `stored` key: removed when scheduled or queued, its worker told when running. */
+export async function cancelTask(redis: RedisClient, keys: ShadowKeys, stored: string, executionTtl: number): Promise<CancelResult> {
+  const [kind, state, task = ''] = (await runScript(
+    redis,
+    'cancel',
+    [keys.task(stored), keys.schedule, keys.stream],
+    [stored, Date.now(), executionTtl, keys.events],
+  )) as [string, string?, string?]
+  if (kind === 'missing') return { kind }
+  if (kind === 'finished') return { kind, state: state ?? '', task }
+  return { kind: 'cancelled', previous: state ?? 'cancelled', task }
+}
+
+// ---------------------------------------------------------------------------------------------
+// progress
+
+/** Stores a running attempt's progress (JSON); false when the task moved on (replaced, cancelled, expired). */
+export async function storeProgress(redis: RedisClient, keys: ShadowKeys, stored: string, gen: string, worker: string, json: string): Promise<boolean> {
+  return (await runScript(redis, 'progress', [keys.task(stored)], [gen, worker, json])) === 1
+}
+
+// ---------------------------------------------------------------------------------------------
+// renew
+
+/** Renews `worker`'s claim on the messages `ids`; resolves with the ids another worker holds now. */
+export async function renewClaims(redis: RedisClient, keys: ShadowKeys, worker: string, ids: readonly string[]): Promise<string[]> {
+  return (await runScript(redis, 'renew', [keys.stream], [CONSUMER_GROUP, worker, ...ids])) as string[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// strike, restore, read-strikes
+
+/** What {@link addStrike} did. */
+export type StrikeResult =
+  | { readonly kind: 'exists'; readonly strike: Strike }
+  | { readonly kind: 'full' }
+  | {
+      readonly kind: 'created'
+      readonly strike: Strike
+      /** The change as stored and pushed; undefined when its text cannot be read (then the copy is read afresh). */
+      readonly change: StrikeChange | undefined
+    }
+
+/** Stores `strike` unless the same rule exists or the shadow already holds `maxStrikes` rules. */
+export async function addStrike(redis: RedisClient, keys: ShadowKeys, strike: Strike, maxStrikes: number): Promise<StrikeResult> {
+  const args = [strike.id, JSON.stringify(strike), randomUUID(), maxStrikes, keys.events, strikeChangeBody({ added: strike })]
+  const [kind, json = '', change = ''] = (await runScript(redis, 'strike', [keys.strikes, keys.strikesVersion, keys.strikesChange], args)) as [
+    string,
+    string?,
+    string?,
+  ]
+  if (kind === 'full') return { kind }
+  if (kind === 'exists') return { kind, strike: JSON.parse(json) as Strike }
+  return { kind: 'created', strike: JSON.parse(json) as Strike, change: decodeStrikeChange(change) }
+}
+
+/** Removes the strike `id`: the removed rule and the change, or undefined when there was none. */
+export async function removeStrike(
+  redis: RedisClient,
+  keys: ShadowKeys,
+  id: string,
+): Promise<{ strike: Strike; change: StrikeChange | undefined } | undefined> {
+  const args = [id, randomUUID(), keys.events, strikeChangeBody({ removed: id })]
+  const reply = (await runScript(redis, 'restore', [keys.strikes, keys.strikesVersion, keys.strikesChange], args)) as [string, string] | null
+  if (reply === null) return undefined
+  return { strike: JSON.parse(reply[0]) as Strike, change: decodeStrikeChange(reply[1]) }
+}
+
+/** What a copy of the strike rules at some version needs to be brought up to date. */
+export type StrikesRead =
+  | { readonly kind: 'current' }
+  | {
+      /** The copy is one change behind; undefined when the change's text cannot be read. */
+      readonly kind: 'change'
+      readonly change: StrikeChange | undefined
+    }
+  | { readonly kind: 'all'; readonly version: string; readonly rules: Strike[] }
+
+/** Reads, atomically, what a copy at `version` lacks: nothing, the last change, or every rule. */
+export async function readStrikesSince(redis: RedisClient, keys: ShadowKeys, version: string): Promise<StrikesRead> {
+  const [kind, ...rest] = (await runScript(redis, 'read-strikes', [keys.strikes, keys.strikesVersion, keys.strikesChange], [version])) as string[]
+  if (kind === 'current') return { kind }
+  if (kind === 'change') return { kind, change: decodeStrikeChange(rest[0] ?? '') }
+  const [stored = '', ...rules] = rest
+  return { kind: 'all', version: stored, rules: rules.map((text) => JSON.parse(text) as Strike) }
+}

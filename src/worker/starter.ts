@@ -1,0 +1,224 @@
+/**
+ * Starting tasks: the start-script calls that turn messages into running records, and the checks
+ * before a run. A message naming a task this worker does not know is put back for a worker that
+ * does; a poison task (its worker died with it too often), a struck one and one whose params do
+ * not match the schema end without running. What passes is handed to the runner, in the slot that
+ * was taken for it before the call.
+ */
+import { describeError } from '../core/records.js'
+import { nextRunAt } from '../core/outcome-policy.js'
+import { describeStrike, type StrikeSet } from '../core/strikes.js'
+import type { AnyTask } from '../core/task.js'
+import { STALE, startTasks, type StartEntry, type StartMessage, type StartRequest } from '../redis/commands.js'
+import { CONSUMER_GROUP, userKey } from '../redis/keys.js'
+import { entryFields, type StreamEntry } from '../redis/stream.js'
+import type { WorkerContext } from './context.js'
+import type { WorkerObserver } from './options.js'
+import type { Outcomes } from './outcomes.js'
+import type { AttemptRunner } from './runner.js'
+import type { Slots } from './slots.js'
+
+/** What the starter needs from its worker. */
+export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'strikes'> {
+  readonly registry: ReadonlyMap<string, AnyTask>
+  readonly redeliveryTimeout: number
+  readonly unknownTaskDelay: number
+  readonly maxDeliveries: number
+  /** Most messages of one blocking read started by one script call. */
+  readonly startBatch: number
+  readonly slots: Slots
+  readonly runner: Pick<AttemptRunner, 'run' | 'has'>
+  readonly outcomes: Pick<Outcomes, 'push'>
+  readonly observer: WorkerObserver | undefined
+}
+
+/** An attempt a start call started: how often its message was delivered, and when the attempt is over. */
+export interface Started {
+  readonly deliveries: number
+  readonly done: Promise<void>
+}
+
+/** A message whose task this worker runs, ready for a start call. */
+interface Startable extends StartMessage {
+  readonly task: AnyTask
+}
+
+/** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
+const SUSPECT_DELIVERIES = 3
+
+/** Starts the tasks of one worker. */
+export class Starter {
+  private stopped = false
+  /** The names of the tasks this worker runs, for the start calls that read. */
+  private readonly taskNames: readonly string[]
+
+  constructor(private readonly ctx: StarterContext) {
+    this.taskNames = [...ctx.registry.keys()]
+  }
+
+  /** Starts nothing more: messages met from now on stay pending or are put back. */
+  stop(): void {
+    this.stopped = true
+  }
+
+  /**
+   * Reads up to `taken` new messages and starts them in one script call, in the `taken` slots the
+   * caller holds. `replied` hears how many messages the call handled as soon as its reply arrives,
+   * before its tasks run, so that the next call can go out while they do.
+   */
+  startNew(taken: number, replied: (handled: number) => void): Promise<Started[]> {
+    return this.start({ mode: 'read', count: taken, tasks: this.taskNames }, taken, replied)
+  }
+
+  /** Starts the messages a blocking read delivered, a script call per `startBatch` of them. */
+  async startDelivered(entries: readonly StreamEntry[]): Promise<void> {
+    const messages = await this.startable(entries)
+    for (let i = 0; i < messages.length; i += this.ctx.startBatch) {
+      const batch = messages.slice(i, i + this.ctx.startBatch)
+      // the read asked for no more than were free; a reclaim may have taken some since
+      if (!(await this.ctx.slots.acquire(batch.length))) {
+        this.putBack(messages.slice(i))
+        return
+      }
+      await this.start({ mode: 'ids', messages: batch }, batch.length)
+    }
+  }
+
+  /**
+   * Starts messages taken over from a dead worker, or found pending after a reconnection, one by
+   * one while slots are free. A task whose worker already died with it more than once runs alone
+   * before the next starts: if it is the one killing workers, only its own delivery count grows,
+   * and the tasks that merely shared a worker with it are not failed as poison along with it.
+   */
+  async startReclaimed(entries: readonly StreamEntry[]): Promise<void> {
+    const messages = await this.startable(entries)
+    const claimedAt = Date.now()
+    for (const message of messages) {
+      if (this.stopped || Date.now() - claimedAt > this.ctx.redeliveryTimeout / 2) break
+      if (this.ctx.slots.tryAcquire(1) === 0) break
+      const [started] = await this.start({ mode: 'reclaimed', messages: [message] }, 1)
+      if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
+    }
+  }
+
+  /**
+   * The messages among `entries` to start: an entry deleted after delivery (a cancelled task) is
+   * only acknowledged, one naming a task this worker does not run is put back, and one running
+   * here already (read twice by a resent call) is left alone.
+   */
+  private async startable(entries: readonly StreamEntry[]): Promise<Startable[]> {
+    const messages: Startable[] = []
+    const gone: string[] = []
+    for (const [id, fields] of entries) {
+      const f = entryFields(fields)
+      if (f.key === undefined || f.gen === undefined) {
+        gone.push(id)
+        continue
+      }
+      const task = f.task === undefined ? undefined : this.ctx.registry.get(f.task)
+      if (!task) this.deferUnknown(id, f.key, f.gen, f.task)
+      else if (!this.ctx.runner.has(id)) messages.push({ id, key: f.key, gen: f.gen, task })
+    }
+    if (gone.length > 0) {
+      const { stream } = this.ctx.keys
+      await this.ctx.redis
+        .pipeline()
+        .xack(stream, CONSUMER_GROUP, ...gone)
+        .xdel(stream, ...gone)
+        .exec()
+    }
+    return messages
+  }
+
+  /**
+   * One start-script call, in `taken` slots the caller holds: each started attempt keeps one, the
+   * rest are released once the reply is handled (all of them when the call fails).
+   */
+  private async start(request: StartRequest, taken: number, replied?: (handled: number) => void): Promise<Started[]> {
+    let used = 0
+    try {
+      let strikes: StrikeSet
+      let entries: StartEntry[]
+      for (let tries = 0; ; tries++) {
+        // read at the first try only when never read (no wait on the hot path), afresh after a stale reply
+        strikes = (tries === 0 ? this.ctx.strikes.loaded() : undefined) ?? (await this.ctx.strikes.current(tries > 0))
+        const reply = await startTasks(this.ctx.redis, this.ctx.keys, this.ctx.name, strikes.version, request)
+        if (reply !== STALE) {
+          entries = reply
+          break
+        }
+      }
+      replied?.(entries.length)
+      const started: Started[] = []
+      for (const entry of entries) {
+        if (entry.kind === 'drop' || entry.kind === 'skip') continue
+        const task = this.ctx.registry.get(entry.task)
+        if (entry.kind === 'unknown' || !task) {
+          this.deferUnknown(entry.id, entry.key, entry.gen, entry.task)
+          continue
+        }
+        // the slot goes with the attempt, which releases it when it ends
+        const done = this.launch(strikes, task, entry)
+        if (done) {
+          used += 1
+          started.push({ deliveries: entry.deliveries, done })
+        }
+      }
+      return started
+    } finally {
+      this.ctx.slots.release(taken - used)
+    }
+  }
+
+  /** Runs one started task unless it is poison, struck or has invalid params; returns when its attempt is over. */
+  private launch(strikes: StrikeSet, task: AnyTask, entry: StartEntry & { kind: 'run' }): Promise<void> | undefined {
+    const { id, key, gen, when, attempt, deliveries } = entry
+    // two start calls for one message (a resend, a recovery) must not run it twice here
+    if (this.ctx.runner.has(id)) return undefined
+    const { outcomes, maxDeliveries } = this.ctx
+    const params = (entry.paramsJson === '{}' ? {} : JSON.parse(entry.paramsJson)) as Record<string, unknown>
+    const log = () => this.ctx.logger.child({ task: task.name, key: userKey(key), attempt })
+    if (deliveries > maxDeliveries) {
+      const error = {
+        type: 'PoisonTaskError',
+        message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${maxDeliveries}`,
+      }
+      log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
+      outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+      return undefined
+    }
+    const strike = strikes.match(task.name, params)
+    if (strike) {
+      log().info({ strike: strike.id }, 'task is struck; skipping it')
+      const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
+      // a struck run of a perpetual or cron task is skipped and its chain goes on
+      const next = nextRunAt(task, when)
+      outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
+      this.ctx.observer?.taskEnded?.(task.name, 'struck', 0)
+      return undefined
+    }
+    try {
+      task.validate(params)
+    } catch (err) {
+      log().error({ err }, 'params do not match the schema; failing without retry')
+      outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
+      return undefined
+    }
+    return this.ctx.runner.run({ id, key, gen, task, params, when, attempt })
+  }
+
+  /** Puts back a message naming a task this worker does not know, for a worker that does. */
+  private deferUnknown(id: string, key: string, gen: string, task: string | undefined): void {
+    const retryIn = this.ctx.unknownTaskDelay
+    this.ctx.logger.warn({ task, key: userKey(key), retryIn }, 'this worker does not know the task; putting it back for a worker that does')
+    this.ctx.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + retryIn })
+  }
+
+  /** Puts back messages delivered while the worker was closing, to run on another worker (or this one, later). */
+  private putBack(messages: readonly Startable[]): void {
+    if (messages.length === 0) return
+    this.ctx.logger.debug({ count: messages.length }, 'closing; putting delivered tasks back on the queue')
+    const now = Date.now()
+    for (const { id, key, gen } of messages) this.ctx.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: now })
+  }
+}

@@ -10,10 +10,13 @@ import { strikeRoutes } from './strikes/index.js'
 import { taskRoutes } from './tasks/index.js'
 
 /** Registers the routes of every resource (not encapsulated: the app serves what they add). */
-export const routes = fp<Record<never, never>>(async (app) => {
-  await app.register(docsRoutes)
-  await app.register(taskRoutes)
-  await app.register(strikeRoutes)
-  await app.register(inspectRoutes)
-  await app.register(healthRoutes)
-}, { name: 'shadows-routes' })
+export const routes = fp<Record<never, never>>(
+  async (app) => {
+    await app.register(docsRoutes)
+    await app.register(taskRoutes)
+    await app.register(strikeRoutes)
+    await app.register(inspectRoutes)
+    await app.register(healthRoutes)
+  },
+  { name: 'shadows-routes' },
+)

@@ -27,45 +27,48 @@ const DOCS_PAGE = {
  * GET /docs (and its assets, not in the document), GET /openapi.json. Not encapsulated: the
  * document must see the routes registered beside it, and the app serves it (`app.swagger()`).
  */
-export const docsRoutes = fp<Record<never, never>>(async (fastify) => {
-  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  await app.register(swagger, {
-    // name shared schemas by their $id in components/schemas
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'shadows',
-        version: HTTP_API_VERSION,
-        description: 'Add, schedule, replace, cancel and inspect background tasks; strike and restore. Errors share one shape.',
+export const docsRoutes = fp<Record<never, never>>(
+  async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+    await app.register(swagger, {
+      // name shared schemas by their $id in components/schemas
+      refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'shadows',
+          version: HTTP_API_VERSION,
+          description: 'Add, schedule, replace, cancel and inspect background tasks; strike and restore. Errors share one shape.',
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
+        tags: [
+          { name: 'tasks', description: 'Add, schedule, replace, cancel and read tasks (scope enqueue; reads: read).' },
+          { name: 'strikes', description: 'Skip tasks or parameter values (scope ops).' },
+          { name: 'inspect', description: 'Snapshot and workers (scope read).' },
+          { name: 'health', description: 'Liveness, readiness (public) and metrics (scope read).' },
+          { name: 'docs', description: 'This API, browsable and as a document (public).' },
+        ],
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-      tags: [
-        { name: 'tasks', description: 'Add, schedule, replace, cancel and read tasks (scope enqueue; reads: read).' },
-        { name: 'strikes', description: 'Skip tasks or parameter values (scope ops).' },
-        { name: 'inspect', description: 'Snapshot and workers (scope read).' },
-        { name: 'health', description: 'Liveness, readiness (public) and metrics (scope read).' },
-        { name: 'docs', description: 'This API, browsable and as a document (public).' },
-      ],
-    },
-    // the UI plugin hides its routes; its page at /docs is part of the API, its assets are not
-    transform: ({ schema, url, route }) =>
-      // the UI's page is registered as /docs/ (and answers /docs too)
-      url === `${DOCS_PATH}/` && route.method === 'GET' ? { schema: DOCS_PAGE, url: DOCS_PATH } : { schema, url },
-  })
-  await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list' } })
-  app.get(
-    '/openapi.json',
-    {
-      config: { scope: 'public' },
-      schema: {
-        summary: 'This API as an OpenAPI 3.1 document (openapi.yaml, as JSON)',
-        tags: ['docs'],
-        security: [],
-        response: { 200: Type.Object({}, { additionalProperties: true, 'x-response-description': 'The OpenAPI document.' }) },
+      // the UI plugin hides its routes; its page at /docs is part of the API, its assets are not
+      transform: ({ schema, url, route }) =>
+        // the UI's page is registered as /docs/ (and answers /docs too)
+        url === `${DOCS_PATH}/` && route.method === 'GET' ? { schema: DOCS_PAGE, url: DOCS_PATH } : { schema, url },
+    })
+    await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { docExpansion: 'list' } })
+    app.get(
+      '/openapi.json',
+      {
+        config: { scope: 'public' },
+        schema: {
+          summary: 'This API as an OpenAPI 3.1 document (openapi.yaml, as JSON)',
+          tags: ['docs'],
+          security: [],
+          response: { 200: Type.Object({}, { additionalProperties: true, 'x-response-description': 'The OpenAPI document.' }) },
+        },
       },
-    },
-    async () => app.swagger(),
-  )
-}, { name: 'shadows-docs' })
+      async () => app.swagger(),
+    )
+  },
+  { name: 'shadows-docs' },
+)

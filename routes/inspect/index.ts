@@ -13,7 +13,11 @@ export const inspectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/snapshot',
     {
       config: { scope: 'read' },
-      schema: { summary: 'Counts and lists of scheduled, queued and running tasks', tags: ['inspect'], response: { 200: SnapshotBody, ...errors(401, 403, 503) } },
+      schema: {
+        summary: 'Counts and lists of scheduled, queued and running tasks',
+        tags: ['inspect'],
+        response: { 200: SnapshotBody, ...errors(401, 403, 503) },
+      },
     },
     async () => {
       const s = await shadow.snapshot()

@@ -49,11 +49,22 @@ const { values: flags } = parseArgs({
 
 if (flags.help) {
   const text = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8')
-  process.stdout.write(`${text.split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n')}\n`)
+  process.stdout.write(
+    `${text
+      .split('\n')
+      .filter((l) => l.startsWith('//'))
+      .map((l) => l.slice(3))
+      .join('\n')}\n`,
+  )
   process.exit(0)
 }
 
-const only = flags.only ? flags.only.split(',').map((s) => s.trim()).filter(Boolean) : SCENARIOS
+const only = flags.only
+  ? flags.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+  : SCENARIOS
 const unknown = only.filter((s) => !SCENARIOS.includes(s))
 if (unknown.length > 0) fail(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}`)
 const pairs = Number(flags.pairs)
@@ -110,7 +121,10 @@ for (const scenario of scenarios) {
           records.push(record)
           process.stdout.write(`${JSON.stringify(record)}\n`)
         }
-        const shown = result.figures.slice(0, 3).map((f) => `${f.figure} ${f.value} ${f.unit}`).join('; ')
+        const shown = result.figures
+          .slice(0, 3)
+          .map((f) => `${f.figure} ${f.value} ${f.unit}`)
+          .join('; ')
         log(`# ${scenario.name} ${c.id} pair ${pair} ${system}: ${shown} (${seconds} s)`)
       }
     }

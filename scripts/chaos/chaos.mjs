@@ -259,12 +259,14 @@ export class Chaos {
     const key = `x-${kind}-${this.toxicCount++}`
     const params = kind === 'crash' ? { how: b < 0.5 ? 'exit' : 'kill' } : {}
     this.track(
-      this.shadow.add(kind, { key })(params).then(
-        () => this.toxic.set(key, { kind, acceptedAt: Date.now() }),
-        () => {
-          this.toxicFailedAdds += 1
-        },
-      ),
+      this.shadow
+        .add(kind, { key })(params)
+        .then(
+          () => this.toxic.set(key, { kind, acceptedAt: Date.now() }),
+          () => {
+            this.toxicFailedAdds += 1
+          },
+        ),
     )
   }
 

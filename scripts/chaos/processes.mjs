@@ -87,9 +87,22 @@ export class ChaosRedis {
   async start(timeoutMs = 30_000) {
     if (!this.port) this.port = await freePort()
     const args = [
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
-      '--appendonly', 'yes', '--appendfsync', 'always', '--save', '',
-      '--logfile', this.logFile, '--loglevel', 'warning',
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      this.dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--save',
+      '',
+      '--logfile',
+      this.logFile,
+      '--loglevel',
+      'warning',
     ]
     for (let tries = 1; ; tries++) {
       const proc = track('redis-server', args, { logFile: join(this.dir, 'redis.out'), env: {} })
@@ -130,7 +143,10 @@ export class ShadowsProcess {
   constructor(kind, args, { logDir, env }) {
     mkdirSync(logDir, { recursive: true })
     this.kind = kind
-    const proc = track(process.execPath, [CLI, kind, '--tasks', TASKS_MODULE, ...args], { logFile: join(logDir, `${kind}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`), env })
+    const proc = track(process.execPath, [CLI, kind, '--tasks', TASKS_MODULE, ...args], {
+      logFile: join(logDir, `${kind}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`),
+      env,
+    })
     this.child = proc.child
     this.pid = proc.pid
     this.exited = proc.exited

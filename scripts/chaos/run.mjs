@@ -69,7 +69,10 @@ watchdog.unref()
 
 const result = await main().catch((err) => ({ failures: [`the harness failed: ${err?.stack ?? err}`], figures: undefined }))
 clearTimeout(watchdog)
-if (result.figures) process.stdout.write(`${JSON.stringify({ seed: options.seed, mode: options.quick ? 'quick' : 'full', elapsedMs: Date.now() - startedAt, ...result.figures }, null, 2)}\n`)
+if (result.figures)
+  process.stdout.write(
+    `${JSON.stringify({ seed: options.seed, mode: options.quick ? 'quick' : 'full', elapsedMs: Date.now() - startedAt, ...result.figures }, null, 2)}\n`,
+  )
 if (result.failures.length === 0) {
   if (!options.keep) rmSync(dir, { recursive: true, force: true })
   else log(`run directory kept: ${dir}`)
@@ -93,7 +96,10 @@ async function main() {
   const gatewayPort = await freePort()
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
   const startGateway = () =>
-    new ShadowsProcess('serve', ['--url', redis.url, '--name', SHADOW, '--port', String(gatewayPort), '--host', '127.0.0.1', '--log-level', 'warn'], { logDir, env })
+    new ShadowsProcess('serve', ['--url', redis.url, '--name', SHADOW, '--port', String(gatewayPort), '--host', '127.0.0.1', '--log-level', 'warn'], {
+      logDir,
+      env,
+    })
   let gateway = startGateway()
   const gatewayExits = []
   let finishing = false
@@ -109,11 +115,18 @@ async function main() {
   const pool = new WorkerPool({
     size: options.workers,
     args: [
-      '--url', redis.url, '--name', SHADOW,
-      '--concurrency', String(options.concurrency),
-      '--redelivery-timeout', String(options.redeliveryTimeout),
-      '--grace-period', String(options.gracePeriod),
-      '--log-level', 'warn',
+      '--url',
+      redis.url,
+      '--name',
+      SHADOW,
+      '--concurrency',
+      String(options.concurrency),
+      '--redelivery-timeout',
+      String(options.redeliveryTimeout),
+      '--grace-period',
+      String(options.gracePeriod),
+      '--log-level',
+      'warn',
     ],
     logDir,
     env,
@@ -127,26 +140,43 @@ async function main() {
   const producerShadow = new Shadow({ name: SHADOW, url: redis.url, logger: quiet, connection: { maxRetriesPerRequest: 2 } })
   const control = new Shadow({ name: SHADOW, url: redis.url, logger: quiet })
   try {
-    const ready = await until(async () => {
-      try {
-        const [health, workers] = await Promise.all([fetch(`${gatewayUrl}/health/ready`).then((r) => r.status), control.workers()])
-        return health === 200 && workers.length === options.workers
-      } catch {
-        return false
-      }
-    }, 60_000, 200)
+    const ready = await until(
+      async () => {
+        try {
+          const [health, workers] = await Promise.all([fetch(`${gatewayUrl}/health/ready`).then((r) => r.status), control.workers()])
+          return health === 200 && workers.length === options.workers
+        } catch {
+          return false
+        }
+      },
+      60_000,
+      200,
+    )
     if (!ready) throw new Error('the gateway and workers did not come up within 60 s')
     log(`gateway on ${gatewayUrl}, ${options.workers} workers, redis on ${redis.url}; producing`)
 
     const producers = new Producers({ total: options.tasks, rate: options.rate, rng: rngProducers, gatewayUrl, shadow: producerShadow })
     const productionTicks = Math.ceil((options.tasks / options.rate) * (1000 / options.tickMs))
-    const chaos = new Chaos({ rng: rngChaos, pool, redis, shadow: control, tickMs: options.tickMs, forceAtTick: Math.max(1, Math.floor(productionTicks * 0.6)) })
+    const chaos = new Chaos({
+      rng: rngChaos,
+      pool,
+      redis,
+      shadow: control,
+      tickMs: options.tickMs,
+      forceAtTick: Math.max(1, Math.floor(productionTicks * 0.6)),
+    })
     const chaosDone = chaos.run()
     const capTimer = setTimeout(() => {
       log(`duration cap of ${options.durationMs / 1000} s reached; the producers stop`)
       producers.stop()
     }, options.durationMs)
-    const progress = setInterval(() => log(`${producers.acceptedCount}/${options.tasks} accepted, ${chaos.kills.length} kills, ${chaos.restarts.length} redis restarts, ${chaos.toxic.size} toxic, ${chaos.strikes.rounds.length} strike rounds`), 10_000)
+    const progress = setInterval(
+      () =>
+        log(
+          `${producers.acceptedCount}/${options.tasks} accepted, ${chaos.kills.length} kills, ${chaos.restarts.length} redis restarts, ${chaos.toxic.size} toxic, ${chaos.strikes.rounds.length} strike rounds`,
+        ),
+      10_000,
+    )
     await producers.run()
     clearTimeout(capTimer)
     // the chaos goes on as long as the last scheduled tasks may still be ahead (due within 5 s)
@@ -160,20 +190,24 @@ async function main() {
     const watched = [...chaos.toxic.keys(), ...chaos.strikes.rounds.flatMap((r) => r.victims.map((v) => v.key))]
     const drainStart = Date.now()
     const drained = { ok: false, timeoutMs: options.drainTimeoutMs, last: undefined, ms: undefined }
-    drained.ok = await until(async () => {
-      try {
-        const snapshot = await control.snapshot()
-        drained.last = snapshot.counts
-        if (snapshot.counts.scheduled + snapshot.counts.queued + snapshot.counts.running > 0) return false
-        for (const key of watched) {
-          const state = (await control.get(key))?.state
-          if (state === 'scheduled' || state === 'queued' || state === 'running') return false
+    drained.ok = await until(
+      async () => {
+        try {
+          const snapshot = await control.snapshot()
+          drained.last = snapshot.counts
+          if (snapshot.counts.scheduled + snapshot.counts.queued + snapshot.counts.running > 0) return false
+          for (const key of watched) {
+            const state = (await control.get(key))?.state
+            if (state === 'scheduled' || state === 'queued' || state === 'running') return false
+          }
+          return true
+        } catch {
+          return false
         }
-        return true
-      } catch {
-        return false
-      }
-    }, options.drainTimeoutMs, 500)
+      },
+      options.drainTimeoutMs,
+      500,
+    )
     drained.ms = Date.now() - drainStart
     log(drained.ok ? `drained in ${drained.ms} ms; stopping` : 'the queue did not drain; stopping anyway')
 

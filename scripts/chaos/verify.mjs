@@ -54,7 +54,9 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
     ;(missingByOutcome[label] ??= []).push(key)
   }
   if (missing.length > 0) {
-    const detail = Object.entries(missingByOutcome).map(([label, keys]) => `${keys.length} ${label} (${keys.slice(0, 5).join(' ')}${keys.length > 5 ? ' …' : ''})`)
+    const detail = Object.entries(missingByOutcome).map(
+      ([label, keys]) => `${keys.length} ${label} (${keys.slice(0, 5).join(' ')}${keys.length > 5 ? ' …' : ''})`,
+    )
     failures.push(`${missing.length} accepted tasks never ran: ${detail.join(', ')}`)
   }
 
@@ -89,7 +91,8 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
       const state = states.get(victim.key)?.state
       if (!round.void && round.restoreCalledAt !== undefined) {
         for (const run of ran) {
-          if (run.at < round.restoreCalledAt) strikeViolations.push(`${victim.key} ran at ${run.at}, strike in force from before ${round.struckAt} until after ${round.restoreCalledAt}`)
+          if (run.at < round.restoreCalledAt)
+            strikeViolations.push(`${victim.key} ran at ${run.at}, strike in force from before ${round.struckAt} until after ${round.restoreCalledAt}`)
         }
       }
       if (!round.void && state === 'struck' && ran.length > 0) strikeViolations.push(`${victim.key} ended struck but its function ran`)
@@ -114,7 +117,9 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
     (f) => f.status === 0 && !restarts.some((r) => overlaps(f.startedAt, f.endedAt, r.downAt, r.upAt + OUTAGE_SLACK_AFTER)),
   )
   if (connectionErrorsOutsideOutages.length > 0) {
-    failures.push(`${connectionErrorsOutsideOutages.length} HTTP requests got no answer while Redis was up (first: ${JSON.stringify(connectionErrorsOutsideOutages[0])})`)
+    failures.push(
+      `${connectionErrorsOutsideOutages.length} HTTP requests got no answer while Redis was up (first: ${JSON.stringify(connectionErrorsOutsideOutages[0])})`,
+    )
   }
 
   // 5. toxic tasks end as they should; a poison task fails with an error that says why
@@ -136,9 +141,11 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
   if (toxicWrong.length > 0) failures.push(`toxic tasks ended wrongly: ${toxicWrong.slice(0, 5).join('; ')}`)
 
   // 6. processes
-  if (pool.unexpected.length > 0) failures.push(`workers exited without being killed or crashed by a toxic task: ${JSON.stringify(pool.unexpected.slice(0, 5))}`)
+  if (pool.unexpected.length > 0)
+    failures.push(`workers exited without being killed or crashed by a toxic task: ${JSON.stringify(pool.unexpected.slice(0, 5))}`)
   for (const p of processes) {
-    if (p.code !== 0 || p.endedBy !== 'stopped') failures.push(`${p.name} (pid ${p.pid}) did not end cleanly: code ${p.code}, signal ${p.signal}${p.endedBy !== 'stopped' ? `, ${p.endedBy}` : ''}`)
+    if (p.code !== 0 || p.endedBy !== 'stopped')
+      failures.push(`${p.name} (pid ${p.pid}) did not end cleanly: code ${p.code}, signal ${p.signal}${p.endedBy !== 'stopped' ? `, ${p.endedBy}` : ''}`)
   }
   if (!drained.ok) failures.push(`the queue did not drain within ${drained.timeoutMs} ms (last snapshot ${JSON.stringify(drained.last)})`)
   if (chaos.errors.length > 0) failures.push(`chaos actions failed: ${chaos.errors.slice(0, 3).join(' | ')}`)
@@ -178,7 +185,13 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
       producedPerSecond: round1(producers.accepted.size / ((producers.endedAt - producers.t0) / 1000)),
       ranPerSecond: allRuns.length ? round1(runs.R.size / ((lastEnd - firstStart) / 1000)) : 0,
     },
-    duplicates: { tasks: repeated, extraRuns, explainedByDeadWorker: explained.workerDied, explainedByRedisOutage: explained.redisOutage, unexplained: unexplained.length },
+    duplicates: {
+      tasks: repeated,
+      extraRuns,
+      explainedByDeadWorker: explained.workerDied,
+      explainedByRedisOutage: explained.redisOutage,
+      unexplained: unexplained.length,
+    },
     gateway: { requests: http.requests, statuses: http.statuses, connectionErrors: http.connectionErrors, timeouts: http.timeouts },
     library: producers.stats.lib,
     chaos: {

@@ -51,7 +51,14 @@ function parseJson(text: string, flag: string): unknown {
 
 function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n')
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 export const add: Command = {
@@ -80,7 +87,10 @@ export const add: Command = {
     const key = stringFlag(flags, 'key')
     const execution = await withShadow(
       context,
-      (shadow) => shadow.add(task, { ...(when !== undefined ? { when } : {}), ...(delay !== undefined ? { delay } : {}), ...(key !== undefined ? { key } : {}) })(params as Record<string, unknown>),
+      (shadow) =>
+        shadow.add(task, { ...(when !== undefined ? { when } : {}), ...(delay !== undefined ? { delay } : {}), ...(key !== undefined ? { key } : {}) })(
+          params as Record<string, unknown>,
+        ),
       stringFlag(flags, 'tasks'),
     )
     out(JSON.stringify({ ...execution, when: execution.when.toISOString() }))
@@ -102,7 +112,10 @@ export const snapshot: Command = {
     const lines = [`${s.takenAt.toISOString()}  scheduled ${s.counts.scheduled}  queued ${s.counts.queued}  running ${s.counts.running}`, '']
     const tasks = Object.entries(s.byTask)
     if (tasks.length > 0) {
-      lines.push(table([['TASK', 'SCHEDULED', 'QUEUED', 'RUNNING'], ...tasks.map(([t, c]) => [t, String(c.scheduled), String(c.queued), String(c.running)])]), '')
+      lines.push(
+        table([['TASK', 'SCHEDULED', 'QUEUED', 'RUNNING'], ...tasks.map(([t, c]) => [t, String(c.scheduled), String(c.queued), String(c.running)])]),
+        '',
+      )
     }
     if (s.running.length > 0) {
       lines.push(table([['RUNNING', 'TASK', 'WORKER', 'STARTED'], ...s.running.map((r) => [r.key, r.task, r.worker, r.startedAt?.toISOString() ?? ''])]), '')
@@ -115,13 +128,17 @@ export const snapshot: Command = {
 
 export const strike: Command = {
   name: 'strike',
-  usage: "shadows strike [--task NAME] [--parameter NAME --operator OP --value JSON] [--connect-timeout MS]",
+  usage: 'shadows strike [--task NAME] [--parameter NAME --operator OP --value JSON] [--connect-timeout MS]',
   summary: 'Strikes a task, a parameter value, or both: matching tasks are refused and skipped.',
   flags: [
     { name: 'task', type: 'string', description: 'task name' },
     { name: 'parameter', type: 'string', description: 'parameter name' },
     { name: 'operator', type: 'string', description: '== != > >= < <= between', default: '==' },
-    { name: 'value', type: 'string', description: `JSON value ([lo, hi] for between), at most ${MAX_STRIKE_VALUE_BYTES} bytes as JSON; a bare word is a string` },
+    {
+      name: 'value',
+      type: 'string',
+      description: `JSON value ([lo, hi] for between), at most ${MAX_STRIKE_VALUE_BYTES} bytes as JSON; a bare word is a string`,
+    },
     CONNECT_TIMEOUT_FLAG,
   ],
   async run(context) {

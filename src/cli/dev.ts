@@ -48,7 +48,10 @@ export const dev: Command = {
     const port = intFlag(flags, 'port', 0, 65535) as number
     const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
     const host = stringFlag(flags, 'host') as string
-    if (!isLoopback(host)) throw new UsageError(`dev serves without authentication, so only on a loopback address such as 127.0.0.1, not ${host}; use "shadows serve" with SHADOWS_TOKENS`)
+    if (!isLoopback(host))
+      throw new UsageError(
+        `dev serves without authentication, so only on a loopback address such as 127.0.0.1, not ${host}; use "shadows serve" with SHADOWS_TOKENS`,
+      )
     const name = stringFlag(flags, 'name') as string
     let redis: AvailableRedis | undefined
     let app: FastifyInstance | undefined
@@ -58,7 +61,10 @@ export const dev: Command = {
     const stop = runOnce(async () => {
       const steps = [() => app?.close(), () => worker?.close(), () => shadow?.close(), () => redis?.stop()]
       const failed: unknown[] = []
-      for (const step of steps) await Promise.resolve().then(step).catch((err: unknown) => failed.push(err))
+      for (const step of steps)
+        await Promise.resolve()
+          .then(step)
+          .catch((err: unknown) => failed.push(err))
       if (failed.length > 0) throw failed[0]
     })
     void onShutdownSignal(logger, stop)
@@ -75,7 +81,9 @@ export const dev: Command = {
       throw err
     }
     const running = worker.run()
-    out(`\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redactUrl(redis.url)}${redis.private ? ' (private, stopped on exit)' : ''}\n\nTry:\n${tryLines(address)}\n`)
+    out(
+      `\nshadows dev: gateway on ${address}, one worker, tasks ${tasks.map((t) => t.name).join(', ')}, Redis ${redactUrl(redis.url)}${redis.private ? ' (private, stopped on exit)' : ''}\n\nTry:\n${tryLines(address)}\n`,
+    )
     try {
       await running
     } catch (err) {

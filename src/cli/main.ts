@@ -44,7 +44,8 @@ async function main(argv: readonly string[]): Promise<number> {
       throw new UsageError(`${command.name} takes no arguments, got ${JSON.stringify(flags.positionals[0])}`)
     }
     const level = stringFlag(flags, 'log-level') as string
-    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError(`${flagSource(flags, 'log-level')} must be fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(level)}`)
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level))
+      throw new UsageError(`${flagSource(flags, 'log-level')} must be fatal, error, warn, info, debug, trace or silent, got ${JSON.stringify(level)}`)
     // one-shot commands print their result on stdout and one error line on stderr; their logs go to
     // stderr, and only errors unless a level was asked for
     const explicitLevel = flags.sources['log-level'] !== undefined

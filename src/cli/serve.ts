@@ -17,7 +17,13 @@ export const GATEWAY_FLAGS: readonly Flag[] = [
   { name: 'tokens', type: 'string', env: 'SHADOWS_TOKENS', description: 'bearer tokens: "token:scope,scope;token2:scope" (scopes enqueue, read, ops)' },
   { name: 'body-limit', type: 'string', env: 'SHADOWS_BODY_LIMIT', description: 'largest request body in bytes', default: '1048576' },
   { name: 'request-timeout', type: 'string', env: 'SHADOWS_REQUEST_TIMEOUT', description: 'ms a client has to send a whole request', default: '30000' },
-  { name: 'max-connections', type: 'string', env: 'SHADOWS_MAX_CONNECTIONS', description: 'most connections open at once; more are closed at once', default: '1024' },
+  {
+    name: 'max-connections',
+    type: 'string',
+    env: 'SHADOWS_MAX_CONNECTIONS',
+    description: 'most connections open at once; more are closed at once',
+    default: '1024',
+  },
   { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
 ]
 
@@ -39,7 +45,9 @@ export const serve: Command = {
     const maxConnections = intFlag(flags, 'max-connections', 1) as number
     const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
     if (!tokens && !isLoopback(host)) {
-      throw new UsageError(`refusing to listen on ${host} without authentication: set SHADOWS_TOKENS (or --tokens), or listen on a loopback address such as 127.0.0.1`)
+      throw new UsageError(
+        `refusing to listen on ${host} without authentication: set SHADOWS_TOKENS (or --tokens), or listen on a loopback address such as 127.0.0.1`,
+      )
     }
     let app: FastifyInstance | undefined
     const stop = runOnce(async () => {

@@ -14,7 +14,13 @@ import { explainRedisError } from './unreachable.js'
 
 export const WORKER_FLAGS: readonly Flag[] = [
   { name: 'concurrency', type: 'string', env: 'SHADOWS_CONCURRENCY', description: 'most tasks running at once', default: '10' },
-  { name: 'redelivery-timeout', type: 'string', env: 'SHADOWS_REDELIVERY_TIMEOUT', description: "ms before a dead worker's tasks are redelivered", default: '300000' },
+  {
+    name: 'redelivery-timeout',
+    type: 'string',
+    env: 'SHADOWS_REDELIVERY_TIMEOUT',
+    description: "ms before a dead worker's tasks are redelivered",
+    default: '300000',
+  },
   { name: 'grace-period', type: 'string', env: 'SHADOWS_GRACE_PERIOD', description: 'ms running tasks may finish on shutdown', default: '30000' },
   { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
 ]

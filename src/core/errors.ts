@@ -10,7 +10,7 @@ export const ERRORS = {
   SHADOWS_ERR_INVALID_PARAMS: { status: 400, summary: "The params do not match the task's schema." },
   SHADOWS_ERR_MALFORMED_JSON: { status: 400, summary: 'The body is not valid JSON.' },
   SHADOWS_ERR_UNAUTHORIZED: { status: 401, summary: 'A valid bearer token is required.' },
-  SHADOWS_ERR_FORBIDDEN: { status: 403, summary: 'The token lacks the scope this route needs; without tokens, the Host or Origin is not the gateway\'s own.' },
+  SHADOWS_ERR_FORBIDDEN: { status: 403, summary: "The token lacks the scope this route needs; without tokens, the Host or Origin is not the gateway's own." },
   SHADOWS_ERR_NOT_FOUND: { status: 404, summary: 'No such task, strike or route.' },
   SHADOWS_ERR_STRUCK: { status: 409, summary: 'A strike rule matches the task; nothing was stored.' },
   SHADOWS_ERR_ALREADY_FINISHED: { status: 409, summary: 'The task already finished (completed, failed or struck).' },

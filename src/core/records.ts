@@ -88,5 +88,5 @@ export function parseRecord(key: string, hash: Record<string, string>, due?: str
 /** An error as stored with a task: its class name and message. */
 export function describeError(err: unknown): TaskError {
   if (err instanceof Error) return { type: err.name || 'Error', message: err.message }
-  return { type: 'Error', message: typeof err === 'string' ? err : JSON.stringify(err) ?? String(err) }
+  return { type: 'Error', message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)) }
 }

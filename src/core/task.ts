@@ -106,11 +106,10 @@ export function checkParams(check: TypeCheck<TObject>, task: string, params: unk
   const first = check.Errors(params).First()
   const field = first?.path ? first.path.slice(1).replaceAll('/', '.') : ''
   const where = field ? `params.${field}` : 'params'
-  throw new ShadowsError(
-    'SHADOWS_ERR_INVALID_PARAMS',
-    `invalid params for task ${task}: ${where}: ${first?.message ?? 'does not match the schema'}`,
-    { task, field: where },
-  )
+  throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: ${where}: ${first?.message ?? 'does not match the schema'}`, {
+    task,
+    field: where,
+  })
 }
 
 /** Defines a task. The returned object is frozen and can be shared by clients and workers. */

@@ -85,7 +85,11 @@ export function parseWhen(when: When): number {
     ms = when
   } else if (typeof when === 'string') {
     if (!RFC3339.test(when)) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z; got ${JSON.stringify(when)}`, { field: 'when' })
+      throw new ShadowsError(
+        'SHADOWS_ERR_VALIDATION',
+        `when must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z; got ${JSON.stringify(when)}`,
+        { field: 'when' },
+      )
     }
     if (!isCalendarDate(when)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when names a day the calendar lacks: ${JSON.stringify(when)}`, { field: 'when' })
@@ -180,10 +184,14 @@ export function paramsJson(task: string, params: Record<string, unknown>): strin
   }
   // a non-finite number comes out as null: only params whose JSON holds a null are walked
   if (json.includes('null') && holdsNonFinite(params)) {
-    throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${task}: a number is NaN or out of range (like 1e400); JSON has no such number`, {
-      task,
-      field: 'params',
-    })
+    throw new ShadowsError(
+      'SHADOWS_ERR_INVALID_PARAMS',
+      `invalid params for task ${task}: a number is NaN or out of range (like 1e400); JSON has no such number`,
+      {
+        task,
+        field: 'params',
+      },
+    )
   }
   return json
 }

@@ -103,7 +103,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     http: {
       requestTimeout,
       headersTimeout: requestTimeout > 0 ? requestTimeout : NODE_HEADERS_TIMEOUT,
-      connectionsCheckingInterval: requestTimeout > 0 ? Math.min(Math.max(Math.floor(requestTimeout / 4), 100), MAX_TIMEOUT_CHECK_INTERVAL) : MAX_TIMEOUT_CHECK_INTERVAL,
+      connectionsCheckingInterval:
+        requestTimeout > 0 ? Math.min(Math.max(Math.floor(requestTimeout / 4), 100), MAX_TIMEOUT_CHECK_INTERVAL) : MAX_TIMEOUT_CHECK_INTERVAL,
     },
     // what Node's HTTP parser refuses (bad bytes in a path or header, a request timeout) is
     // answered on the raw socket: in the one error shape too

@@ -29,7 +29,14 @@ export function parseTokens(spec: string | undefined): TokenTable {
     if (item === '') continue
     const colon = item.lastIndexOf(':')
     const token = colon > 0 ? item.slice(0, colon).trim() : ''
-    const scopes = colon > 0 ? item.slice(colon + 1).split(',').map((s) => s.trim()).filter(Boolean) : []
+    const scopes =
+      colon > 0
+        ? item
+            .slice(colon + 1)
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : []
     // a token with whitespace could never be presented in an Authorization header
     if (token.length < 8 || /\s/.test(token) || scopes.length === 0 || scopes.some((s) => !SCOPES.has(s))) {
       throw new ShadowsError(
@@ -89,7 +96,9 @@ export function localRequestRefusal(host: string | undefined, origin: string | u
     return 'without tokens the gateway answers only requests addressed to a loopback name (Host: 127.0.0.1, localhost or [::1]); set SHADOWS_TOKENS to serve other names'
   }
   if (origin === undefined) return undefined
-  return isOwnOrigin(origin, host) ? undefined : `without tokens the gateway refuses requests from other origins (Origin: ${origin.slice(0, 100)}); set SHADOWS_TOKENS to call it from other pages`
+  return isOwnOrigin(origin, host)
+    ? undefined
+    : `without tokens the gateway refuses requests from other origins (Origin: ${origin.slice(0, 100)}); set SHADOWS_TOKENS to call it from other pages`
 }
 
 /** Whether a browser's `Origin` is this gateway's: http, with the same host and port as `Host`. */

@@ -76,7 +76,9 @@ const ERROR_RESPONSES: Readonly<Record<number, { description: string; headers?: 
     description: 'No valid bearer token (SHADOWS_ERR_UNAUTHORIZED).',
     headers: { 'WWW-Authenticate': { type: 'string', description: 'Bearer', examples: ['Bearer'] } },
   },
-  403: { description: "The token lacks the scope (SHADOWS_ERR_FORBIDDEN); without tokens: the Host is not a loopback name, or the Origin is not the gateway's own." },
+  403: {
+    description: "The token lacks the scope (SHADOWS_ERR_FORBIDDEN); without tokens: the Host is not a loopback name, or the Origin is not the gateway's own.",
+  },
   404: { description: 'Unknown or expired (SHADOWS_ERR_NOT_FOUND).' },
   409: { description: 'Conflict: SHADOWS_ERR_STRUCK (nothing stored), SHADOWS_ERR_ALREADY_FINISHED or SHADOWS_ERR_TOO_MANY_STRIKES.' },
   413: { description: 'The body is larger than the limit (SHADOWS_ERR_PAYLOAD_TOO_LARGE).' },

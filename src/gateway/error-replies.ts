@@ -14,7 +14,11 @@ import { redisFailure } from '../redis/failure.js'
 export const RETRY_AFTER_SECONDS = 2
 
 /** The JSON body of an error answer. */
-export function errorBody(code: ErrorCode, message: string, statusCode: number = ERRORS[code].status): { statusCode: number; code: ErrorCode; error: string; message: string } {
+export function errorBody(
+  code: ErrorCode,
+  message: string,
+  statusCode: number = ERRORS[code].status,
+): { statusCode: number; code: ErrorCode; error: string; message: string } {
   return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
 }
 
@@ -81,7 +85,8 @@ export function classify(err: unknown): Classified {
   const status = typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.status === 'number' ? e.status : undefined
   if (status !== undefined && status >= 400 && status < 500) {
     const code = clientErrorCode(status)
-    const message = status === 400 || status === 404 || status === 413 || status === 415 ? e.message : `the request was refused: ${STATUS_CODES[status] ?? status}`
+    const message =
+      status === 400 || status === 404 || status === 413 || status === 415 ? e.message : `the request was refused: ${STATUS_CODES[status] ?? status}`
     return { code, message, status }
   }
   if (e instanceof Error && isRedisUnavailable(e)) return as('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
@@ -91,7 +96,10 @@ export function classify(err: unknown): Classified {
 /** Sends an error answer (with Retry-After when Redis is away); `status` overrides the code's own. */
 export function sendError(reply: FastifyReply, code: ErrorCode, message: string, status: number = ERRORS[code].status): FastifyReply {
   if (code === 'SHADOWS_ERR_UNAVAILABLE') reply.header('retry-after', String(RETRY_AFTER_SECONDS))
-  return reply.code(status).type('application/json; charset=utf-8').send(errorBody(code, message, status))
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send(errorBody(code, message, status))
 }
 
 /**

@@ -37,7 +37,13 @@ export class Metrics {
     this.failed = counter('shadows_tasks_failed_total', 'Attempts that failed for good.')
     this.retried = counter('shadows_tasks_retried_total', 'Failed attempts scheduled to be tried again.')
     this.cancelled = counter('shadows_tasks_cancelled_total', 'Tasks cancelled.')
-    this.duration = new Histogram({ name: 'shadows_task_duration_seconds', help: 'Time an attempt ran.', labelNames: ['task'] as const, buckets: SECONDS, registers })
+    this.duration = new Histogram({
+      name: 'shadows_task_duration_seconds',
+      help: 'Time an attempt ran.',
+      labelNames: ['task'] as const,
+      buckets: SECONDS,
+      registers,
+    })
     this.punctuality = new Histogram({
       name: 'shadows_task_punctuality_seconds',
       help: 'Start time minus due time (when).',

@@ -53,7 +53,8 @@ function failureIn(err: { message?: unknown; code?: unknown }): RedisFailure | u
   const message = typeof err.message === 'string' ? err.message : ''
   if (/^(WRONGPASS|NOAUTH)\b/.test(message) || /^ERR invalid (username-)?password/i.test(message)) return 'credentials'
   // what OpenSSL says when the first bytes back are not a TLS record (a plain-text reply)
-  if (/^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG)$/.test(String(err.code ?? '')) || /wrong version number|packet length too long/.test(message)) return 'tls'
+  if (/^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG)$/.test(String(err.code ?? '')) || /wrong version number|packet length too long/.test(message))
+    return 'tls'
   return undefined
 }
 

@@ -50,7 +50,13 @@ t.test('the checker finds each kind of breach', async (t) => {
     'a route reaching past the public API',
   )
   t.same(
-    check(tree({ 'routes/x/index.ts': "import { Shadow } from '../../src/index.js'\nimport { errors } from '../../src/gateway/contract.js'", 'src/index.ts': '', 'src/gateway/contract.ts': '' })),
+    check(
+      tree({
+        'routes/x/index.ts': "import { Shadow } from '../../src/index.js'\nimport { errors } from '../../src/gateway/contract.js'",
+        'src/index.ts': '',
+        'src/gateway/contract.ts': '',
+      }),
+    ),
     [],
     'a route using the public API and the contract',
   )
@@ -65,9 +71,18 @@ t.test('the checker finds each kind of breach', async (t) => {
     'a cycle at run time',
   )
   t.match(
-    check(tree({ 'src/worker/a.ts': "import type { B } from './b.js'\nexport type A = 1", 'src/worker/b.ts': "import type { A } from './a.js'\nexport type B = 2" })),
+    check(
+      tree({
+        'src/worker/a.ts': "import type { B } from './b.js'\nexport type A = 1",
+        'src/worker/b.ts': "import type { A } from './a.js'\nexport type B = 2",
+      }),
+    ),
     [/import cycle of types: src\/worker\/a\.ts, src\/worker\/b\.ts/],
     'a cycle of types',
   )
-  t.match(check(tree({ 'src/worker/a.ts': "const m = await import('../cli/main.js')", 'src/cli/main.ts': '' })), [/worker may not import cli/], 'a dynamic import')
+  t.match(
+    check(tree({ 'src/worker/a.ts': "const m = await import('../cli/main.js')", 'src/cli/main.ts': '' })),
+    [/worker may not import cli/],
+    'a dynamic import',
+  )
 })

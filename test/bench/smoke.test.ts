@@ -76,7 +76,11 @@ t.test('bench --quick --only drain prints JSON lines and a table, and cleans up'
       f.unit !== 'tasks/s',
   )
   t.same(malformed, [], 'every line names scenario, figure, system, a positive value and its unit')
-  t.same([...new Set(runs.map((f) => f.system))].sort(), ['bare', 'beequeue', 'bullmq', 'shadows'], 'shadows, BullMQ, Bee-Queue and the bare loop were measured')
+  t.same(
+    [...new Set(runs.map((f) => f.system))].sort(),
+    ['bare', 'beequeue', 'bullmq', 'shadows'],
+    'shadows, BullMQ, Bee-Queue and the bare loop were measured',
+  )
   t.same([...new Set(runs.map((f) => f.pair))].sort(), [1, 2, 3], 'three A/B pairs')
   t.equal(medians.length, 8, 'a median per figure and system: 3 levels × 2 systems + Bee-Queue and the bare ceiling at c=100')
   t.ok(

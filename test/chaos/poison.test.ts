@@ -49,11 +49,18 @@ t.test('a task that kills its worker every time ends failed after maxDeliveries;
 
   const last = workers.at(-1) as WorkerProcess
   t.ok(last.alive, 'the last worker survives: it gave up the task instead of running it')
-  await waitFor(async () => (await shadow.get('bystander'))?.state !== 'queued' && (await shadow.get('bystander'))?.state !== 'running', 30_000, 'the bystander to finish').catch(() => undefined)
+  await waitFor(
+    async () => (await shadow.get('bystander'))?.state !== 'queued' && (await shadow.get('bystander'))?.state !== 'running',
+    30_000,
+    'the bystander to finish',
+  ).catch(() => undefined)
   const bystander = await shadow.get('bystander')
   t.equal(bystander?.state, 'completed', `the task added alongside completed (got ${bystander?.state}: ${JSON.stringify(bystander?.error)})`)
   t.equal(bystander?.result, 'fine')
-  t.ok(readNotes(log).some((n) => n.what === 'fine' && n.key === 'bystander'), 'the function of the task added alongside was called')
+  t.ok(
+    readNotes(log).some((n) => n.what === 'fine' && n.key === 'bystander'),
+    'the function of the task added alongside was called',
+  )
 
   last.process.kill('SIGTERM')
   t.same(await last.exited, { code: 0, signal: null }, 'the surviving worker shuts down cleanly')

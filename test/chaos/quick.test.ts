@@ -20,7 +20,9 @@ t.test('the quick chaos run passes (node scripts/chaos/run.mjs --quick --seed 1)
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  )
   // the run kills what it started when it gets SIGTERM; SIGKILL if it does not end
   t.teardown(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return

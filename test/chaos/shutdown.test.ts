@@ -57,7 +57,11 @@ t.test('SIGTERM under load: in-flight tasks finish and are acknowledged, the pro
     `every task it had started was completed before it exited (${startedByA.length})`,
   )
   const finishers = await Promise.all(inFlightAtSignal.map(async (key) => (await shadow.get(key))?.worker))
-  t.same(finishers, inFlightAtSignal.map(() => a.name), 'the tasks in flight at the signal were finished by the worker that got it')
+  t.same(
+    finishers,
+    inFlightAtSignal.map(() => a.name),
+    'the tasks in flight at the signal were finished by the worker that got it',
+  )
   const pending = (await adminRedis().xpending(shadow.keys.stream, 'workers')) as [number, ...unknown[]]
   t.equal(pending[0], 0, 'nothing is left unacknowledged')
   t.equal((await shadow.snapshot()).counts.queued, TASKS - startedByA.length, 'the tasks it had not started are still queued')

@@ -61,9 +61,18 @@ t.test('snapshot prints a table with counts; --json prints the snapshot as JSON'
   const rows = lines(table)
   const header = rows.findIndex((row) => /^TASK\s+SCHEDULED\s+QUEUED\s+RUNNING$/.test(row))
   t.ok(header >= 0, 'a per-task table')
-  t.ok(rows.some((row) => /^greet\s+0\s+2\s+0$/.test(row)), 'greet: 2 queued')
-  t.ok(rows.some((row) => /^hold\s+1\s+0\s+0$/.test(row)), 'hold: 1 scheduled')
-  t.ok(rows.some((row) => /^later\s+hold\s+\S+Z$/.test(row)), 'the scheduled task is listed with its due time')
+  t.ok(
+    rows.some((row) => /^greet\s+0\s+2\s+0$/.test(row)),
+    'greet: 2 queued',
+  )
+  t.ok(
+    rows.some((row) => /^hold\s+1\s+0\s+0$/.test(row)),
+    'hold: 1 scheduled',
+  )
+  t.ok(
+    rows.some((row) => /^later\s+hold\s+\S+Z$/.test(row)),
+    'the scheduled task is listed with its due time',
+  )
 
   const json = JSON.parse(await ok(t, cli, ['snapshot', '--json'])) as Record<string, unknown>
   t.same(json.counts, { scheduled: 1, queued: 2, running: 0 }, '--json has the counts')

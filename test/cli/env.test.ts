@@ -138,8 +138,14 @@ t.test('LOG_LEVEL sets the log level of long-running and one-shot commands', asy
   const chatty = cli.spawn(['worker', '--tasks', TASKS_FIXTURE, '--until-finished'], { LOG_LEVEL: 'debug' })
   t.same(await chatty.exited, { code: 0, signal: null })
   const logs = logLines(chatty.stdout())
-  t.ok(logs.some((line) => line.level === 20 && line.msg === 'task started'), 'LOG_LEVEL=debug: debug lines')
-  t.ok(logs.some((line) => line.level === 30), 'and info lines')
+  t.ok(
+    logs.some((line) => line.level === 20 && line.msg === 'task started'),
+    'LOG_LEVEL=debug: debug lines',
+  )
+  t.ok(
+    logs.some((line) => line.level === 30),
+    'and info lines',
+  )
 
   const warnOnly = cli.spawn(['worker', '--tasks', TASKS_FIXTURE, '--until-finished'], { LOG_LEVEL: 'warn' })
   t.same(await warnOnly.exited, { code: 0, signal: null })

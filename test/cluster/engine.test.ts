@@ -88,7 +88,15 @@ t.test('the URL selects the cluster client, and all keys of a shadow live on the
   t.same([...byNode.keys()], [owner], 'every key is on one master: the one serving the {name} slot')
   t.same(
     [...(byNode.get(owner) ?? [])].sort(),
-    [shadow.keys.schedule, shadow.keys.stream, shadow.keys.strikes, shadow.keys.strikesVersion, shadow.keys.strikesChange, shadow.keys.task('later'), shadow.keys.task('now')].sort(),
+    [
+      shadow.keys.schedule,
+      shadow.keys.stream,
+      shadow.keys.strikes,
+      shadow.keys.strikesVersion,
+      shadow.keys.strikesChange,
+      shadow.keys.task('later'),
+      shadow.keys.task('now'),
+    ].sort(),
   )
   for (const key of byNode.get(owner) ?? []) t.ok(key.startsWith(`{${shadow.name}}:`), `${key} carries the hash tag`)
   await shadow.restore({ task: 'other' })
@@ -106,11 +114,7 @@ t.test('add: an immediate task runs; a scheduled one runs after its due time', a
   t.equal((await shadow.get('later'))?.state, 'scheduled')
   const worker = makeWorker(t, shadow, [task])
   await worker.runUntilFinished()
-  t.same(
-    runs.map((r) => r.v).sort(),
-    [1, 2],
-    'both ran, once each',
-  )
+  t.same(runs.map((r) => r.v).sort(), [1, 2], 'both ran, once each')
   const info = await shadow.get('later')
   t.equal(info?.state, 'completed')
   t.equal(info?.result, 2)
@@ -139,7 +143,10 @@ t.test('a scheduled task added while a worker idles is pushed to it (PUBLISH rea
   const later = await shadow.add(task, { key: 'pushed', delay: 300 })({ v: 7 })
   await waitFor(async () => (await shadow.get('pushed'))?.state === 'completed', 10_000, 'the pushed task to complete')
   await stop()
-  t.same(runs.map((r) => r.v), [7])
+  t.same(
+    runs.map((r) => r.v),
+    [7],
+  )
   for (const port of cluster.ports) {
     t.ok(heard.get(port)?.includes(`due ${later.when.getTime()}`), `the subscriber on ${port} heard the wake-up`)
   }
@@ -186,7 +193,11 @@ t.test('replace: five rapid replaces run once, with the last params', async (t) 
   )
   const worker = makeWorker(t, shadow, [task])
   await worker.runUntilFinished()
-  t.same(runs.map((r) => r.v), [5], 'ran once, with the last params')
+  t.same(
+    runs.map((r) => r.v),
+    [5],
+    'ran once, with the last params',
+  )
   const info = await shadow.get('rapid')
   t.equal(info?.state, 'completed')
   t.equal(info?.result, 5)
@@ -245,7 +256,11 @@ t.test('strikes: refused at add, skipped at execution, and restore lets tasks ru
 
   const worker = makeWorker(t, shadow, [task])
   await worker.runUntilFinished()
-  t.same(runs.map((r) => r.v), [8], 'only the task not struck ran')
+  t.same(
+    runs.map((r) => r.v),
+    [8],
+    'only the task not struck ran',
+  )
   for (const key of ['queued-7', 'scheduled-7']) {
     const info = await shadow.get(key)
     t.equal(info?.state, 'struck', `${key} ends struck`)
@@ -257,7 +272,10 @@ t.test('strikes: refused at add, skipped at execution, and restore lets tasks ru
   const after = await shadow.add(task, { key: 'after' })({ v: 7 })
   t.equal(after.state, 'queued', 'accepted again after restore')
   await worker.runUntilFinished()
-  t.same(runs.map((r) => r.v), [8, 7])
+  t.same(
+    runs.map((r) => r.v),
+    [8, 7],
+  )
   t.equal((await shadow.get('after'))?.state, 'completed')
   t.equal((await shadow.get('queued-7'))?.state, 'struck', 'a skipped task stays skipped')
 })
@@ -280,7 +298,10 @@ t.test('a strike made through another client is pushed to a running worker, and 
   await shadow.add(task, { key: 'accepted' })({ v: 2 })
   await waitFor(async () => (await shadow.get('accepted'))?.state === 'completed', 5000, 'the task to run')
   await stop()
-  t.same(runs.map((r) => r.v), [2])
+  t.same(
+    runs.map((r) => r.v),
+    [2],
+  )
 })
 
 t.test('redelivery: a task whose worker was killed (kill -9) runs on another worker', async (t) => {
@@ -384,7 +405,10 @@ t.test('six shadows over the masters each run their own tasks', async (t) => {
   for (const [i, shadow] of shadows.entries()) {
     // a pipeline of scripts is each client's first command
     const added = await shadow.addBatch([0, 1, 2, 3, 4].map((j) => ({ task, key: `now-${j}`, params: { v: i * 10 + j } })))
-    t.ok(added.every((r) => r.ok && r.execution.state === 'queued'), `${shadow.name}: a batch of five queued`)
+    t.ok(
+      added.every((r) => r.ok && r.execution.state === 'queued'),
+      `${shadow.name}: a batch of five queued`,
+    )
   }
   // every master forgets its scripts, as after a restart: scripts and pipelines of scripts still run
   for (const port of cluster.ports) await cluster.node(port).script('FLUSH')

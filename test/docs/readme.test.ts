@@ -113,7 +113,12 @@ function check(modules: readonly Module[]): Problem[] {
   const program = ts.createProgram({ rootNames: [...files.keys()], options, host })
   const problems: Problem[] = []
   for (const diagnostic of [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()]) {
-    problems.push({ page: '(options)', line: 0, block: { page: '', line: 0, code: '', marker: undefined }, message: ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n') })
+    problems.push({
+      page: '(options)',
+      line: 0,
+      block: { page: '', line: 0, code: '', marker: undefined },
+      message: ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'),
+    })
   }
   for (const module of modules) {
     const source = program.getSourceFile(module.path)
@@ -138,7 +143,11 @@ function check(modules: readonly Module[]): Problem[] {
 
 /** The pages whose examples are checked: the README and every page of docs/. */
 function pages(): string[] {
-  const docs = existsSync(`${ROOT}docs`) ? readdirSync(`${ROOT}docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`) : []
+  const docs = existsSync(`${ROOT}docs`)
+    ? readdirSync(`${ROOT}docs`)
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`)
+    : []
   return ['README.md', ...docs.sort()]
 }
 

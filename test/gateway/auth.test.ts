@@ -128,9 +128,23 @@ t.test('a refused request writes nothing, and is refused before its body is look
   const { app, name } = await makeApp(t, { tokens: TOKENS })
   const cases: [string, InjectOptions][] = [
     ['POST /tasks without a token', { method: 'POST', url: '/tasks', payload: { task: 'greet', key: 'nope', params: { name: 'x' } } }],
-    ['POST /tasks with a read token', { method: 'POST', url: '/tasks', payload: { task: 'greet', key: 'nope', params: { name: 'x' } }, headers: { authorization: 'Bearer read-token-1' } }],
-    ['PUT with a read token', { method: 'PUT', url: '/tasks/nope', payload: { task: 'greet', params: { name: 'x' } }, headers: { authorization: 'Bearer read-token-1' } }],
-    ['a batch with a read token', { method: 'POST', url: '/tasks/batch', payload: { tasks: [{ task: 'greet', params: { name: 'x' } }] }, headers: { authorization: 'Bearer read-token-1' } }],
+    [
+      'POST /tasks with a read token',
+      { method: 'POST', url: '/tasks', payload: { task: 'greet', key: 'nope', params: { name: 'x' } }, headers: { authorization: 'Bearer read-token-1' } },
+    ],
+    [
+      'PUT with a read token',
+      { method: 'PUT', url: '/tasks/nope', payload: { task: 'greet', params: { name: 'x' } }, headers: { authorization: 'Bearer read-token-1' } },
+    ],
+    [
+      'a batch with a read token',
+      {
+        method: 'POST',
+        url: '/tasks/batch',
+        payload: { tasks: [{ task: 'greet', params: { name: 'x' } }] },
+        headers: { authorization: 'Bearer read-token-1' },
+      },
+    ],
     ['POST /strikes with an enqueue token', { method: 'POST', url: '/strikes', payload: { task: 'greet' }, headers: { authorization: 'Bearer enq-token-1' } }],
     ['POST /strikes with a read token', { method: 'POST', url: '/strikes', payload: { task: 'greet' }, headers: { authorization: 'Bearer read-token-1' } }],
   ]
@@ -142,9 +156,19 @@ t.test('a refused request writes nothing, and is refused before its body is look
 
   const malformed = await app.inject({ method: 'POST', url: '/tasks', payload: '{"task":', headers: { 'content-type': 'application/json' } })
   assertError(t, malformed, 401, 'SHADOWS_ERR_UNAUTHORIZED', 'malformed JSON without a token')
-  const tooBig = await app.inject({ method: 'POST', url: '/tasks', payload: JSON.stringify({ task: 'greet', params: { name: 'x'.repeat(2 * 1024 * 1024) } }), headers: { 'content-type': 'application/json' } })
+  const tooBig = await app.inject({
+    method: 'POST',
+    url: '/tasks',
+    payload: JSON.stringify({ task: 'greet', params: { name: 'x'.repeat(2 * 1024 * 1024) } }),
+    headers: { 'content-type': 'application/json' },
+  })
   assertError(t, tooBig, 401, 'SHADOWS_ERR_UNAUTHORIZED', 'a huge body without a token')
-  const plain = await app.inject({ method: 'POST', url: '/tasks', payload: 'x', headers: { 'content-type': 'text/plain', authorization: 'Bearer read-token-1' } })
+  const plain = await app.inject({
+    method: 'POST',
+    url: '/tasks',
+    payload: 'x',
+    headers: { 'content-type': 'text/plain', authorization: 'Bearer read-token-1' },
+  })
   assertError(t, plain, 403, 'SHADOWS_ERR_FORBIDDEN', 'a wrong content type with a token lacking the scope')
 })
 
@@ -155,7 +179,11 @@ t.test('a token may carry several scopes', async (t) => {
   t.equal(added.statusCode, 202, 'enqueue')
   t.equal((await app.inject({ method: 'GET', url: '/tasks/multi', headers: both })).statusCode, 200, 'read')
   assertError(t, await app.inject({ method: 'POST', url: '/strikes', payload: { task: 'greet' }, headers: both }), 403, 'SHADOWS_ERR_FORBIDDEN', 'not ops')
-  t.equal((await app.inject({ method: 'GET', url: '/tasks/multi', headers: { authorization: 'Bearer only-read-1' } })).statusCode, 200, 'spaces around a token are trimmed')
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/tasks/multi', headers: { authorization: 'Bearer only-read-1' } })).statusCode,
+    200,
+    'spaces around a token are trimmed',
+  )
   t.equal((await app.inject({ method: 'DELETE', url: '/tasks/multi', headers: both })).statusCode, 200)
 })
 

@@ -42,8 +42,20 @@ t.test('unknown task, bad params, body not an object, extra fields', async (t) =
   await refuses(t, app, name, [
     { what: 'unknown task', request: post('/tasks', '{"task":"nope"}'), status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK', message: /nope/ },
     { what: 'unknown task on PUT', request: { method: 'PUT', url: '/tasks/k', payload: { task: 'nope' } }, status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' },
-    { what: 'a param of the wrong type', request: post('/tasks', '{"task":"greet","params":{"name":42}}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /name/ },
-    { what: 'a missing param', request: post('/tasks', '{"task":"greet","params":{"greeting":"hi"}}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /name/ },
+    {
+      what: 'a param of the wrong type',
+      request: post('/tasks', '{"task":"greet","params":{"name":42}}'),
+      status: 400,
+      code: 'SHADOWS_ERR_INVALID_PARAMS',
+      message: /name/,
+    },
+    {
+      what: 'a missing param',
+      request: post('/tasks', '{"task":"greet","params":{"greeting":"hi"}}'),
+      status: 400,
+      code: 'SHADOWS_ERR_INVALID_PARAMS',
+      message: /name/,
+    },
     {
       what: 'an optional param of the wrong type',
       request: post('/tasks', '{"task":"greet","params":{"name":"x","greeting":["hi"]}}'),
@@ -51,8 +63,20 @@ t.test('unknown task, bad params, body not an object, extra fields', async (t) =
       code: 'SHADOWS_ERR_INVALID_PARAMS',
       message: /greeting/,
     },
-    { what: 'params an array', request: post('/tasks', '{"task":"greet","params":["Jane"]}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /params/ },
-    { what: 'params a string', request: post('/tasks', '{"task":"greet","params":"Jane"}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /params/ },
+    {
+      what: 'params an array',
+      request: post('/tasks', '{"task":"greet","params":["Jane"]}'),
+      status: 400,
+      code: 'SHADOWS_ERR_INVALID_PARAMS',
+      message: /params/,
+    },
+    {
+      what: 'params a string',
+      request: post('/tasks', '{"task":"greet","params":"Jane"}'),
+      status: 400,
+      code: 'SHADOWS_ERR_INVALID_PARAMS',
+      message: /params/,
+    },
     { what: 'params null', request: post('/tasks', '{"task":"greet","params":null}'), status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /params/ },
     {
       what: 'a number too large for a double',
@@ -68,7 +92,13 @@ t.test('unknown task, bad params, body not an object, extra fields', async (t) =
       code: 'SHADOWS_ERR_VALIDATION',
       message: /out of range/,
     },
-    { what: 'bad params on PUT', request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 1 } } }, status: 400, code: 'SHADOWS_ERR_INVALID_PARAMS', message: /name/ },
+    {
+      what: 'bad params on PUT',
+      request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 1 } } },
+      status: 400,
+      code: 'SHADOWS_ERR_INVALID_PARAMS',
+      message: /name/,
+    },
     { what: 'body an array', request: post('/tasks', '[{"task":"greet"}]'), status: 400, code: 'SHADOWS_ERR_VALIDATION' },
     { what: 'body a string', request: post('/tasks', '"greet"'), status: 400, code: 'SHADOWS_ERR_VALIDATION' },
     { what: 'body a number', request: post('/tasks', '42'), status: 400, code: 'SHADOWS_ERR_VALIDATION' },
@@ -79,8 +109,19 @@ t.test('unknown task, bad params, body not an object, extra fields', async (t) =
     { what: 'no task', request: post('/tasks', '{"params":{"name":"x"}}'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /task/ },
     { what: 'task not a string', request: post('/tasks', '{"task":7}'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /task/ },
     { what: 'task empty', request: post('/tasks', '{"task":""}'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /task/ },
-    { what: 'an unknown field', request: post('/tasks', '{"task":"greet","params":{"name":"x"},"priority":1}'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /priority|additional/ },
-    { what: 'a key in a PUT body', request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 'x' }, key: 'other' } }, status: 400, code: 'SHADOWS_ERR_VALIDATION' },
+    {
+      what: 'an unknown field',
+      request: post('/tasks', '{"task":"greet","params":{"name":"x"},"priority":1}'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /priority|additional/,
+    },
+    {
+      what: 'a key in a PUT body',
+      request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 'x' }, key: 'other' } },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+    },
   ])
 })
 
@@ -92,14 +133,50 @@ t.test('malformed JSON, wrong content types, bodies over the limit', async (t) =
     { what: 'single quotes', request: post('/tasks', "{'task':'greet'}"), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
     { what: 'an empty JSON body', request: post('/tasks', ''), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
     { what: 'malformed JSON in a batch', request: post('/tasks/batch', '{"tasks":[{]}'), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
-    { what: 'malformed JSON on PUT', request: { method: 'PUT', url: '/tasks/k', payload: '{', headers: JSON_TYPE }, status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
-    { what: 'text/plain', request: post('/tasks', '{"task":"greet","params":{"name":"x"}}', { 'content-type': 'text/plain' }), status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE', message: /application\/json/ },
+    {
+      what: 'malformed JSON on PUT',
+      request: { method: 'PUT', url: '/tasks/k', payload: '{', headers: JSON_TYPE },
+      status: 400,
+      code: 'SHADOWS_ERR_MALFORMED_JSON',
+    },
+    {
+      what: 'text/plain',
+      request: post('/tasks', '{"task":"greet","params":{"name":"x"}}', { 'content-type': 'text/plain' }),
+      status: 415,
+      code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+      message: /application\/json/,
+    },
     { what: 'no content type', request: post('/tasks', '{"task":"greet","params":{"name":"x"}}', {}), status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE' },
-    { what: 'a JSON-like vendor type', request: post('/tasks', '{"task":"greet","params":{"name":"x"}}', { 'content-type': 'application/vnd.api+json' }), status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE' },
-    { what: 'a form', request: post('/tasks', 'task=greet', { 'content-type': 'application/x-www-form-urlencoded' }), status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE' },
-    { what: 'XML', request: post('/tasks', '<task>greet</task>', { 'content-type': 'application/xml' }), status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE' },
-    { what: 'text/plain on PUT', request: { method: 'PUT', url: '/tasks/k', payload: '{"task":"greet"}', headers: { 'content-type': 'text/plain' } }, status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE' },
-    { what: 'text/plain on strikes', request: post('/strikes', '{"task":"greet"}', { 'content-type': 'text/plain' }), status: 415, code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE' },
+    {
+      what: 'a JSON-like vendor type',
+      request: post('/tasks', '{"task":"greet","params":{"name":"x"}}', { 'content-type': 'application/vnd.api+json' }),
+      status: 415,
+      code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      what: 'a form',
+      request: post('/tasks', 'task=greet', { 'content-type': 'application/x-www-form-urlencoded' }),
+      status: 415,
+      code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      what: 'XML',
+      request: post('/tasks', '<task>greet</task>', { 'content-type': 'application/xml' }),
+      status: 415,
+      code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      what: 'text/plain on PUT',
+      request: { method: 'PUT', url: '/tasks/k', payload: '{"task":"greet"}', headers: { 'content-type': 'text/plain' } },
+      status: 415,
+      code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+    },
+    {
+      what: 'text/plain on strikes',
+      request: post('/strikes', '{"task":"greet"}', { 'content-type': 'text/plain' }),
+      status: 415,
+      code: 'SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE',
+    },
     {
       what: 'a body over 1 MiB',
       request: post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x'.repeat(1024 * 1024) } })),
@@ -120,8 +197,18 @@ t.test('malformed JSON, wrong content types, bodies over the limit', async (t) =
 t.test('a smaller configured bodyLimit', async (t) => {
   const { app, name } = await makeApp(t, { bodyLimit: 1000 })
   await refuses(t, app, name, [
-    { what: 'a body over 1000 bytes', request: post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x'.repeat(1000) } })), status: 413, code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE' },
-    { what: 'PUT over 1000 bytes', request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 'x'.repeat(1000) } } }, status: 413, code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE' },
+    {
+      what: 'a body over 1000 bytes',
+      request: post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x'.repeat(1000) } })),
+      status: 413,
+      code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE',
+    },
+    {
+      what: 'PUT over 1000 bytes',
+      request: { method: 'PUT', url: '/tasks/k', payload: { task: 'greet', params: { name: 'x'.repeat(1000) } } },
+      status: 413,
+      code: 'SHADOWS_ERR_PAYLOAD_TOO_LARGE',
+    },
   ])
   const small = await app.inject(post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x'.repeat(900) } })))
   t.equal(small.statusCode, 202, 'a body under the limit is accepted')
@@ -131,21 +218,57 @@ t.test('timing: when and delay together, naive timestamps, bad delays', async (t
   const { app, name } = await makeApp(t)
   const add = (extra: string) => post('/tasks', `{"task":"greet","params":{"name":"x"},${extra}}`)
   await refuses(t, app, name, [
-    { what: 'when and delay together', request: add('"when":"2099-01-01T00:00:00Z","delay":1000'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when|delay/ },
+    {
+      what: 'when and delay together',
+      request: add('"when":"2099-01-01T00:00:00Z","delay":1000'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /when|delay/,
+    },
     { what: 'a timestamp without an offset', request: add('"when":"2099-01-01T10:00:00"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'a date only', request: add('"when":"2099-01-01"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'not a time', request: add('"when":"tomorrow"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'an impossible date', request: add('"when":"2099-13-45T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
-    { what: 'February 30', request: add('"when":"2099-02-30T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when names a day the calendar lacks/ },
-    { what: 'April 31', request: add('"when":"2099-04-31T10:00:00+02:00"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when names a day the calendar lacks/ },
-    { what: 'February 29 of a common year', request: add('"when":"2099-02-29T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when names a day the calendar lacks/ },
-    { what: 'day 00', request: add('"when":"2099-01-00T10:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when names a day the calendar lacks/ },
+    {
+      what: 'February 30',
+      request: add('"when":"2099-02-30T10:00:00Z"'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /when names a day the calendar lacks/,
+    },
+    {
+      what: 'April 31',
+      request: add('"when":"2099-04-31T10:00:00+02:00"'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /when names a day the calendar lacks/,
+    },
+    {
+      what: 'February 29 of a common year',
+      request: add('"when":"2099-02-29T10:00:00Z"'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /when names a day the calendar lacks/,
+    },
+    {
+      what: 'day 00',
+      request: add('"when":"2099-01-00T10:00:00Z"'),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /when names a day the calendar lacks/,
+    },
     { what: 'when a number', request: add('"when":4102444800000'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'a negative delay', request: add('"delay":-1'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
     { what: 'a delay as a string', request: add('"delay":"1000"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
     { what: 'a huge delay', request: add('"delay":1e300'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
     { what: 'a delay past the year 9999', request: add('"delay":8.64e15'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
-    { what: 'a delay just past the year 9999', request: add(`"delay":${Date.UTC(10000, 0, 1) - Date.now()}`), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
+    {
+      what: 'a delay just past the year 9999',
+      request: add(`"delay":${Date.UTC(10000, 0, 1) - Date.now()}`),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /delay/,
+    },
     { what: 'a year past 9999', request: add('"when":"10000-01-01T00:00:00Z"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     { what: 'an impossible offset', request: add('"when":"2099-01-01T00:00:00+99:99"'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /when/ },
     {
@@ -173,9 +296,18 @@ t.test('timing: when and delay together, naive timestamps, bad delays', async (t
 
 t.test('a batch item with a delay past the year 9999 is refused alone', async (t) => {
   const { app, name } = await makeApp(t)
-  const res = await app.inject({ method: 'POST', url: '/tasks/batch', payload: { tasks: [{ task: 'greet', params: { name: 'x' }, delay: 8.64e15 }, { task: 'nope' }] } })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/tasks/batch',
+    payload: { tasks: [{ task: 'greet', params: { name: 'x' }, delay: 8.64e15 }, { task: 'nope' }] },
+  })
   t.equal(res.statusCode, 200)
-  t.match(JSON.parse(res.body), { results: [{ status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ }, { status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' }] })
+  t.match(JSON.parse(res.body), {
+    results: [
+      { status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /delay/ },
+      { status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' },
+    ],
+  })
   t.same(await shadowKeysIn(name), [], 'nothing written')
   const latest = await app.inject(post('/tasks', JSON.stringify({ task: 'greet', params: { name: 'x' }, when: '9999-12-31T23:59:59.999Z' })))
   t.equal(latest.statusCode, 202, 'the latest RFC 3339 time is fine')
@@ -189,8 +321,20 @@ t.test('JSON nested too deeply is a 400, not a stack overflow', async (t) => {
   const { app, name } = await makeApp(t)
   const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`
   await refuses(t, app, name, [
-    { what: 'params nesting 5000 levels', request: post('/tasks', `{"task":"greet","params":{"name":"x","deep":${nested(5000)}}}`), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /nest/ },
-    { what: 'params nesting 200000 levels', request: post('/tasks', `{"task":"greet","params":{"name":"x","deep":${nested(200_000)}}}`), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /nest/ },
+    {
+      what: 'params nesting 5000 levels',
+      request: post('/tasks', `{"task":"greet","params":{"name":"x","deep":${nested(5000)}}}`),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /nest/,
+    },
+    {
+      what: 'params nesting 200000 levels',
+      request: post('/tasks', `{"task":"greet","params":{"name":"x","deep":${nested(200_000)}}}`),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /nest/,
+    },
     {
       what: 'objects nesting 50000 levels',
       request: post('/tasks', `{"task":"greet","params":{"name":"x","deep":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}}`),
@@ -198,9 +342,27 @@ t.test('JSON nested too deeply is a 400, not a stack overflow', async (t) => {
       code: 'SHADOWS_ERR_VALIDATION',
       message: /nest/,
     },
-    { what: 'a batch nesting 5000 levels', request: post('/tasks/batch', `{"tasks":[{"task":"greet","params":{"name":"x","deep":${nested(5000)}}}]}`), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /nest/ },
-    { what: 'a strike value nesting 5000 levels', request: post('/strikes', `{"parameter":"p","value":${nested(5000)}}`), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /nest/ },
-    { what: 'a PUT nesting 5000 levels', request: { method: 'PUT', url: '/tasks/k', payload: `{"task":"greet","params":{"name":"x","d":${nested(5000)}}}`, headers: JSON_TYPE }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /nest/ },
+    {
+      what: 'a batch nesting 5000 levels',
+      request: post('/tasks/batch', `{"tasks":[{"task":"greet","params":{"name":"x","deep":${nested(5000)}}}]}`),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /nest/,
+    },
+    {
+      what: 'a strike value nesting 5000 levels',
+      request: post('/strikes', `{"parameter":"p","value":${nested(5000)}}`),
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /nest/,
+    },
+    {
+      what: 'a PUT nesting 5000 levels',
+      request: { method: 'PUT', url: '/tasks/k', payload: `{"task":"greet","params":{"name":"x","d":${nested(5000)}}}`, headers: JSON_TYPE },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /nest/,
+    },
   ])
   const fine = await app.inject(post('/tasks', `{"task":"greet","key":"nested","params":{"name":"${'['.repeat(5000)}","deep":${nested(90)}}}`))
   t.equal(fine.statusCode, 202, 'brackets inside strings do not count; 90 levels are fine')
@@ -220,22 +382,76 @@ t.test('bad keys, in a body and in a path', async (t) => {
     { what: 'a key with a newline', request: add('a\nb'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
     { what: 'a key with a brace', request: add('{x}'), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
     { what: 'a key that is a number', request: add(42), status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
-    { what: 'PUT a key with spaces', request: { method: 'PUT', url: '/tasks/has%20space', payload: { task: 'greet', params: { name: 'x' } } }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
-    { what: 'PUT a key of 201 chars', request: { method: 'PUT', url: `/tasks/${long}`, payload: { task: 'greet', params: { name: 'x' } } }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
-    { what: 'PUT an escaped slash', request: { method: 'PUT', url: '/tasks/a%2Fb', payload: { task: 'greet', params: { name: 'x' } } }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
-    { what: 'PUT a slash', request: { method: 'PUT', url: '/tasks/a/b', payload: { task: 'greet', params: { name: 'x' } } }, status: 404, code: 'SHADOWS_ERR_NOT_FOUND' },
+    {
+      what: 'PUT a key with spaces',
+      request: { method: 'PUT', url: '/tasks/has%20space', payload: { task: 'greet', params: { name: 'x' } } },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /key/,
+    },
+    {
+      what: 'PUT a key of 201 chars',
+      request: { method: 'PUT', url: `/tasks/${long}`, payload: { task: 'greet', params: { name: 'x' } } },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /key/,
+    },
+    {
+      what: 'PUT an escaped slash',
+      request: { method: 'PUT', url: '/tasks/a%2Fb', payload: { task: 'greet', params: { name: 'x' } } },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /key/,
+    },
+    {
+      what: 'PUT a slash',
+      request: { method: 'PUT', url: '/tasks/a/b', payload: { task: 'greet', params: { name: 'x' } } },
+      status: 404,
+      code: 'SHADOWS_ERR_NOT_FOUND',
+    },
     { what: 'GET a key with spaces', request: { method: 'GET', url: '/tasks/has%20space' }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
     { what: 'GET a key of 201 chars', request: { method: 'GET', url: `/tasks/${long}` }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
     { what: 'DELETE a key with spaces', request: { method: 'DELETE', url: '/tasks/has%20space' }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
     { what: 'DELETE an escaped slash', request: { method: 'DELETE', url: '/tasks/a%2Fb' }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
-    { what: 'GET a key of 5000 chars', request: { method: 'GET', url: `/tasks/${'k'.repeat(5000)}` }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
-    { what: 'DELETE a key of 5000 chars', request: { method: 'DELETE', url: `/tasks/${'k'.repeat(5000)}` }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /key/ },
+    {
+      what: 'GET a key of 5000 chars',
+      request: { method: 'GET', url: `/tasks/${'k'.repeat(5000)}` },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /key/,
+    },
+    {
+      what: 'DELETE a key of 5000 chars',
+      request: { method: 'DELETE', url: `/tasks/${'k'.repeat(5000)}` },
+      status: 400,
+      code: 'SHADOWS_ERR_VALIDATION',
+      message: /key/,
+    },
     { what: 'a bad escape in the path', request: { method: 'GET', url: '/tasks/%E0%A4%A' }, status: 400, code: 'SHADOWS_ERR_VALIDATION' },
   ])
 
-  const batch = await app.inject(post('/tasks/batch', JSON.stringify({ tasks: [{ task: 'greet', params: { name: 'x' }, key: 'a b' }, { task: 'greet', params: { name: 'x' }, key: long }] })))
+  const batch = await app.inject(
+    post(
+      '/tasks/batch',
+      JSON.stringify({
+        tasks: [
+          { task: 'greet', params: { name: 'x' }, key: 'a b' },
+          { task: 'greet', params: { name: 'x' }, key: long },
+        ],
+      }),
+    ),
+  )
   t.equal(batch.statusCode, 200)
-  t.match(JSON.parse(batch.body), { results: [{ status: 400, code: 'SHADOWS_ERR_VALIDATION' }, { status: 400, code: 'SHADOWS_ERR_VALIDATION' }] }, 'batch items with bad keys are refused')
+  t.match(
+    JSON.parse(batch.body),
+    {
+      results: [
+        { status: 400, code: 'SHADOWS_ERR_VALIDATION' },
+        { status: 400, code: 'SHADOWS_ERR_VALIDATION' },
+      ],
+    },
+    'batch items with bad keys are refused',
+  )
   t.same(await shadowKeysIn(name), [], 'nothing written by the batch')
 })
 
@@ -254,16 +470,36 @@ t.test('unknown routes and methods', async (t) => {
 t.test('prototype pollution payloads are refused and pollute nothing', async (t) => {
   const { app, name } = await makeApp(t)
   const cases: Case[] = [
-    { what: '__proto__ at the top', request: post('/tasks', '{"task":"greet","params":{"name":"x"},"__proto__":{"polluted":true}}'), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
-    { what: '__proto__ in params', request: post('/tasks', '{"task":"greet","params":{"name":"x","__proto__":{"polluted":true}}}'), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
+    {
+      what: '__proto__ at the top',
+      request: post('/tasks', '{"task":"greet","params":{"name":"x"},"__proto__":{"polluted":true}}'),
+      status: 400,
+      code: 'SHADOWS_ERR_MALFORMED_JSON',
+    },
+    {
+      what: '__proto__ in params',
+      request: post('/tasks', '{"task":"greet","params":{"name":"x","__proto__":{"polluted":true}}}'),
+      status: 400,
+      code: 'SHADOWS_ERR_MALFORMED_JSON',
+    },
     {
       what: 'constructor.prototype in params',
       request: post('/tasks', '{"task":"greet","params":{"name":"x","constructor":{"prototype":{"polluted":true}}}}'),
       status: 400,
       code: 'SHADOWS_ERR_MALFORMED_JSON',
     },
-    { what: '__proto__ in a batch item', request: post('/tasks/batch', '{"tasks":[{"task":"greet","params":{"name":"x"},"__proto__":{"polluted":true}}]}'), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
-    { what: '__proto__ in a strike', request: post('/strikes', '{"task":"greet","__proto__":{"polluted":true}}'), status: 400, code: 'SHADOWS_ERR_MALFORMED_JSON' },
+    {
+      what: '__proto__ in a batch item',
+      request: post('/tasks/batch', '{"tasks":[{"task":"greet","params":{"name":"x"},"__proto__":{"polluted":true}}]}'),
+      status: 400,
+      code: 'SHADOWS_ERR_MALFORMED_JSON',
+    },
+    {
+      what: '__proto__ in a strike',
+      request: post('/strikes', '{"task":"greet","__proto__":{"polluted":true}}'),
+      status: 400,
+      code: 'SHADOWS_ERR_MALFORMED_JSON',
+    },
   ]
   await refuses(t, app, name, cases)
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype is untouched')

@@ -145,7 +145,12 @@ t.test('every route that parses a body documents the 413 and 415 it answers to a
       const plain = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: 'hello', headers: { 'content-type': 'text/plain' } })
       t.equal(plain.statusCode, 415, `${route}: a text/plain body is a 415`)
       t.ok('415' in responses, `${route}: openapi.yaml documents its 415`)
-      const long = await app.inject({ method: method.toUpperCase() as 'POST', url, payload: JSON.stringify({ pad: 'x'.repeat(2048) }), headers: { 'content-type': 'application/json' } })
+      const long = await app.inject({
+        method: method.toUpperCase() as 'POST',
+        url,
+        payload: JSON.stringify({ pad: 'x'.repeat(2048) }),
+        headers: { 'content-type': 'application/json' },
+      })
       t.equal(long.statusCode, 413, `${route}: a body over the limit is a 413`)
       t.ok('413' in responses, `${route}: openapi.yaml documents its 413`)
     }

@@ -108,7 +108,13 @@ function assertErrorShape(answer: { statusCode: number; headers: Record<string, 
 type Route = 'add' | 'batch' | 'get' | 'put' | 'cancel' | 'strike' | 'restore' | 'other'
 
 /** Sends one request and checks every invariant; throws (for fast-check) when one breaks. */
-async function send(app: FastifyInstance, accepted: Accepted, route: Route, request: InjectOptions, context: { key?: string; items?: number } = {}): Promise<void> {
+async function send(
+  app: FastifyInstance,
+  accepted: Accepted,
+  route: Route,
+  request: InjectOptions,
+  context: { key?: string; items?: number } = {},
+): Promise<void> {
   const answer = await app.inject(request)
   accepted.requests += 1
   accepted.statuses.set(answer.statusCode, (accepted.statuses.get(answer.statusCode) ?? 0) + 1)
@@ -160,7 +166,10 @@ async function send(app: FastifyInstance, accepted: Accepted, route: Route, requ
           accepted.keys.add(String(result.key))
         } else {
           const code = result.code as ErrorCode
-          ok(ERROR_CODES.includes(code) && ERRORS[code].status === status && status >= 400 && status < 500, `an item refused with a 4xx code (${status} ${String(code)})`)
+          ok(
+            ERROR_CODES.includes(code) && ERRORS[code].status === status && status >= 400 && status < 500,
+            `an item refused with a 4xx code (${status} ${String(code)})`,
+          )
           ok(typeof result.message === 'string' && result.key === undefined, 'a refused item has a message and no key')
         }
       }
@@ -191,7 +200,16 @@ async function send(app: FastifyInstance, accepted: Accepted, route: Route, requ
       return
     case 'other': {
       const path = String(request.url).split('?')[0]
-      const schema = path === '/snapshot' ? SUCCESS.snapshot : path === '/strikes' ? SUCCESS.strikes : path === '/workers' ? SUCCESS.workers : path?.startsWith('/health/') ? SUCCESS.health : undefined
+      const schema =
+        path === '/snapshot'
+          ? SUCCESS.snapshot
+          : path === '/strikes'
+            ? SUCCESS.strikes
+            : path === '/workers'
+              ? SUCCESS.workers
+              : path?.startsWith('/health/')
+                ? SUCCESS.health
+                : undefined
       ok(schema === undefined || schema.Check(body), `the body of GET ${path}`)
       return
     }
@@ -281,40 +299,72 @@ t.test('thousands of hostile requests: 2xx or 4xx with a code, the gateway stays
   await alive(t, app, 'POST /tasks')
 
   const batchBody = fc.oneof(
-    { weight: 5, arbitrary: fc.array(fc.oneof({ weight: 3, arbitrary: validAdd }, { weight: 3, arbitrary: addLike }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }), { maxLength: 12 }).map((tasks) => ({ tasks })) },
+    {
+      weight: 5,
+      arbitrary: fc
+        .array(fc.oneof({ weight: 3, arbitrary: validAdd }, { weight: 3, arbitrary: addLike }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }), {
+          maxLength: 12,
+        })
+        .map((tasks) => ({ tasks })),
+    },
     { weight: 1, arbitrary: fc.record({ tasks: fc.jsonValue({ maxDepth: 2 }), extra: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }) },
     { weight: 1, arbitrary: fc.constant({ tasks: Array.from({ length: 1001 }, () => ({ task: 'ping' })) }) },
   )
-  await holds(t, 'POST /tasks/batch bodies', fc.oneof({ weight: 6, arbitrary: batchBody.map((b) => JSON.stringify(b)) }, { weight: 1, arbitrary: bodyFor(batchBody) }), RUNS.batch, async (text) => {
-    await send(app, accepted, 'batch', { method: 'POST', url: '/tasks/batch', payload: text, headers: { ...JSON_TYPE, ...OPS } }, { items: itemsOf(text) })
-  })
+  await holds(
+    t,
+    'POST /tasks/batch bodies',
+    fc.oneof({ weight: 6, arbitrary: batchBody.map((b) => JSON.stringify(b)) }, { weight: 1, arbitrary: bodyFor(batchBody) }),
+    RUNS.batch,
+    async (text) => {
+      await send(app, accepted, 'batch', { method: 'POST', url: '/tasks/batch', payload: text, headers: { ...JSON_TYPE, ...OPS } }, { items: itemsOf(text) })
+    },
+  )
   await alive(t, app, 'POST /tasks/batch')
 
   const replaceLike = fc
     .tuple(fc.record({ task: taskName, params, when: timestamp, delay }, { requiredKeys: [] }), fc.option(fc.record({ key: taskKey }), { freq: 8 }))
     .map(([body, extra]) => ({ ...body, ...(extra ?? {}) }))
   const validReplace = validAdd.map(({ key: _key, ...body }: Record<string, unknown>) => body)
-  await holds(t, 'PUT /tasks/{key} keys and bodies', fc.tuple(pathSegment, fc.oneof(bodyFor(replaceLike), bodyFor(validReplace))), RUNS.replace, async ([segment, payload]) => {
-    await send(app, accepted, 'put', { method: 'PUT', url: `/tasks/${segment}`, payload, headers: { ...JSON_TYPE, ...OPS } }, paramOf('/tasks/', segment))
-  })
+  await holds(
+    t,
+    'PUT /tasks/{key} keys and bodies',
+    fc.tuple(pathSegment, fc.oneof(bodyFor(replaceLike), bodyFor(validReplace))),
+    RUNS.replace,
+    async ([segment, payload]) => {
+      await send(app, accepted, 'put', { method: 'PUT', url: `/tasks/${segment}`, payload, headers: { ...JSON_TYPE, ...OPS } }, paramOf('/tasks/', segment))
+    },
+  )
   await alive(t, app, 'PUT /tasks/{key}')
 
-  await holds(t, 'GET, HEAD and DELETE /tasks/{key}, DELETE /strikes/{id}', fc.tuple(fc.constantFrom('GET', 'HEAD', 'DELETE', 'DELETE-STRIKE', 'OPTIONS', 'PATCH') as fc.Arbitrary<string>, pathSegment), RUNS.keys, async ([method, segment]) => {
-    if (method === 'DELETE-STRIKE') return send(app, accepted, 'restore', { method: 'DELETE', url: `/strikes/${segment}`, headers: OPS }, paramOf('/strikes/', segment))
-    const route: Route = method === 'GET' ? 'get' : method === 'DELETE' ? 'cancel' : 'other'
-    return send(app, accepted, route, { method: method as InjectOptions['method'], url: `/tasks/${segment}`, headers: OPS }, paramOf('/tasks/', segment))
-  })
+  await holds(
+    t,
+    'GET, HEAD and DELETE /tasks/{key}, DELETE /strikes/{id}',
+    fc.tuple(fc.constantFrom('GET', 'HEAD', 'DELETE', 'DELETE-STRIKE', 'OPTIONS', 'PATCH') as fc.Arbitrary<string>, pathSegment),
+    RUNS.keys,
+    async ([method, segment]) => {
+      if (method === 'DELETE-STRIKE')
+        return send(app, accepted, 'restore', { method: 'DELETE', url: `/strikes/${segment}`, headers: OPS }, paramOf('/strikes/', segment))
+      const route: Route = method === 'GET' ? 'get' : method === 'DELETE' ? 'cancel' : 'other'
+      return send(app, accepted, route, { method: method as InjectOptions['method'], url: `/tasks/${segment}`, headers: OPS }, paramOf('/tasks/', segment))
+    },
+  )
   await alive(t, app, 'the key routes')
 
-  await holds(t, 'POST /strikes bodies and DELETE /strikes/{id}', fc.tuple(fc.oneof(bodyFor(strikeLike), bodyFor(validStrike)), fc.boolean()), RUNS.strikes, async ([payload, restore]) => {
-    const before = new Set(accepted.strikes)
-    await send(app, accepted, 'strike', { method: 'POST', url: '/strikes', payload, headers: { ...JSON_TYPE, ...OPS } })
-    const added = [...accepted.strikes].find((id) => !before.has(id))
-    if (restore && added !== undefined) {
-      // restored right away, so that strikes do not pile up to the limit; the id stays accepted
-      await send(app, accepted, 'restore', { method: 'DELETE', url: `/strikes/${encodeURIComponent(added)}`, headers: OPS }, { key: added })
-    }
-  })
+  await holds(
+    t,
+    'POST /strikes bodies and DELETE /strikes/{id}',
+    fc.tuple(fc.oneof(bodyFor(strikeLike), bodyFor(validStrike)), fc.boolean()),
+    RUNS.strikes,
+    async ([payload, restore]) => {
+      const before = new Set(accepted.strikes)
+      await send(app, accepted, 'strike', { method: 'POST', url: '/strikes', payload, headers: { ...JSON_TYPE, ...OPS } })
+      const added = [...accepted.strikes].find((id) => !before.has(id))
+      if (restore && added !== undefined) {
+        // restored right away, so that strikes do not pile up to the limit; the id stays accepted
+        await send(app, accepted, 'restore', { method: 'DELETE', url: `/strikes/${encodeURIComponent(added)}`, headers: OPS }, { key: added })
+      }
+    },
+  )
   await alive(t, app, 'POST /strikes')
 
   const ROUTES: readonly { method: InjectOptions['method']; url: string; route: Route; body?: unknown }[] = [
@@ -351,8 +401,20 @@ t.test('thousands of hostile requests: 2xx or 4xx with a code, the gateway stays
     // light-my-request sets content-length itself; a forged one would only confuse the simulation
     delete headers['content-length']
     delete headers['transfer-encoding']
-    const request: InjectOptions = { method: c.target.method, url: `${c.target.url}${c.query}`, headers, ...(payload !== undefined && hasBody ? { payload } : {}) }
-    const context = c.target.route === 'batch' ? { items: itemsOf(payload ?? '') } : c.target.url.startsWith('/strikes/') ? paramOf('/strikes/', c.target.url.slice('/strikes/'.length)) : c.target.url.startsWith('/tasks/') ? paramOf('/tasks/', c.target.url.slice('/tasks/'.length)) : {}
+    const request: InjectOptions = {
+      method: c.target.method,
+      url: `${c.target.url}${c.query}`,
+      headers,
+      ...(payload !== undefined && hasBody ? { payload } : {}),
+    }
+    const context =
+      c.target.route === 'batch'
+        ? { items: itemsOf(payload ?? '') }
+        : c.target.url.startsWith('/strikes/')
+          ? paramOf('/strikes/', c.target.url.slice('/strikes/'.length))
+          : c.target.url.startsWith('/tasks/')
+            ? paramOf('/tasks/', c.target.url.slice('/tasks/'.length))
+            : {}
     await send(app, accepted, c.target.route, request, context)
   })
   await alive(t, app, 'the header and query cases')

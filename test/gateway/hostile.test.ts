@@ -31,7 +31,12 @@ function prototypeIsClean(): boolean {
 }
 
 /** Sends each request; each must be a 4xx in the one error shape with `code`, and Redis must stay empty. */
-async function refused(t: Test, app: FastifyInstance, name: string, cases: readonly [what: string, request: InjectOptions, status: number, code: ErrorCode][]): Promise<void> {
+async function refused(
+  t: Test,
+  app: FastifyInstance,
+  name: string,
+  cases: readonly [what: string, request: InjectOptions, status: number, code: ErrorCode][],
+): Promise<void> {
   for (const [what, request, status, code] of cases) {
     assertError(t, await app.inject(request), status, code, what)
     t.same(await shadowKeysIn(name), [], `${what}: nothing stored`)
@@ -126,7 +131,12 @@ t.test('JSON nested 10,000 deep is a 400, not a stack overflow', async (t) => {
     ['params of objects 10,000 deep', post('/tasks', `{"task":"greet","params":{"name":"x","deep":${objects(10_000)}}}`), 400, V],
     ['params 10,000 deep, not even closed', post('/tasks', `{"task":"greet","params":{"name":"x","deep":${'['.repeat(10_000)}}}`), 400, V],
     ['a batch 10,000 deep', post('/tasks/batch', `{"tasks":[{"task":"greet","params":{"name":"x","d":${arrays(10_000)}}}]}`), 400, V],
-    ['a PUT 10,000 deep', { method: 'PUT', url: '/tasks/k', payload: `{"task":"greet","params":{"name":"x","d":${objects(10_000)}}}`, headers: JSON_TYPE }, 400, V],
+    [
+      'a PUT 10,000 deep',
+      { method: 'PUT', url: '/tasks/k', payload: `{"task":"greet","params":{"name":"x","d":${objects(10_000)}}}`, headers: JSON_TYPE },
+      400,
+      V,
+    ],
     ['a strike value 10,000 deep', post('/strikes', `{"parameter":"p","value":${arrays(10_000)}}`), 400, V],
   ])
   const res = await app.inject(post('/tasks', arrays(10_000)))
@@ -171,7 +181,10 @@ t.test('timeouts: sane defaults, and the configured ones reach the HTTP server',
   const { app: defaults } = await makeApp(t)
   t.equal(DEFAULT_TIMEOUTS.requestTimeout, 30_000, 'a request must arrive within 30 s by default')
   t.equal(defaults.server.requestTimeout, DEFAULT_TIMEOUTS.requestTimeout, 'requestTimeout')
-  t.ok(defaults.server.headersTimeout > 0 && defaults.server.headersTimeout <= defaults.server.requestTimeout, 'the headers have to arrive within the request timeout')
+  t.ok(
+    defaults.server.headersTimeout > 0 && defaults.server.headersTimeout <= defaults.server.requestTimeout,
+    'the headers have to arrive within the request timeout',
+  )
   t.equal(defaults.server.timeout, DEFAULT_TIMEOUTS.connectionTimeout, 'connectionTimeout (idle socket)')
   t.equal(defaults.server.keepAliveTimeout, DEFAULT_TIMEOUTS.keepAliveTimeout, 'keepAliveTimeout')
 
@@ -254,7 +267,12 @@ t.test('bytes that are not UTF-8, in a JSON body and in a path: 4xx, never 5xx',
       [`${what} in a param`, post('/tasks', withBytes('{"task":"greet","params":{"name":"', bytes, '"}}')), 400, MALFORMED],
       [`${what} in the task name`, post('/tasks', withBytes('{"task":"gr', bytes, 'eet"}')), 400, MALFORMED],
       [`${what} in a key`, post('/tasks', withBytes('{"task":"greet","params":{"name":"x"},"key":"k', bytes, '"}')), 400, MALFORMED],
-      [`${what} in a PUT`, { method: 'PUT', url: '/tasks/k', payload: withBytes('{"task":"greet","params":{"name":"', bytes, '"}}'), headers: JSON_TYPE }, 400, MALFORMED],
+      [
+        `${what} in a PUT`,
+        { method: 'PUT', url: '/tasks/k', payload: withBytes('{"task":"greet","params":{"name":"', bytes, '"}}'), headers: JSON_TYPE },
+        400,
+        MALFORMED,
+      ],
       [`${what} in a batch`, post('/tasks/batch', withBytes('{"tasks":[{"task":"greet","params":{"name":"', bytes, '"}}]}')), 400, MALFORMED],
       [`${what} in a strike`, post('/strikes', withBytes('{"parameter":"name","value":"', bytes, '"}')), 400, MALFORMED],
     ])
@@ -280,7 +298,12 @@ t.test('bytes that are not UTF-8, in a JSON body and in a path: 4xx, never 5xx',
     t.ok(res.statusCode >= 400 && res.statusCode < 500, `${what} raw in a path: a 4xx (got ${res.statusCode})`)
     assertError(t, res, 400, 'SHADOWS_ERR_VALIDATION', `${what} raw in a path`)
   }
-  const header = parseRaw(await rawExchange(port, Buffer.concat([Buffer.from('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: '), Buffer.from([0x00, 0x7f]), Buffer.from('\r\n\r\n')])))
+  const header = parseRaw(
+    await rawExchange(
+      port,
+      Buffer.concat([Buffer.from('GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: '), Buffer.from([0x00, 0x7f]), Buffer.from('\r\n\r\n')]),
+    ),
+  )
   assertError(t, header, 400, 'SHADOWS_ERR_VALIDATION', 'control bytes in a header')
   const overLong = parseRaw(await rawExchange(port, Buffer.from(`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)))
   assertError(t, overLong, 400, 'SHADOWS_ERR_VALIDATION', 'headers over the size limit')
@@ -324,7 +347,12 @@ t.test('task names that look like paths or code are unknown tasks, and nothing i
     ])
     const batch = await app.inject(post('/tasks/batch', JSON.stringify({ tasks: [{ task }, { task, key: 'b' }] })))
     t.equal(batch.statusCode, 200, `a batch of ${what}: judged item by item`)
-    t.match(json(batch), { results: [{ status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' }, { status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' }] })
+    t.match(json(batch), {
+      results: [
+        { status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' },
+        { status: 400, code: 'SHADOWS_ERR_UNKNOWN_TASK' },
+      ],
+    })
     t.same(await shadowKeysIn(name), [], `a batch of ${what}: nothing stored`)
   }
   t.ok(prototypeIsClean(), 'Object.prototype is not touched')

@@ -105,7 +105,12 @@ t.test('no token, valid or not, is ever written to the log', async (t) => {
     { method: 'POST', url: `/tasks?token=${enqueue}`, headers: { authorization: `Bearer ${enqueue}` }, payload: { task: 'greet', params: { name: 'q' } } },
     { method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${enqueue}` }, payload: { task: 'greet', params: { name: 'x' }, token: enqueue } },
     { method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${enqueue}` }, payload: { task: 'greet', params: { name: 'x', token: enqueue } } },
-    { method: 'POST', url: '/tasks', headers: { authorization: `Bearer ${enqueue}` }, payload: { task: 'greet', params: { name: 'x' }, authorization: `Bearer ${ops}` } },
+    {
+      method: 'POST',
+      url: '/tasks',
+      headers: { authorization: `Bearer ${enqueue}` },
+      payload: { task: 'greet', params: { name: 'x' }, authorization: `Bearer ${ops}` },
+    },
     { method: 'POST', url: '/strikes', headers: { authorization: `Bearer ${ops}` }, payload: { task: 'greet', token: ops } },
     { method: 'GET', url: '/snapshot', headers: { 'x-api-key': ops, cookie: `token=${ops}`, 'proxy-authorization': `Bearer ${ops}` } },
     { method: 'GET', url: `/nowhere?token=${ops}`, headers: { authorization: `Bearer ${ops}` } },
@@ -120,9 +125,22 @@ t.test('no token, valid or not, is ever written to the log', async (t) => {
   const refusals: [string, InjectOptions, number][] = [
     ['unknown task', { method: 'POST', url: '/tasks', headers: auth, payload: { task: 'nope' } }, 400],
     ['malformed JSON', { method: 'POST', url: '/tasks', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"task":' }, 400],
-    ['prototype pollution', { method: 'POST', url: '/tasks', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"task":"greet","__proto__":{"x":1}}' }, 400],
+    [
+      'prototype pollution',
+      { method: 'POST', url: '/tasks', headers: { ...auth, 'content-type': 'application/json' }, payload: '{"task":"greet","__proto__":{"x":1}}' },
+      400,
+    ],
     ['not UTF-8', { method: 'POST', url: '/tasks', headers: { ...auth, 'content-type': 'application/json' }, payload: Buffer.from([0x7b, 0xff, 0x7d]) }, 400],
-    ['too large', { method: 'POST', url: '/tasks', headers: { ...auth, 'content-type': 'application/json' }, payload: `{"task":"greet","params":{"name":"${'x'.repeat(1_100_000)}"}}` }, 413],
+    [
+      'too large',
+      {
+        method: 'POST',
+        url: '/tasks',
+        headers: { ...auth, 'content-type': 'application/json' },
+        payload: `{"task":"greet","params":{"name":"${'x'.repeat(1_100_000)}"}}`,
+      },
+      413,
+    ],
     ['wrong media type', { method: 'POST', url: '/tasks', headers: { ...auth, 'content-type': 'text/plain' }, payload: '{}' }, 415],
     ['forbidden', { method: 'POST', url: '/strikes', headers: { authorization: `Bearer ${read}` }, payload: { task: 'x' } }, 403],
     ['not found', { method: 'GET', url: '/tasks/missing', headers: auth }, 404],
@@ -135,16 +153,31 @@ t.test('no token, valid or not, is ever written to the log', async (t) => {
   const { port } = { port: Number(new URL(await listen(app, { host: '127.0.0.1', port: 0, authenticated: true })).port) }
   const malformed = await rawExchange(port, `GET /snapshot HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ops}\r\nBad Header: x\r\n\r\n`)
   t.match(malformed, /^HTTP\/1\.1 400 /, 'malformed HTTP: 400')
-  const overflow = await rawExchange(port, `GET /snapshot?token=${ops} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ops}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)
+  const overflow = await rawExchange(
+    port,
+    `GET /snapshot?token=${ops} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ops}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+  )
   t.match(overflow, /^HTTP\/1\.1 400 /, 'headers too large: 400')
   const served = await fetch(`http://127.0.0.1:${port}/snapshot?token=${ops}`, { headers: { authorization: `Bearer ${ops}` } })
   t.equal(served.status, 200, 'a real request with a token in the query string is served')
 
   t.ok(lines.length > 100, `the log was written (${lines.length} lines)`)
-  t.ok(lines.some((line) => line.includes('"incoming request"')), 'requests are logged')
-  t.ok(lines.some((line) => line.includes('"request refused"')), 'refusals are logged')
-  t.ok(lines.some((line) => line.includes('"client error"')), 'malformed HTTP is logged')
-  t.ok(lines.some((line) => line.includes('"url":"/snapshot?…"')), 'a query string shows only as ?…')
+  t.ok(
+    lines.some((line) => line.includes('"incoming request"')),
+    'requests are logged',
+  )
+  t.ok(
+    lines.some((line) => line.includes('"request refused"')),
+    'refusals are logged',
+  )
+  t.ok(
+    lines.some((line) => line.includes('"client error"')),
+    'malformed HTTP is logged',
+  )
+  t.ok(
+    lines.some((line) => line.includes('"url":"/snapshot?…"')),
+    'a query string shows only as ?…',
+  )
   assertNoSecrets(t, lines, secrets)
 })
 
@@ -152,7 +185,14 @@ t.test('no token in the log when Redis is away (503s) either', async (t) => {
   const ops = token('ops')
   const read = token('read')
   const { logger, lines } = capturingLogger()
-  const app = await buildApp({ tasks: TASKS, url: 'redis://127.0.0.1:1', name: uniqueName('gw'), tokens: `${ops}:ops;${read}:read`, logger, connectTimeout: 100 })
+  const app = await buildApp({
+    tasks: TASKS,
+    url: 'redis://127.0.0.1:1',
+    name: uniqueName('gw'),
+    tokens: `${ops}:ops;${read}:read`,
+    logger,
+    connectTimeout: 100,
+  })
   t.teardown(() => app.close())
   await app.ready()
   for (const route of ROUTES) {
@@ -164,7 +204,10 @@ t.test('no token in the log when Redis is away (503s) either', async (t) => {
     const refused = await app.inject({ ...route, headers: { authorization: `Bearer ${read}x` } })
     t.equal(refused.statusCode, 401, `${route.method} ${route.url} with a wrong token: 401 even with Redis away`)
   }
-  t.ok(lines.some((line) => line.includes('"level":50') && line.includes('"request failed"')), 'the 503s are logged as errors')
+  t.ok(
+    lines.some((line) => line.includes('"level":50') && line.includes('"request failed"')),
+    'the 503s are logged as errors',
+  )
   assertNoSecrets(t, lines, [ops, read])
 })
 
@@ -186,8 +229,19 @@ t.test('tokens are kept as digests and compared in constant time: every wrong to
 
   // what a timing attack would probe: the same length differing in one character, a prefix, longer, far off
   const flip = (s: string, at: number) => `${s.slice(0, at)}${s[at] === 'a' ? 'b' : 'a'}${s.slice(at + 1)}`
-  const probes = [flip(last, 0), flip(last, last.length - 1), flip(last, 10), last.slice(0, -1), last.slice(0, 4), `${last}0`, `${last}${last}`, 'x', 'x'.repeat(4096)]
-  for (const probe of probes) t.equal(authorize(table, `Bearer ${probe}`, 'read'), 'unauthorized', `a wrong token of ${probe.length} chars (the real one has ${last.length})`)
+  const probes = [
+    flip(last, 0),
+    flip(last, last.length - 1),
+    flip(last, 10),
+    last.slice(0, -1),
+    last.slice(0, 4),
+    `${last}0`,
+    `${last}${last}`,
+    'x',
+    'x'.repeat(4096),
+  ]
+  for (const probe of probes)
+    t.equal(authorize(table, `Bearer ${probe}`, 'read'), 'unauthorized', `a wrong token of ${probe.length} chars (the real one has ${last.length})`)
 
   const { app } = await makeApp(t, { tokens: `${first}:read;${middle}:enqueue;${last}:ops` })
   for (const probe of [flip(last, last.length - 1), last.slice(0, -1), `${last}0`]) {

@@ -427,5 +427,11 @@ t.test('end to end: a listening server, fetch() and a worker', async (t) => {
 
   assertError(t, await call('GET', '/nowhere'), 404, 'SHADOWS_ERR_NOT_FOUND', 'an unknown route over the wire')
   const malformed = await fetch(`${address}/tasks`, { method: 'POST', body: '{"task":', headers: { 'content-type': 'application/json' } })
-  assertError(t, { statusCode: malformed.status, headers: Object.fromEntries(malformed.headers), body: await malformed.text() }, 400, 'SHADOWS_ERR_MALFORMED_JSON', 'malformed JSON over the wire')
+  assertError(
+    t,
+    { statusCode: malformed.status, headers: Object.fromEntries(malformed.headers), body: await malformed.text() },
+    400,
+    'SHADOWS_ERR_MALFORMED_JSON',
+    'malformed JSON over the wire',
+  )
 })

@@ -43,7 +43,6 @@ export const FUZZ_TASKS: readonly AnyTask[] = [
   }),
 ]
 
-
 /** Strings of every kind: ASCII, any code point, lone surrogates, control characters. */
 export const anyString = (maxLength = 40) =>
   fc.oneof(
@@ -65,7 +64,22 @@ export const taskKey = fc.oneof(
 )
 
 /** Task names that look like paths, code or members of Object.prototype, and near misses. */
-export const HOSTILE_NAMES = ['../../etc/passwd', 'process.exit', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'greet; rm -rf /', '<script>alert(1)</script>', '${process.exit()}', 'GREET', 'greet ', 'greet\u0000', 'require("fs")']
+export const HOSTILE_NAMES = [
+  '../../etc/passwd',
+  'process.exit',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'greet; rm -rf /',
+  '<script>alert(1)</script>',
+  '${process.exit()}',
+  'GREET',
+  'greet ',
+  'greet\u0000',
+  'require("fs")',
+]
 /** Task names: registered ones, hostile ones, anything. */
 export const taskName = fc.oneof(
   { weight: 5, arbitrary: fc.constantFrom('greet', 'resize', 'ping') },
@@ -76,7 +90,22 @@ export const taskName = fc.oneof(
 
 /** Object keys that stress parsers and lookups, mixed with ordinary ones. */
 export const objectKey = fc.oneof(
-  fc.constantFrom('name', 'greeting', 'width', 'height', 'format', 'tags', '__proto__', 'constructor', 'prototype', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', ''),
+  fc.constantFrom(
+    'name',
+    'greeting',
+    'width',
+    'height',
+    'format',
+    'tags',
+    '__proto__',
+    'constructor',
+    'prototype',
+    'toString',
+    'valueOf',
+    'hasOwnProperty',
+    '__defineGetter__',
+    '',
+  ),
   fc.string({ maxLength: 12 }),
 )
 
@@ -103,7 +132,13 @@ export const params = fc.oneof(
 export const timestamp = fc.oneof(
   fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString()),
   fc
-    .tuple(fc.integer({ min: 0, max: 12_000 }), fc.integer({ min: 0, max: 14 }), fc.integer({ min: 0, max: 33 }), fc.integer({ min: 0, max: 25 }), fc.integer({ min: 0, max: 61 }))
+    .tuple(
+      fc.integer({ min: 0, max: 12_000 }),
+      fc.integer({ min: 0, max: 14 }),
+      fc.integer({ min: 0, max: 33 }),
+      fc.integer({ min: 0, max: 25 }),
+      fc.integer({ min: 0, max: 61 }),
+    )
     .chain(([y, mo, d, h, mi]) =>
       fc.constantFrom(
         `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:${String(mi).padStart(2, '0')}:00Z`,
@@ -112,7 +147,17 @@ export const timestamp = fc.oneof(
         `${String(y).padStart(4, '0')}-${String(mo).padStart(2, '0')}-${String(d).padStart(2, '0')}`,
       ),
     ),
-  fc.constantFrom('2026-11-28t10:00:00z', '2026-11-28 10:00:00Z', '2026-11-28T10:00:00.123456789+05:30', '2026-12-31T23:59:60Z', '2026-02-30T00:00:00Z', '+010000-01-01T00:00:00Z', 'now', 'tomorrow', ''),
+  fc.constantFrom(
+    '2026-11-28t10:00:00z',
+    '2026-11-28 10:00:00Z',
+    '2026-11-28T10:00:00.123456789+05:30',
+    '2026-12-31T23:59:60Z',
+    '2026-02-30T00:00:00Z',
+    '+010000-01-01T00:00:00Z',
+    'now',
+    'tomorrow',
+    '',
+  ),
   anyString(30),
   fc.oneof(fc.integer(), fc.double(), fc.constant(null), fc.boolean()),
 )
@@ -126,14 +171,15 @@ export const delay = fc.oneof(
 )
 
 /** Extra top-level fields a client might add. */
-export const extraFields = fc.dictionary(fc.constantFrom('priority', 'queue', 'constructor', 'toString', 'Task', 'PARAMS', 'key '), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 })
+export const extraFields = fc.dictionary(
+  fc.constantFrom('priority', 'queue', 'constructor', 'toString', 'Task', 'PARAMS', 'key '),
+  fc.jsonValue({ maxDepth: 1 }),
+  { maxKeys: 2 },
+)
 
 /** A body shaped like POST /tasks, each field present or not, each possibly wrong. */
 export const addLike = fc
-  .tuple(
-    fc.record({ task: taskName, params, key: taskKey, when: timestamp, delay }, { requiredKeys: [] }),
-    fc.option(extraFields, { freq: 6 }),
-  )
+  .tuple(fc.record({ task: taskName, params, key: taskKey, when: timestamp, delay }, { requiredKeys: [] }), fc.option(extraFields, { freq: 6 }))
   .map(([body, extra]) => ({ ...body, ...(extra ?? {}) }))
 
 /** A body POST /tasks should accept (unless the key is taken or a strike matches): valid fields, some absent. */
@@ -168,10 +214,15 @@ export function mangled(value: fc.Arbitrary<unknown>): fc.Arbitrary<string> {
       const at = n % (text.length + 1)
       return text.slice(0, at) + c + text.slice(at)
     }),
-    fc.tuple(value, fc.constantFrom('"__proto__":{"polluted":true}', '"constructor":{"prototype":{"polluted":true}}', '"\\u005f\\u005fproto__":{"polluted":true}')).map(([v, hostile]) => {
-      const text = JSON.stringify(v) ?? '{}'
-      return text.startsWith('{') && text.length > 2 ? `{${hostile},${text.slice(1)}` : `{${hostile}}`
-    }),
+    fc
+      .tuple(
+        value,
+        fc.constantFrom('"__proto__":{"polluted":true}', '"constructor":{"prototype":{"polluted":true}}', '"\\u005f\\u005fproto__":{"polluted":true}'),
+      )
+      .map(([v, hostile]) => {
+        const text = JSON.stringify(v) ?? '{}'
+        return text.startsWith('{') && text.length > 2 ? `{${hostile},${text.slice(1)}` : `{${hostile}}`
+      }),
     fc.nat({ max: 400 }).map((depth) => `{"task":"greet","params":{"name":"x","deep":${'['.repeat(depth)}${']'.repeat(depth)}}}`),
   )
 }
@@ -179,7 +230,18 @@ export function mangled(value: fc.Arbitrary<unknown>): fc.Arbitrary<string> {
 /** JSON text with raw bytes spliced in: invalid UTF-8 (lone continuation bytes, overlong forms, surrogates), NUL. */
 export function withRawBytes(value: fc.Arbitrary<unknown>): fc.Arbitrary<Buffer> {
   const bytes = fc.oneof(
-    fc.constantFrom([0xff], [0xfe, 0xff], [0x80], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xc3], [0x00], [0xef, 0xbb, 0xbf]),
+    fc.constantFrom(
+      [0xff],
+      [0xfe, 0xff],
+      [0x80],
+      [0xc0, 0xaf],
+      [0xe0, 0x80, 0xaf],
+      [0xed, 0xa0, 0x80],
+      [0xf4, 0x90, 0x80, 0x80],
+      [0xc3],
+      [0x00],
+      [0xef, 0xbb, 0xbf],
+    ),
     fc.uint8Array({ minLength: 1, maxLength: 6 }).map((a) => [...a]),
   )
   return fc.tuple(value, fc.nat(), bytes).map(([v, n, raw]) => {
@@ -204,9 +266,15 @@ export function bodyFor(shaped: fc.Arbitrary<unknown>): fc.Arbitrary<string | Bu
 export const validStrike = fc.oneof(
   fc.constantFrom('ping', 'nope', ...HOSTILE_NAMES).map((task) => ({ task })),
   fc
-    .tuple(fc.constantFrom('width', 'tags', 'toString', '__proto__', 'constructor', 'colour'), fc.constantFrom('==', '!=', '>', '>=', '<', '<='), fc.oneof(fc.integer({ min: 20_000 }), fc.constant('mauve')))
+    .tuple(
+      fc.constantFrom('width', 'tags', 'toString', '__proto__', 'constructor', 'colour'),
+      fc.constantFrom('==', '!=', '>', '>=', '<', '<='),
+      fc.oneof(fc.integer({ min: 20_000 }), fc.constant('mauve')),
+    )
     .map(([parameter, operator, value]) => ({ parameter, operator: operator === '!=' ? '==' : operator, value })),
-  fc.tuple(fc.integer({ min: 20_000, max: 30_000 }), fc.integer({ min: 30_000, max: 40_000 })).map(([lo, hi]) => ({ task: 'resize', parameter: 'height', operator: 'between', value: [lo, hi] })),
+  fc
+    .tuple(fc.integer({ min: 20_000, max: 30_000 }), fc.integer({ min: 30_000, max: 40_000 }))
+    .map(([lo, hi]) => ({ task: 'resize', parameter: 'height', operator: 'between', value: [lo, hi] })),
 )
 
 /** A body shaped like POST /strikes, each field present or not, each possibly wrong. */
@@ -228,17 +296,56 @@ export const pathSegment = fc.oneof(
   { weight: 2, arbitrary: anyString(30).map((s) => s.replace(/[\ud800-\udfff]/g, '')) },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('..', '.', '%2e%2e', '..%2f..%2fetc%2fpasswd', 'a%2Fb', '%00', '%', '%zz', '%E0%A4%A', '%FF%FE', '%C0%AF', '%ED%A0%80', 'a;b', 'k?x=1', 'k#frag', '%20', 'a//b', '.%2e/x'),
+    arbitrary: fc.constantFrom(
+      '..',
+      '.',
+      '%2e%2e',
+      '..%2f..%2fetc%2fpasswd',
+      'a%2Fb',
+      '%00',
+      '%',
+      '%zz',
+      '%E0%A4%A',
+      '%FF%FE',
+      '%C0%AF',
+      '%ED%A0%80',
+      'a;b',
+      'k?x=1',
+      'k#frag',
+      '%20',
+      'a//b',
+      '.%2e/x',
+    ),
   },
   { weight: 1, arbitrary: fc.integer({ min: 150, max: 3000 }).map((n) => 'k'.repeat(n)) },
 )
 
 /** Authorization headers: valid tokens, odd casing and spacing, garbage. */
 export const authorization = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom('Bearer fuzz-ops-token', 'Bearer fuzz-enqueue-token', 'Bearer fuzz-read-token', 'bEaReR fuzz-ops-token', 'Bearer   fuzz-read-token  ') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      'Bearer fuzz-ops-token',
+      'Bearer fuzz-enqueue-token',
+      'Bearer fuzz-read-token',
+      'bEaReR fuzz-ops-token',
+      'Bearer   fuzz-read-token  ',
+    ),
+  },
   {
     weight: 2,
-    arbitrary: fc.constantFrom('Bearer', 'Bearer ', 'Basic Zm9vOmJhcg==', 'fuzz-ops-token', 'Bearer fuzz-ops-token fuzz-ops-token', 'Bearer fuzz-ops-tokeN', 'Bearer fuzz-ops-toke', 'Bearerfuzz-ops-token', 'Token fuzz-ops-token', ''),
+    arbitrary: fc.constantFrom(
+      'Bearer',
+      'Bearer ',
+      'Basic Zm9vOmJhcg==',
+      'fuzz-ops-token',
+      'Bearer fuzz-ops-token fuzz-ops-token',
+      'Bearer fuzz-ops-tokeN',
+      'Bearer fuzz-ops-toke',
+      'Bearerfuzz-ops-token',
+      'Token fuzz-ops-token',
+      '',
+    ),
   },
   { weight: 2, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 60 }).map((s) => s.replace(/[\r\n]/g, '')) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 60 }).map((s) => `Bearer ${s.replace(/[\r\n]/g, '')}`) },
@@ -270,14 +377,43 @@ export const contentType = fc.oneof(
 /** Query strings: nothing, the usual, pollution attempts, and anything. */
 export const queryString = fc.oneof(
   fc.constant(''),
-  fc.constantFrom('?', '?a=1', '?a=1&a=2', '?__proto__[polluted]=1', '?constructor[prototype][polluted]=1', '?__proto__.polluted=1', '?token=fuzz-ops-token', '?%', '?%zz=%E0%A4', '?a=' + 'b'.repeat(3000), '?&&&=&='),
+  fc.constantFrom(
+    '?',
+    '?a=1',
+    '?a=1&a=2',
+    '?__proto__[polluted]=1',
+    '?constructor[prototype][polluted]=1',
+    '?__proto__.polluted=1',
+    '?token=fuzz-ops-token',
+    '?%',
+    '?%zz=%E0%A4',
+    '?a=' + 'b'.repeat(3000),
+    '?&&&=&=',
+  ),
   anyString(40).map((s) => `?${encodeURIComponent(s.replace(/[\ud800-\udfff]/g, ''))}`),
   fc.string({ unit: 'grapheme-ascii', maxLength: 40 }).map((s) => `?${s.replace(/#/g, '')}`),
 )
 
 /** Extra headers, as a client might send them; never CR or LF (no transport could carry those). */
 export const extraHeaders = fc.dictionary(
-  fc.oneof(fc.constantFrom('accept', 'accept-encoding', 'x-forwarded-for', 'host', 'content-length', 'transfer-encoding', 'expect', 'cookie', 'x-request-id', 'accept-version'), fc.stringMatching(/^x-[a-z0-9-]{1,12}$/)),
-  fc.oneof(fc.string({ unit: 'binary-ascii', maxLength: 40 }).map((s) => s.replaceAll('\r', '').replaceAll('\n', '').replaceAll('\u0000', '')), fc.constantFrom('gzip', '100-continue', 'chunked', '0', '-1', '99999999', 'identity')),
+  fc.oneof(
+    fc.constantFrom(
+      'accept',
+      'accept-encoding',
+      'x-forwarded-for',
+      'host',
+      'content-length',
+      'transfer-encoding',
+      'expect',
+      'cookie',
+      'x-request-id',
+      'accept-version',
+    ),
+    fc.stringMatching(/^x-[a-z0-9-]{1,12}$/),
+  ),
+  fc.oneof(
+    fc.string({ unit: 'binary-ascii', maxLength: 40 }).map((s) => s.replaceAll('\r', '').replaceAll('\n', '').replaceAll('\u0000', '')),
+    fc.constantFrom('gzip', '100-continue', 'chunked', '0', '-1', '99999999', 'identity'),
+  ),
   { maxKeys: 3 },
 )

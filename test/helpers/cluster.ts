@@ -58,7 +58,16 @@ export async function startCluster(): Promise<TestCluster> {
       // the cluster bus port defaults to port + 10000, which may be taken or past 65535: pick it too
       const busPort = await freePort()
       servers.push(
-        await startRedisServer(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', '5000']),
+        await startRedisServer([
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-node-timeout',
+          '5000',
+        ]),
       )
     }
     const ports = servers.map((server) => server.port)

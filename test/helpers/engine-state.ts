@@ -32,7 +32,11 @@ export async function rejectsWith(t: Asserts, action: () => Promise<unknown>, co
 }
 
 /** Asserts that the shadow holds no key at all in Redis. */
-export async function assertNoKeys(t: Asserts & { same(a: unknown, b: unknown, m: string): unknown }, shadow: Shadow, what = 'nothing was written to Redis'): Promise<void> {
+export async function assertNoKeys(
+  t: Asserts & { same(a: unknown, b: unknown, m: string): unknown },
+  shadow: Shadow,
+  what = 'nothing was written to Redis',
+): Promise<void> {
   t.same(await shadowKeysIn(shadow.name), [], what)
 }
 

@@ -128,7 +128,10 @@ export async function spawnChildWorker(t: TestLike, options: ChildWorkerOptions)
           if (found !== undefined) finish(() => resolve(found))
           else if (exited) finish(() => reject(new Error(`child worker exited before printing ${pattern}; stderr: ${stderr.join('')}`)))
         }
-        const timer = setTimeout(() => finish(() => reject(new Error(`child worker did not print ${pattern} in ${timeoutMs} ms; stderr: ${stderr.join('')}`))), timeoutMs)
+        const timer = setTimeout(
+          () => finish(() => reject(new Error(`child worker did not print ${pattern} in ${timeoutMs} ms; stderr: ${stderr.join('')}`))),
+          timeoutMs,
+        )
         const finish = (settle: () => void) => {
           clearTimeout(timer)
           listeners.delete(check)

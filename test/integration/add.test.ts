@@ -7,7 +7,19 @@ import { Type } from '@sinclair/typebox'
 import { defineTask, type AddOptions, type Execution, type Replacement } from '../../src/index.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 import { newTaskKey, storedKey } from '../../src/redis/keys.js'
-import { addScript, storedStates, assertNoKeys, gate, heardEvents, rawRecord, rejectsWith, runInBackground, scheduled, streamLength, type AddScriptTask } from '../helpers/engine-state.js'
+import {
+  addScript,
+  storedStates,
+  assertNoKeys,
+  gate,
+  heardEvents,
+  rawRecord,
+  rejectsWith,
+  runInBackground,
+  scheduled,
+  streamLength,
+  type AddScriptTask,
+} from '../helpers/engine-state.js'
 
 t.teardown(closeAdmin)
 
@@ -121,7 +133,7 @@ t.test('bad options are rejected with SHADOWS_ERR_VALIDATION and nothing is writ
 t.test('a key of exactly 200 allowed chars is accepted', async (t) => {
   const { task } = greeter()
   const shadow = makeShadow(t)
-  const key = ('aZ09._:@-'.repeat(23)).slice(0, 200)
+  const key = 'aZ09._:@-'.repeat(23).slice(0, 200)
   t.equal(key.length, 200)
   const execution = await shadow.add(task, { key, delay: 60_000 })({ name: 'x' })
   t.equal(execution.key, key)
@@ -409,7 +421,7 @@ t.test('adds made together go out together, each judged alone and in order', asy
   const lastAdd = closing.add(task, { key: 'last' })({ name: 'last' })
   await closing.close()
   t.equal((await lastAdd).state, 'queued')
-  t.equal((await shadow.redis.hget(closing.keys.task('last'), 'state')), 'queued', 'and is in Redis')
+  t.equal(await shadow.redis.hget(closing.keys.task('last'), 'state'), 'queued', 'and is in Redis')
 })
 
 t.test('adds and replaces made together keep their order', async (t) => {
@@ -440,9 +452,13 @@ t.test('a UUID key is stored compact in Redis; every API answer still shows the 
   const later = await shadow.add(noted, { key: uuid, delay: 60_000 })({})
   t.equal(later.key, uuid)
   t.same(Object.keys(await scheduled(shadow)), [compact], 'the schedule holds the compact form')
-  t.equal((await adminRedis().hget(`{${shadow.name}}:task:${compact}`, 'state')), 'scheduled', 'so does the record key')
+  t.equal(await adminRedis().hget(`{${shadow.name}}:task:${compact}`, 'state'), 'scheduled', 'so does the record key')
   t.equal((await shadow.get(uuid))?.key, uuid, 'get answers with the UUID')
-  t.same((await shadow.snapshot()).scheduled.map((s) => s.key), [uuid], 'snapshot lists the UUID')
+  t.same(
+    (await shadow.snapshot()).scheduled.map((s) => s.key),
+    [uuid],
+    'snapshot lists the UUID',
+  )
   t.equal((await shadow.add(noted, { key: uuid })({})).duplicate, true, 'the UUID finds its task again')
   t.equal((await shadow.cancel(uuid)).key, uuid, 'cancel finds it')
 
@@ -489,7 +505,11 @@ t.test('two replaces of one key in one call wake the schedulers for the one that
     shadow.replace(task, { key: 'moving', when: new Date(soon + 1000) })({ name: 'b' }),
   ])
   await waitFor(() => heard.some((m) => m.startsWith('due ')), 2000, 'a wake-up')
-  t.same(heard.filter((m) => m.startsWith('due ')), [`due ${soon + 1000}`], 'the wake-up names the due time that stands')
+  t.same(
+    heard.filter((m) => m.startsWith('due ')),
+    [`due ${soon + 1000}`],
+    'the wake-up names the due time that stands',
+  )
 })
 
 t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only when it holds the next task due', async (t) => {
@@ -502,7 +522,10 @@ t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only wh
 
   // later than the head: stored, nobody woken
   const later = await shadow.addBatch(Array.from({ length: 700 }, (_, i) => ({ task, params: { name: `l${i}` }, when: new Date(base + 1000 + i) })))
-  t.ok(later.every((r) => r.ok && r.execution.state === 'scheduled'), 'every later task scheduled')
+  t.ok(
+    later.every((r) => r.ok && r.execution.state === 'scheduled'),
+    'every later task scheduled',
+  )
   const redis = adminRedis()
   for (const [i, r] of later.entries()) {
     if (!r.ok) continue
@@ -518,7 +541,10 @@ t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only wh
     { task, params: { name: 'e2' }, key: 'named', when: new Date(base + 6000) },
     { task, params: { name: 'e3' }, when: new Date(base - 400) },
   ])
-  t.ok(earlier.every((r) => r.ok), 'all four stored')
+  t.ok(
+    earlier.every((r) => r.ok),
+    'all four stored',
+  )
   await waitFor(() => heard.length === 2, 2000, 'a second wake-up')
   t.same(heard, [`due ${base}`, `due ${base - 500}`], 'woken for the head, then for the batch task due before it')
   t.equal(await redis.zscore(shadow.keys.schedule, 'named'), String(base + 6000), 'a named key among them scheduled too')

@@ -148,7 +148,12 @@ t.test('a cancelled key can be added again and then runs', async (t) => {
 })
 
 t.test('cancelling a completed, failed or struck task: SHADOWS_ERR_ALREADY_FINISHED', async (t) => {
-  const ok = defineTask({ name: 'ok', async run() { return 1 } })
+  const ok = defineTask({
+    name: 'ok',
+    async run() {
+      return 1
+    },
+  })
   const bad = defineTask({
     name: 'bad',
     async run() {

@@ -39,11 +39,7 @@ t.test('workers() lists live workers with their details; a closed worker drops o
 
   // the running count follows what the worker runs
   await shadow.add(alpha, { key: 'held' })({})
-  await waitFor(
-    async () => (await shadow.workers()).find((w) => w.name === 'inspect-1')?.running === 1,
-    5000,
-    'inspect-1 shows 1 running',
-  )
+  await waitFor(async () => (await shadow.workers()).find((w) => w.name === 'inspect-1')?.running === 1, 5000, 'inspect-1 shows 1 running')
   const firstSeen = (await shadow.workers()).find((w) => w.name === 'inspect-1')?.lastSeen.getTime() ?? 0
   await waitFor(
     async () => ((await shadow.workers()).find((w) => w.name === 'inspect-1')?.lastSeen.getTime() ?? 0) > firstSeen,
@@ -145,10 +141,14 @@ t.test('snapshot() counts and lists scheduled, queued and running tasks', async 
 
   // once the slow tasks are let go, everything due drains and only the future ones remain
   hold.open()
-  await waitFor(async () => {
-    const s = await shadow.snapshot()
-    return s.counts.running === 0 && s.counts.queued === 0
-  }, 5000, 'drained')
+  await waitFor(
+    async () => {
+      const s = await shadow.snapshot()
+      return s.counts.running === 0 && s.counts.queued === 0
+    },
+    5000,
+    'drained',
+  )
   const after = await shadow.snapshot()
   t.same(after.counts, { scheduled: 3, queued: 0, running: 0 })
   t.same(after.byTask, { later: { scheduled: 3, queued: 0, running: 0 } })
@@ -167,7 +167,10 @@ t.test('snapshot() lists the first 100 scheduled tasks by due time and counts th
     return { task: later, key: `s-${n}`, when: new Date(base + n * 1000) }
   })
   const results = await shadow.addBatch(items)
-  t.ok(results.every((r) => r.ok && r.execution.state === 'scheduled'), 'all 150 scheduled')
+  t.ok(
+    results.every((r) => r.ok && r.execution.state === 'scheduled'),
+    'all 150 scheduled',
+  )
   const snap = await shadow.snapshot()
   t.same(snap.counts, { scheduled: 150, queued: 0, running: 0 })
   t.same(snap.byTask, { later: { scheduled: 150, queued: 0, running: 0 } })

@@ -143,7 +143,12 @@ t.test('a task that throws ends failed with the error class name and message', a
 })
 
 t.test('executionTtl sets how long a finished record is kept', async (t) => {
-  const ok = defineTask({ name: 'ok', async run() { return 'fine' } })
+  const ok = defineTask({
+    name: 'ok',
+    async run() {
+      return 'fine'
+    },
+  })
   const bad = defineTask({
     name: 'bad',
     async run() {
@@ -165,7 +170,12 @@ t.test('executionTtl sets how long a finished record is kept', async (t) => {
 })
 
 t.test('executionTtl 0 keeps nothing of a finished task', async (t) => {
-  const ok = defineTask({ name: 'ok', async run() { return 'fine' } })
+  const ok = defineTask({
+    name: 'ok',
+    async run() {
+      return 'fine'
+    },
+  })
   const bad = defineTask({
     name: 'bad',
     async run() {

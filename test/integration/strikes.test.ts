@@ -214,11 +214,7 @@ t.test('at execution: queued and scheduled tasks struck before they run end stru
   const worker = makeWorker(t, shadow, [send, bill, ping])
   await worker.runUntilFinished()
 
-  t.same(
-    ran.map((r) => r.params.customer ?? r.task).sort(),
-    [8, 'ping'].sort(),
-    'only the tasks not struck ran',
-  )
+  t.same(ran.map((r) => r.params.customer ?? r.task).sort(), [8, 'ping'].sort(), 'only the tasks not struck ran')
   for (const key of ['queued-7', 'scheduled-7', 'whole']) {
     const info = await shadow.get(key)
     t.equal(info?.state, 'struck', `${key} ends struck`)
@@ -276,11 +272,7 @@ t.test('restore does not revive skipped tasks; tasks added after restore run', a
   const again = await shadow.add(send, { key: 'before' })({ customer: 6 })
   t.equal(again.duplicate, false, 'the key of a struck task can be used again')
   await worker.runUntilFinished()
-  t.same(
-    ran.map((r) => r.params.customer).sort(),
-    [5, 6],
-    'tasks added after restore run',
-  )
+  t.same(ran.map((r) => r.params.customer).sort(), [5, 6], 'tasks added after restore run')
   t.equal((await shadow.get('after'))?.state, 'completed')
   t.equal((await shadow.get('before'))?.state, 'completed')
 })

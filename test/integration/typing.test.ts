@@ -62,5 +62,9 @@ t.test('without the @ts-expect-error markers, exactly the marked lines fail to c
     else elsewhere.push(text)
   }
   t.same(elsewhere, [], 'no errors outside the fixture')
-  t.same([...failing].sort((a, b) => a - b), expected, 'errors on exactly the marked lines')
+  t.same(
+    [...failing].sort((a, b) => a - b),
+    expected,
+    'errors on exactly the marked lines',
+  )
 })

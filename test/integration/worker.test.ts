@@ -55,14 +55,21 @@ t.test('two workers on one shadow share the load; every task runs exactly once',
   t.teardown(() => other.close())
   const keys = Array.from({ length: 200 }, (_, i) => `task-${i}`)
   const results = await shadow.addBatch(keys.map((key, i) => ({ task: work, key, params: { i } })))
-  t.ok(results.every((r) => r.ok), 'all 200 added')
+  t.ok(
+    results.every((r) => r.ok),
+    'all 200 added',
+  )
 
   const a = makeWorker(t, shadow, [work], { name: 'worker-a', concurrency: 5 })
   const b = makeWorker(t, other, [work], { name: 'worker-b', concurrency: 5 })
   await Promise.all([a.runUntilFinished(), b.runUntilFinished()])
 
   t.equal(runs.size, 200, 'every key ran')
-  t.same([...runs.values()].filter((n) => n !== 1), [], 'no key ran twice')
+  t.same(
+    [...runs.values()].filter((n) => n !== 1),
+    [],
+    'no key ran twice',
+  )
   t.ok((byWorker.get('worker-a') ?? 0) > 0, `worker a ran some (${byWorker.get('worker-a')})`)
   t.ok((byWorker.get('worker-b') ?? 0) > 0, `worker b ran some (${byWorker.get('worker-b')})`)
   t.equal((byWorker.get('worker-a') ?? 0) + (byWorker.get('worker-b') ?? 0), 200)
@@ -116,7 +123,10 @@ t.test('two shadows on one Redis never touch each other', async (t) => {
   const workerB = makeWorker(t, b, [job], { name: 'only-b' })
   const runningB = workerB.run()
   await waitFor(async () => (await b.workers()).some((w) => w.name === 'only-b'), 5000, 'worker on b listed')
-  t.notOk((await a.workers()).some((w) => w.name === 'only-b'), 'the worker on b is not listed under a')
+  t.notOk(
+    (await a.workers()).some((w) => w.name === 'only-b'),
+    'the worker on b is not listed under a',
+  )
   await waitFor(async () => (await b.snapshot()).counts.queued === 0, 5000, 'b drained')
   await workerB.close()
   await runningB

@@ -33,7 +33,14 @@ t.test('path traversal and bad bytes under /docs/static/ are 4xx in the one erro
   const { app } = await makeApp(t, { logger })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as AddressInfo
-  const paths = ['/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/.%2e/x', '/docs/static/..%5c..%5cpackage.json', '/docs/static/%2e%2e', '/docs/static/a%00b']
+  const paths = [
+    '/docs/static/../../package.json',
+    '/docs/static/%2e%2e/%2e%2e/package.json',
+    '/docs/static/.%2e/x',
+    '/docs/static/..%5c..%5cpackage.json',
+    '/docs/static/%2e%2e',
+    '/docs/static/a%00b',
+  ]
   for (const path of paths) {
     const answer = await get(port, path)
     t.ok(answer.statusCode >= 400 && answer.statusCode < 500, `${path}: a 4xx (${answer.statusCode})`)

@@ -85,7 +85,11 @@ t.test('shadows add against a Redis it cannot use fails with one clear line, wit
   const hung = await runBounded(cli, ['add', 'greet', '--url', `redis://127.0.0.1:${silent}`])
   t.ok(hung, 'a port that never answers: it exited')
   t.equal(hung?.code, 1, 'with code 1')
-  t.match(hung?.stderr, /SHADOWS_ERR_UNAVAILABLE: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: no answer within \d+ ms/, `saying it got no answer in time (${hung?.stderr.trim()})`)
+  t.match(
+    hung?.stderr,
+    /SHADOWS_ERR_UNAVAILABLE: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: no answer within \d+ ms/,
+    `saying it got no answer in time (${hung?.stderr.trim()})`,
+  )
 
   const redis = await startRedisServer()
   t.teardown(() => redis.stop())

@@ -48,14 +48,25 @@ t.test('a rotated password: nothing logs it, and each part says the credentials 
 
   /** Resolves once `p` logged a refused AUTH (whatever words it chose for it). */
   const refusedIn = (p: CliProcess) =>
-    waitFor(() => logLines(p.stdout()).some((entry) => /WRONGPASS/.test(JSON.stringify(entry.err ?? ''))), 15_000, `a refused AUTH in the log of ${p.child.spawnargs[2]}`)
+    waitFor(
+      () => logLines(p.stdout()).some((entry) => /WRONGPASS/.test(JSON.stringify(entry.err ?? ''))),
+      15_000,
+      `a refused AUTH in the log of ${p.child.spawnargs[2]}`,
+    )
   await refusedIn(gateway)
   await refusedIn(worker)
   const refusedWarning = (p: CliProcess) => logLines(p.stdout()).some((entry) => entry.level === 40 && String(entry.msg).includes(REFUSED))
   t.ok(refusedWarning(gateway), `the gateway warns "${REFUSED}"`)
   t.ok(refusedWarning(worker), `the worker warns "${REFUSED}"`)
   t.notOk(
-    [gateway, worker].some((p) => /cannot reach redis|unreachable/i.test(logLines(p.stdout()).filter((e) => /WRONGPASS/.test(JSON.stringify(e.err ?? ''))).map((e) => e.msg).join('\n'))),
+    [gateway, worker].some((p) =>
+      /cannot reach redis|unreachable/i.test(
+        logLines(p.stdout())
+          .filter((e) => /WRONGPASS/.test(JSON.stringify(e.err ?? '')))
+          .map((e) => e.msg)
+          .join('\n'),
+      ),
+    ),
     'and not that Redis is unreachable',
   )
   const posted = await postJson(`${base}/tasks`, { task: 'greet', params: { name: 'John' } })
@@ -85,10 +96,12 @@ t.test('a rotated password: nothing logs it, and each part says the credentials 
   // the library: the error the caller gets, and what the caller's own logger makes of it
   const logs = captureLogs('debug')
   const shadow = new Shadow({ name: uniqueName('sec'), url: `redis://:${oldPassword}@${at}`, logger: logs.logger })
-  const failed = await shadow.add('greet')({ name: 'x' }).then(
-    () => undefined,
-    (err: unknown) => err,
-  )
+  const failed = await shadow
+    .add('greet')({ name: 'x' })
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    )
   t.ok(failed instanceof Error, 'an add with the old password rejects')
   logs.logger.error({ err: failed }, 'the caller logs what it caught')
   const thrown = `${inspect(failed, { depth: 10 })}\n${JSON.stringify(failed)}`

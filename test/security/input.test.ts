@@ -18,7 +18,9 @@ t.test('the keys . and .. are refused: a client would turn /tasks/.. into /', as
   const shadow = makeShadow(t)
   for (const key of ['.', '..']) {
     t.equal(isValidKey(key), false, `${key} is not a valid key`)
-    const err = await shadow.add('anything', { key })({}).catch((e: unknown) => e)
+    const err = await shadow
+      .add('anything', { key })({})
+      .catch((e: unknown) => e)
     t.ok(isShadowsError(err, 'SHADOWS_ERR_VALIDATION'), `add with key ${key} is refused`)
   }
   for (const key of ['...', '.a', 'a..b', '..a']) t.equal(isValidKey(key), true, `${key} is still a valid key`)
@@ -33,7 +35,12 @@ t.test('RFC 3339 hours run 00-23: T24:00:00 is refused, not rolled into the next
   }
   t.equal(parseWhen('2030-01-01T23:59:59.999Z'), Date.UTC(2030, 0, 1, 23, 59, 59, 999), 'the last millisecond of a day is fine')
   const { app } = await makeApp(t)
-  const answer = await app.inject({ method: 'POST', url: '/tasks', headers: JSON_TYPE, payload: { task: 'greet', params: { name: 'a' }, when: '2030-01-01T24:00:00Z' } })
+  const answer = await app.inject({
+    method: 'POST',
+    url: '/tasks',
+    headers: JSON_TYPE,
+    payload: { task: 'greet', params: { name: 'a' }, when: '2030-01-01T24:00:00Z' },
+  })
   const body = assertError(t, answer, 400, 'SHADOWS_ERR_VALIDATION', 'POST /tasks at T24:00:00')
   t.match(body.message, /00-23|hour/, 'the message says what is wrong')
 })
@@ -42,7 +49,11 @@ t.test('0000-02-29 is a real day (year 0 is a leap year); 0100-02-29 is not', as
   const yearZero = new Date(0)
   yearZero.setUTCFullYear(0, 1, 29)
   t.equal(parseWhen('0000-02-29T00:00:00Z'), yearZero.getTime(), '0000-02-29 is accepted as that day')
-  t.throws(() => parseWhen('0100-02-29T00:00:00Z'), { code: 'SHADOWS_ERR_VALIDATION' }, '0100-02-29 is refused (1900 rules do not apply, 100 is not a leap year either)')
+  t.throws(
+    () => parseWhen('0100-02-29T00:00:00Z'),
+    { code: 'SHADOWS_ERR_VALIDATION' },
+    '0100-02-29 is refused (1900 rules do not apply, 100 is not a leap year either)',
+  )
   t.throws(() => parseWhen('0001-02-29T00:00:00Z'), { code: 'SHADOWS_ERR_VALIDATION' }, '0001-02-29 is refused')
   t.ok(Number.isFinite(parseWhen('0004-02-29T00:00:00Z')), '0004-02-29 is accepted')
   t.ok(Number.isFinite(parseWhen('0400-02-29T00:00:00Z')), '0400-02-29 is accepted')

@@ -55,9 +55,13 @@ async function storeRaw(name: string, task: string, key: string, state: 'schedul
 t.test('a task named after a prototype member is refused by the library and the CLI, and nothing is stored', async (t) => {
   const shadow = makeShadow(t)
   for (const task of REFUSED) {
-    const err = await shadow.add(task, { delay: 3_600_000 })({}).catch((e: unknown) => e)
+    const err = await shadow
+      .add(task, { delay: 3_600_000 })({})
+      .catch((e: unknown) => e)
     t.ok(isShadowsError(err, 'SHADOWS_ERR_VALIDATION'), `add(${task}) is refused`)
-    const replaced = await shadow.replace(task, { key: 'k', delay: 1000 })({}).catch((e: unknown) => e)
+    const replaced = await shadow
+      .replace(task, { key: 'k', delay: 1000 })({})
+      .catch((e: unknown) => e)
     t.ok(isShadowsError(replaced, 'SHADOWS_ERR_VALIDATION'), `replace(${task}) is refused`)
     const batch = await shadow.addBatch([{ task, params: {} }])
     t.ok(!batch[0]?.ok && batch[0]?.error.code === 'SHADOWS_ERR_VALIDATION', `a batch item named ${task} is refused`)
@@ -80,7 +84,9 @@ t.test('params holding a key that rewrites a prototype are refused at add time',
     JSON.parse('{"list": [{"constructor": {"prototype": {"polluted": true}}}]}'),
   ] as Record<string, unknown>[]
   for (const params of hostile) {
-    const err = await shadow.add('anything', { delay: 1000 })(params).catch((e: unknown) => e)
+    const err = await shadow
+      .add('anything', { delay: 1000 })(params)
+      .catch((e: unknown) => e)
     t.ok(isShadowsError(err, 'SHADOWS_ERR_INVALID_PARAMS'), `refused: ${JSON.stringify(params)}`)
   }
   const ok = await shadow.add('anything', { delay: 1000 })({ constructor: 'a name', toString: 1, valueOf: [1] })
@@ -150,7 +156,12 @@ t.test('property: prototype-ish names and keys through every path that builds an
   const registered: Shadow = makeShadow(t, { tasks: [probe] })
   const name = fc.constantFrom(...PROTOTYPE_NAMES)
   const nested = fc.letrec((tie) => ({
-    value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 1 }), fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(name, tie('value'), { maxKeys: 3 })),
+    value: fc.oneof(
+      { depthSize: 'small' },
+      fc.jsonValue({ maxDepth: 1 }),
+      fc.array(tie('value'), { maxLength: 3 }),
+      fc.dictionary(name, tie('value'), { maxKeys: 3 }),
+    ),
   })).value
   // the model: what the snapshot must count, by task name, in a Map (at most one at a time)
   const model = new Map<string, number>()
@@ -165,7 +176,10 @@ t.test('property: prototype-ish names and keys through every path that builds an
       for (const target of [shadow, registered]) {
         const outcome = await target
           .add(target === registered ? 'probe' : task, { key, delay: 3_600_000 })(params)
-          .then(() => 'stored', (err: unknown) => (isShadowsError(err) ? err.code : `threw ${String(err)}`))
+          .then(
+            () => 'stored',
+            (err: unknown) => (isShadowsError(err) ? err.code : `threw ${String(err)}`),
+          )
         const taskRefused = target === shadow && REFUSED.includes(task)
         const expected = taskRefused ? 'SHADOWS_ERR_VALIDATION' : hostileParams ? 'SHADOWS_ERR_INVALID_PARAMS' : 'stored'
         if (outcome !== expected) throw new Error(`add(${target === shadow ? task : 'probe'}, ${JSON.stringify(params)}): ${outcome}, expected ${expected}`)

@@ -36,7 +36,14 @@ t.test('without tokens, a Host that is not a loopback name is refused and nothin
 t.test('without tokens, a browser Origin other than the gateway itself is refused', async (t) => {
   const { app, name } = await makeApp(t)
   const host = '127.0.0.1:8080'
-  for (const origin of ['http://attacker.example', 'http://attacker.example:8080', 'null', 'http://127.0.0.1:9999', 'https://127.0.0.1:8080', 'http://localhost:8080']) {
+  for (const origin of [
+    'http://attacker.example',
+    'http://attacker.example:8080',
+    'null',
+    'http://127.0.0.1:9999',
+    'https://127.0.0.1:8080',
+    'http://localhost:8080',
+  ]) {
     const answer = await app.inject({ method: 'POST', url: '/tasks', headers: { ...JSON_TYPE, host, origin }, payload: ADD })
     const body = assertError(t, answer, 403, 'SHADOWS_ERR_FORBIDDEN', `Origin: ${origin}`)
     t.match(body.message, /Origin/, 'the message names the Origin header')
@@ -57,7 +64,7 @@ t.test('with tokens, the token decides whatever the Host and Origin', async (t) 
   assertError(t, await app.inject({ method: 'POST', url: '/tasks', headers: anonymous, payload: ADD }), 401, 'SHADOWS_ERR_UNAUTHORIZED')
 })
 
-t.test('over a real socket, a rebound Host gets a 403 and the gateway\'s own address a 202', async (t) => {
+t.test("over a real socket, a rebound Host gets a 403 and the gateway's own address a 202", async (t) => {
   const { app } = await makeApp(t)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as AddressInfo

@@ -54,7 +54,10 @@ t.test('errors: URLs in any text property, and errors held by others', async (t)
 
 t.test("serializers: a logger's own err serializer runs after the redaction", async (t) => {
   const lines: string[] = []
-  const base = pino({ serializers: { err: (err: Error & { command?: { args: unknown[] } }) => ({ custom: true, args: err.command?.args }) } }, { write: (line: string) => lines.push(line) })
+  const base = pino(
+    { serializers: { err: (err: Error & { command?: { args: unknown[] } }) => ({ custom: true, args: err.command?.args }) } },
+    { write: (line: string) => lines.push(line) },
+  )
   const logger = base.child({}, { serializers: redactingSerializers(base) })
   logger.warn({ err: replyError('WRONGPASS', 'auth', [SECRET]) }, 'refused')
   const entry = JSON.parse(lines[0] ?? '{}') as { err?: { custom?: boolean; args?: unknown[] } }

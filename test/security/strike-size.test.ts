@@ -39,8 +39,18 @@ t.test('library: a value past the limit is refused, naming the limit; one at the
     t.match(err?.message, /1024 bytes/, `${what}: the message says the limit`)
   }
   const wideBetween = ['a', stringOfJsonBytes(MAX_STRIKE_VALUE_BYTES)]
-  await rejectsCode(t, shadow.strike({ parameter: 'customer', operator: 'between', value: wideBetween }), 'SHADOWS_ERR_VALIDATION', 'between: [lo, hi] counts as a whole')
-  await rejectsCode(t, shadow.restore({ parameter: 'customer', value: 'x'.repeat(4096) }), 'SHADOWS_ERR_VALIDATION', 'restore by an oversized rule: refused too')
+  await rejectsCode(
+    t,
+    shadow.strike({ parameter: 'customer', operator: 'between', value: wideBetween }),
+    'SHADOWS_ERR_VALIDATION',
+    'between: [lo, hi] counts as a whole',
+  )
+  await rejectsCode(
+    t,
+    shadow.restore({ parameter: 'customer', value: 'x'.repeat(4096) }),
+    'SHADOWS_ERR_VALIDATION',
+    'restore by an oversized rule: refused too',
+  )
   await nothingStored(t, shadow.name, 'after the refusals')
 
   const atLimit = stringOfJsonBytes(MAX_STRIKE_VALUE_BYTES)

@@ -4,16 +4,7 @@
  */
 import t from 'tap'
 import { STRIKE_OPERATORS, ShadowsError } from '../../src/index.js'
-import {
-  StrikeSet,
-  canonicalJson,
-  normalizeStrike,
-  strikeId,
-  strikeMatches,
-  type JsonValue,
-  type Strike,
-  type StrikeOperator,
-} from '../../src/core/strikes.js'
+import { StrikeSet, canonicalJson, normalizeStrike, strikeId, strikeMatches, type JsonValue, type Strike, type StrikeOperator } from '../../src/core/strikes.js'
 import { throwsCode } from '../helpers/engine-rules.js'
 
 type Rule = Omit<Strike, 'id' | 'createdAt'>
@@ -265,7 +256,8 @@ t.test('values of different JSON types never match, whatever the operator', asyn
   rulesByType.push(['between numbers', rule('between', [0, 2])])
   rulesByType.push(['between strings', rule('between', ['0', '2'])])
   for (const [label, r] of rulesByType) {
-    const ruleType = r.operator === 'between' ? typeof (r.value as JsonValue[])[0] : r.value === null ? 'null' : Array.isArray(r.value) ? 'array' : typeof r.value
+    const ruleType =
+      r.operator === 'between' ? typeof (r.value as JsonValue[])[0] : r.value === null ? 'null' : Array.isArray(r.value) ? 'array' : typeof r.value
     for (const [type, actual] of Object.entries(SAMPLES)) {
       if (type === ruleType) continue
       t.equal(hits(r, actual), false, `${label} does not match a ${type} (${JSON.stringify(actual)})`)

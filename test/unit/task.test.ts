@@ -101,26 +101,53 @@ t.test('defineTask: perpetual and cron tasks', async (t) => {
 
 t.test('retryDelay: fixed backoff waits delay each time', async (t) => {
   const fixed = { attempts: 10, delay: 250, backoff: 'fixed', maxDelay: Number.MAX_SAFE_INTEGER } as const
-  t.same([1, 2, 3, 4, 9].map((n) => retryDelay(fixed, n)), [250, 250, 250, 250, 250])
+  t.same(
+    [1, 2, 3, 4, 9].map((n) => retryDelay(fixed, n)),
+    [250, 250, 250, 250, 250],
+  )
   const zero = { attempts: 3, delay: 0, backoff: 'fixed', maxDelay: Number.MAX_SAFE_INTEGER } as const
-  t.same([1, 2].map((n) => retryDelay(zero, n)), [0, 0])
+  t.same(
+    [1, 2].map((n) => retryDelay(zero, n)),
+    [0, 0],
+  )
   const viaDefine = defineTask({ name: 'f', run, retry: { attempts: 4, delay: 300 } }).retry
   t.ok(viaDefine)
-  if (viaDefine) t.same([1, 2, 3].map((n) => retryDelay(viaDefine, n)), [300, 300, 300], 'backoff defaults to fixed')
+  if (viaDefine)
+    t.same(
+      [1, 2, 3].map((n) => retryDelay(viaDefine, n)),
+      [300, 300, 300],
+      'backoff defaults to fixed',
+    )
   const defaults = defineTask({ name: 'g', run, retry: { attempts: 2 } }).retry
   if (defaults) t.equal(retryDelay(defaults, 1), 1000, 'delay defaults to 1000 ms')
 })
 
 t.test('retryDelay: exponential backoff doubles, capped by maxDelay', async (t) => {
   const uncapped = { attempts: 20, delay: 100, backoff: 'exponential', maxDelay: Number.MAX_SAFE_INTEGER } as const
-  t.same([1, 2, 3, 4, 5, 10].map((n) => retryDelay(uncapped, n)), [100, 200, 400, 800, 1600, 51_200], 'delay * 2^(n-1)')
+  t.same(
+    [1, 2, 3, 4, 5, 10].map((n) => retryDelay(uncapped, n)),
+    [100, 200, 400, 800, 1600, 51_200],
+    'delay * 2^(n-1)',
+  )
   const capped = { attempts: 20, delay: 100, backoff: 'exponential', maxDelay: 500 } as const
-  t.same([1, 2, 3, 4, 5, 15].map((n) => retryDelay(capped, n)), [100, 200, 400, 500, 500, 500], 'capped at maxDelay')
+  t.same(
+    [1, 2, 3, 4, 5, 15].map((n) => retryDelay(capped, n)),
+    [100, 200, 400, 500, 500, 500],
+    'capped at maxDelay',
+  )
   const exact = { attempts: 20, delay: 100, backoff: 'exponential', maxDelay: 400 } as const
-  t.same([3, 4].map((n) => retryDelay(exact, n)), [400, 400], 'a delay equal to maxDelay is kept')
+  t.same(
+    [3, 4].map((n) => retryDelay(exact, n)),
+    [400, 400],
+    'a delay equal to maxDelay is kept',
+  )
   const viaDefine = defineTask({ name: 'e', run, retry: { attempts: 6, delay: 40, backoff: 'exponential', maxDelay: 100 } }).retry
   t.ok(viaDefine)
-  if (viaDefine) t.same([1, 2, 3, 4, 5].map((n) => retryDelay(viaDefine, n)), [40, 80, 100, 100, 100])
+  if (viaDefine)
+    t.same(
+      [1, 2, 3, 4, 5].map((n) => retryDelay(viaDefine, n)),
+      [40, 80, 100, 100, 100],
+    )
   const huge = { attempts: 2000, delay: 1000, backoff: 'exponential', maxDelay: 60_000 } as const
   t.equal(retryDelay(huge, 1500), 60_000, 'a huge attempt number stays capped (no Infinity/NaN)')
 })

@@ -113,7 +113,12 @@ export async function dropShadow(url, name) {
 
 /** Empties a BullMQ queue and removes whatever its closing worker may have left (`bull:name:*`). */
 export async function deleteBullQueue(queue, url, name) {
-  await dropQueue(() => queue.obliterate({ force: true }), () => queue.close(), url, `bull:${escapeGlob(name)}:*`)
+  await dropQueue(
+    () => queue.obliterate({ force: true }),
+    () => queue.close(),
+    url,
+    `bull:${escapeGlob(name)}:*`,
+  )
 }
 
 /** The stream the XADD reference route (lib/server.mjs) writes to. */
@@ -148,7 +153,12 @@ export async function beeFill(queue, count, options) {
 
 /** Closes a Bee-Queue queue after deleting every key it made. */
 export async function deleteBeeQueue(queue, url, name) {
-  await dropQueue(() => queue.destroy(), () => queue.close(), url, `bq:${escapeGlob(name)}:*`)
+  await dropQueue(
+    () => queue.destroy(),
+    () => queue.close(),
+    url,
+    `bq:${escapeGlob(name)}:*`,
+  )
 }
 
 /** Empties a queue its own way, closes it, then deletes whatever keys match `pattern`. */

@@ -1,7 +1,23 @@
 // bulk enqueue: adding N immediate tasks through the library's batch add (addBatch, 1,000 per call,
 // one call at a time) vs BullMQ's Queue.addBulk and Bee-Queue's saveAll (same chunks); also single awaited adds (one at a
 // time) and 100 adds in flight. Nothing consumes the tasks; the keys are deleted afterwards.
-import { BULL_JOB_OPTIONS, beeFill, beeQueue, bullConnection, bullFill, deleteBeeQueue, deleteBullQueue, deleteShadowKeys, benchLogger, lib, noopTask, now, round, shadowsFill, within } from '../lib/common.mjs'
+import {
+  BULL_JOB_OPTIONS,
+  beeFill,
+  beeQueue,
+  bullConnection,
+  bullFill,
+  deleteBeeQueue,
+  deleteBullQueue,
+  deleteShadowKeys,
+  benchLogger,
+  lib,
+  noopTask,
+  now,
+  round,
+  shadowsFill,
+  within,
+} from '../lib/common.mjs'
 
 const CHUNK = 1000
 const IN_FLIGHT = 100
@@ -9,7 +25,9 @@ const IN_FLIGHT = 100
 export const scenario = {
   name: 'bulk',
   title: 'enqueue: batch add vs addBulk, single awaited adds, 100 in flight',
-  notes: [`bulk: batches of ${CHUNK} per call, one call at a time; shadows adds validate params against the task schema, BullMQ jobs carry removeOnComplete/removeOnFail.`],
+  notes: [
+    `bulk: batches of ${CHUNK} per call, one call at a time; shadows adds validate params against the task schema, BullMQ jobs carry removeOnComplete/removeOnFail.`,
+  ],
   cases({ quick, n }) {
     const sizes = quick ? { batch: 5_000, single: 1_000, inflight: 5_000 } : { batch: 50_000, single: 10_000, inflight: 50_000 }
     return ['batch', 'single', 'inflight'].map((mode) => ({

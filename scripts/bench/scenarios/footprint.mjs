@@ -1,7 +1,19 @@
 // footprint: a worker process from spawn to its first task (one task already queued) and its RSS
 // once idle; the gateway process from spawn to listening and its RSS once idle. References: a BullMQ
 // worker process, and a bare Fastify server process.
-import { BULL_JOB_OPTIONS, benchLogger, bullConnection, deleteBullQueue, deleteShadowKeys, dropShadow, lib, noopTask, now, round, sleep } from '../lib/common.mjs'
+import {
+  BULL_JOB_OPTIONS,
+  benchLogger,
+  bullConnection,
+  deleteBullQueue,
+  deleteShadowKeys,
+  dropShadow,
+  lib,
+  noopTask,
+  now,
+  round,
+  sleep,
+} from '../lib/common.mjs'
 import { forkHelper } from '../lib/processes.mjs'
 
 export const scenario = {

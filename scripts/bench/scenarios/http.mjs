@@ -20,7 +20,7 @@ export const scenario = {
   title: 'POST /tasks vs a BullMQ route, an XADD route and a bare Fastify route; POST /tasks/batch',
   notes: [
     `http: autocannon in the measuring process, the server in its own; a warm-up run precedes each measured one; /tasks/batch carries ${BATCH} tasks per request.`,
-    'http: the BullMQ and XADD routes validate the body with the JSON schema of the gateway\'s POST /tasks (task, params, key?, when?/delay?; no coercion) and answer 202; the BullMQ route awaits Queue.add (key as jobId, when/delay as delay, removeOnComplete/removeOnFail), the XADD route one XADD with task, key and params.',
+    "http: the BullMQ and XADD routes validate the body with the JSON schema of the gateway's POST /tasks (task, params, key?, when?/delay?; no coercion) and answer 202; the BullMQ route awaits Queue.add (key as jobId, when/delay as delay, removeOnComplete/removeOnFail), the XADD route one XADD with task, key and params.",
   ],
   cases({ quick }) {
     const duration = quick ? 1 : 10

@@ -22,7 +22,9 @@ const CONCURRENCY = 10
 export const scenario = {
   name: 'idle',
   title: 'Redis commands per second of an idle worker',
-  notes: [`idle: worker concurrency ${CONCURRENCY}, default settings, nothing queued; measured on a private redis-server after a settling time; commands inside Lua scripts count.`],
+  notes: [
+    `idle: worker concurrency ${CONCURRENCY}, default settings, nothing queued; measured on a private redis-server after a settling time; commands inside Lua scripts count.`,
+  ],
   cases({ quick }) {
     return [{ id: 'worker', systems: ['shadows', 'bullmq'], params: quick ? { settle: 500, window: 2000 } : { settle: 2000, window: 10_000 } }]
   },
@@ -45,7 +47,16 @@ export const scenario = {
         if (delta.info) delta.info -= 1
         if (delta.info === 0) delete delta.info
         const total = Object.values(delta).reduce((a, b) => a + b, 0)
-        return [{ figure: 'commands/s idle', value: round(total / (params.window / 1000), 2), unit: 'cmd/s', windowSeconds: params.window / 1000, commands: delta, privateRedis: redis.private }]
+        return [
+          {
+            figure: 'commands/s idle',
+            value: round(total / (params.window / 1000), 2),
+            unit: 'cmd/s',
+            windowSeconds: params.window / 1000,
+            commands: delta,
+            privateRedis: redis.private,
+          },
+        ]
       } finally {
         await stop()
       }

@@ -1,6 +1,19 @@
 // memory: Redis bytes per scheduled task and per queued task (INFO memory used_memory delta over N
 // adds, on a private redis-server), vs BullMQ delayed and waiting jobs with default job options.
-import { benchLogger, bullConnection, bullFill, deleteBullQueue, deleteShadowKeys, lib, noopTask, plainRedis, privateRedis, round, shadowsFill, usedMemory } from '../lib/common.mjs'
+import {
+  benchLogger,
+  bullConnection,
+  bullFill,
+  deleteBullQueue,
+  deleteShadowKeys,
+  lib,
+  noopTask,
+  plainRedis,
+  privateRedis,
+  round,
+  shadowsFill,
+  usedMemory,
+} from '../lib/common.mjs'
 
 const HOUR = 3_600_000
 

@@ -24,7 +24,9 @@ const CONCURRENCY = 50
 export const scenario = {
   name: 'punctuality',
   title: 'scheduled tasks: start − when (p50/p95/p99/max)',
-  notes: [`punctuality: worker concurrency ${CONCURRENCY}, started before the tasks are added; the first task is due a lead time after the adds begin; BullMQ: delayed jobs.`],
+  notes: [
+    `punctuality: worker concurrency ${CONCURRENCY}, started before the tasks are added; the first task is due a lead time after the adds begin; BullMQ: delayed jobs.`,
+  ],
   cases({ quick, n }) {
     return [{ id: 'spread', systems: ['shadows', 'bullmq'], params: quick ? { n: n ?? 500, span: 1000, lead: 300 } : { n: n ?? 2000, span: 5000, lead: 1000 } }]
   },

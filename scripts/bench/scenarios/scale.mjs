@@ -32,7 +32,13 @@ export const scenario = {
     let sizes = quick ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000]
     if (n !== undefined) sizes = [...new Set([Math.min(1_000, n), Math.max(Math.min(1_000, n), Math.round(n / 10)), n])]
     const probe = quick ? 5_000 : 20_000
-    return [{ id: 'sizes', systems: ['shadows', 'zadd'], params: { sizes, adds: probe, moves: probe, rounds: quick ? QUICK_ROUNDS : ROUNDS, settle: quick ? 500 : 2_000 } }]
+    return [
+      {
+        id: 'sizes',
+        systems: ['shadows', 'zadd'],
+        params: { sizes, adds: probe, moves: probe, rounds: quick ? QUICK_ROUNDS : ROUNDS, settle: quick ? 500 : 2_000 },
+      },
+    ]
   },
   targets: {
     [FALL]: [{ ref: 'zadd', kind: 'ratio>=', value: 1, text: 'falls ≤ bare ZADD' }],

@@ -6,7 +6,8 @@
  * ```
  */
 export { Shadow, DEFAULT_EXECUTION_TTL, DEFAULT_MAX_STRIKES } from './client/shadow.js'
-export type { ShadowOptions, AddOptions, ReplaceOptions, Execution, Replacement, BatchItem, BatchResult, Cancellation } from './client/shadow.js'
+export type { ShadowOptions } from './client/shadow.js'
+export type { AddOptions, ReplaceOptions, Execution, Replacement, BatchItem, BatchResult, Cancellation } from './client/types.js'
 export { Worker } from './worker/worker.js'
 export type { WorkerOptions, WorkerObserver } from './worker/worker.js'
 export { defineTask } from './core/task.js'

@@ -1,7 +1,7 @@
 /**
  * One-shot client commands: add, snapshot, strike, restore, workers.
  */
-import { Shadow } from '../client/shadow.js'
+import { Shadow, shadowContext } from '../client/shadow.js'
 import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../core/strikes.js'
 import type { Command, CommandContext } from './command.js'
 import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
@@ -32,7 +32,7 @@ async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => P
     connection: { maxRetriesPerRequest: 1, connectionName: 'shadows:cli' },
   })
   try {
-    await untilReady(shadow.redis, connectTimeout)
+    await untilReady(shadowContext(shadow).redis, connectTimeout)
     return await use(shadow)
   } catch (err) {
     throw explainRedisError(err, shadow)

@@ -7,7 +7,7 @@ import { isShadowsError, ShadowsError } from '../core/errors.js'
 import { redisFailure, REDIS_FAILURE_MESSAGES } from '../redis/failure.js'
 import { redactError, redactUrl } from '../redis/redact.js'
 import type { RedisClient } from '../redis/scripts.js'
-import type { Shadow } from '../client/shadow.js'
+import { shadowContext, type Shadow } from '../client/shadow.js'
 
 export { redactUrl }
 
@@ -63,7 +63,7 @@ export function explainRedisError(err: unknown, shadow: Shadow): unknown {
       ? unavailable(`cannot reach Redis at ${url}: no answer within ${err.waited} ms (set SHADOWS_URL or --url, or a longer --connect-timeout)`)
       : unavailable(`cannot reach Redis at ${url} within ${err.waited} ms (${firstLine(err.cause)}); set SHADOWS_URL or --url`)
   }
-  if (isShadowsError(err) || shadow.redis.status === 'ready') return err
+  if (isShadowsError(err) || shadowContext(shadow).redis.status === 'ready') return err
   return unavailable(`cannot reach Redis at ${url} (set SHADOWS_URL or --url)`)
 }
 

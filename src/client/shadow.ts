@@ -5,8 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
 import { AddCalls, BATCH_CHUNK, type AddReply, type Prepared } from './adds.js'
 import { ShadowsError, isShadowsError } from '../core/errors.js'
-import { isValidShadowName, newTaskKey, shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
-import { parseRecord, type LiveState, type TaskInfo } from '../core/records.js'
+import { isValidShadowName, shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
+import { parseRecord, type TaskInfo } from '../core/records.js'
 import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from '../redis/connection.js'
 import { describeRedisFailure } from '../redis/failure.js'
 import { redactingSerializers } from '../redis/redact.js'
@@ -14,9 +14,11 @@ import { STALE, addStrike, cancelTask, removeStrike, type AddResult } from '../r
 import type { RedisClient } from '../redis/scripts.js'
 import { StrikeCopy } from '../redis/strike-copy.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
+import { prepareAdd, struckError, toExecution } from './prepare.js'
+import type { AddOptions, BatchItem, BatchResult, Cancellation, Execution, Replacement, ReplaceOptions } from './types.js'
 import { describeStrike, normalizeStrike, strikeId, type Strike, type StrikeInput } from '../core/strikes.js'
 import type { AnyTask, ParamsOf } from '../core/task.js'
-import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveDue, type When } from '../core/validation.js'
+import { assertValidKey } from '../core/validation.js'
 
 /** Default time a finished task's record is kept: 15 minutes. */
 export const DEFAULT_EXECUTION_TTL = 15 * 60_000
@@ -40,64 +42,6 @@ export interface ShadowOptions {
   readonly maxStrikes?: number
   /** Settings of the connection opened from `url`. */
   readonly connection?: ConnectionOptions
-}
-
-/** Where and when to add a task. */
-export interface AddOptions {
-  /** Due time; absent or past = now. */
-  readonly when?: When
-  /** Due in this many ms; not together with `when`. */
-  readonly delay?: number
-  /** The task's identity (default: a new UUID). */
-  readonly key?: string
-}
-
-/** Options of `replace`: as `add`, with the key required. */
-export interface ReplaceOptions extends AddOptions {
-  readonly key: string
-}
-
-/** What `add` returns. */
-export interface Execution {
-  readonly key: string
-  readonly task: string
-  readonly when: Date
-  readonly state: LiveState
-  /** True when the key was already scheduled, queued or running and nothing changed. */
-  readonly duplicate: boolean
-  /** With `duplicate`: the params of the existing task. */
-  readonly params?: Record<string, unknown>
-}
-
-/** What `replace` returns. */
-export interface Replacement {
-  readonly key: string
-  readonly task: string
-  readonly when: Date
-  readonly state: LiveState
-  /** True when a scheduled, queued or running task was replaced; false when it was created. */
-  readonly replaced: boolean
-}
-
-/** One task of a batch add. */
-export interface BatchItem {
-  readonly task: string | AnyTask
-  readonly params?: unknown
-  readonly key?: string
-  readonly when?: When
-  readonly delay?: number
-}
-
-/** The outcome of one batch item, judged as if added alone. */
-export type BatchResult = { readonly ok: true; readonly execution: Execution } | { readonly ok: false; readonly error: ShadowsError }
-
-/** What `cancel` returns. */
-export interface Cancellation {
-  readonly key: string
-  readonly task: string
-  readonly state: 'cancelled'
-  /** The state the task was in when cancelled (`cancelled` when it already was). */
-  readonly previous: string
 }
 
 const MAX_STALE_RETRIES = 10
@@ -145,12 +89,12 @@ interface BatchEntry {
  */
 export class Shadow {
   readonly name: string
-  readonly keys: ShadowKeys
-  readonly redis: RedisClient
   readonly url: string
   readonly executionTtl: number
   readonly logger: Logger
   readonly maxStrikes: number
+  private readonly keys: ShadowKeys
+  private readonly redis: RedisClient
   private readonly registry: ReadonlyMap<string, AnyTask> | undefined
   private readonly ownsRedis: boolean
   private readonly strikeCopy: StrikeCopy
@@ -193,7 +137,7 @@ export class Shadow {
   add(task: string | AnyTask, options: AddOptions = {}): (params?: unknown) => Promise<Execution> {
     return async (params: unknown = {}) => {
       this.assertOpen()
-      const prepared = this.prepare(task, params, options, 'add')
+      const prepared = prepareAdd(this.registry, task, params, options, 'add')
       return toExecution(prepared, await this.store(prepared))
     }
   }
@@ -205,7 +149,7 @@ export class Shadow {
     return async (params: unknown = {}) => {
       this.assertOpen()
       if (options?.key === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'replace needs a key', { field: 'key' })
-      const prepared = this.prepare(task, params, options, 'replace')
+      const prepared = prepareAdd(this.registry, task, params, options, 'replace')
       const result = await this.store(prepared)
       // a replace stores whatever the key holds: never a duplicate
       return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, replaced: !result.duplicate && result.replaced }
@@ -268,7 +212,7 @@ export class Shadow {
           const item = items[prepared] as BatchItem | null | undefined
           try {
             if (typeof item !== 'object' || item === null) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'a batch item must be an object', { field: 'item' })
-            chunk.push({ index: prepared, prepared: this.prepare(item.task, item.params ?? {}, item, 'add') })
+            chunk.push({ index: prepared, prepared: prepareAdd(this.registry, item.task, item.params ?? {}, item, 'add') })
           } catch (err) {
             results[prepared] = { ok: false, error: asShadowsError(err) }
           }
@@ -384,37 +328,6 @@ export class Shadow {
     return this.closing !== undefined
   }
 
-  /** Validates one add; the caller checked that the shadow is open when the add was made. */
-  private prepare(task: string | AnyTask, params: unknown, options: AddOptions, mode: 'add' | 'replace'): Prepared {
-    const definition = typeof task === 'string' ? this.registry?.get(task) : task
-    const name = typeof task === 'string' ? task : task?.name
-    if (typeof name !== 'string' || name.length === 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'task must be a task or a task name', { field: 'task' })
-    if (definition === undefined && this.registry !== undefined) {
-      throw new ShadowsError('SHADOWS_ERR_UNKNOWN_TASK', `unknown task ${JSON.stringify(name)}`, { task: name })
-    }
-    // a name found in the registry was checked by defineTask; any other is checked here
-    if (this.registry === undefined || typeof task !== 'string') assertValidTaskName(name)
-    assertParamsObject(name, params)
-    try {
-      definition?.validate(params)
-    } catch (err) {
-      if (isShadowsError(err)) throw err
-      // e.g. a stack overflow on absurdly deep params
-      throw new ShadowsError('SHADOWS_ERR_INVALID_PARAMS', `invalid params for task ${name}: ${(err as Error).message}`, { task: name, field: 'params' })
-    }
-    let key: string
-    let stored: string
-    if (options.key === undefined) {
-      ;[key, stored] = newTaskKey()
-    } else {
-      key = options.key
-      assertValidKey(key)
-      stored = storedKey(key)
-    }
-    const due = resolveDue(options, Date.now())
-    return { key, stored, fresh: options.key === undefined, task: name, params, json: paramsJson(name, params), due, mode }
-  }
-
   /** Stores one task; close() waits for it. */
   private store(prepared: Prepared): Promise<AddResult> {
     return this.track(this.storeOne(prepared))
@@ -442,18 +355,6 @@ export class Shadow {
   private assertOpen(): void {
     if (this.closing) throw new ShadowsError('SHADOWS_ERR_CLOSED', `shadow ${this.name} is closed`)
   }
-}
-
-function toExecution(prepared: Prepared, result: AddResult): Execution {
-  if (!result.duplicate) return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, duplicate: false }
-  return { key: prepared.key, task: result.task, when: new Date(result.when), state: result.state, duplicate: true, params: result.params }
-}
-
-function struckError(prepared: Prepared, strike: Strike): ShadowsError {
-  return new ShadowsError('SHADOWS_ERR_STRUCK', `task ${prepared.task} is struck (${describeStrike(strike)}); nothing was stored`, {
-    task: prepared.task,
-    strike: strike.id,
-  })
 }
 
 function asShadowsError(err: unknown): ShadowsError {

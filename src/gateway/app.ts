@@ -6,7 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { routes } from '../../routes/index.js'
-import { Shadow } from '../client/shadow.js'
+import { Shadow, shadowContext } from '../client/shadow.js'
 import { ShadowsError } from '../core/errors.js'
 import type { AnyTask } from '../core/task.js'
 import type { RedisClient } from '../redis/scripts.js'
@@ -138,7 +138,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     connection: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'shadows:gateway' },
   })
   const metrics = new Metrics(shadow)
-  const redis = shadow.redis
+  const { redis } = shadowContext(shadow)
   app.decorate('shadow', shadow)
   app.decorate('metrics', metrics)
   app.decorate('authenticated', tokens.entries.length > 0)

@@ -3,7 +3,7 @@
  */
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { Shadow } from '../client/shadow.js'
+import { shadowContext, type Shadow } from '../client/shadow.js'
 import type { WorkerObserver } from '../worker/worker.js'
 
 /** Histogram buckets for task durations and punctuality, in seconds. */
@@ -61,6 +61,7 @@ export class Metrics {
       registers,
     })
     if (shadow) {
+      const { redis, keys } = shadowContext(shadow)
       const depth = async (gauge: Gauge, read: () => Promise<number>) => {
         try {
           gauge.set(await read())
@@ -73,7 +74,7 @@ export class Metrics {
         help: 'Entries on the stream (queued and running).',
         registers,
         async collect() {
-          await depth(this, () => shadow.redis.xlen(shadow.keys.stream))
+          await depth(this, () => redis.xlen(keys.stream))
         },
       })
       new Gauge({
@@ -81,7 +82,7 @@ export class Metrics {
         help: 'Tasks waiting in the schedule.',
         registers,
         async collect() {
-          await depth(this, () => shadow.redis.zcard(shadow.keys.schedule))
+          await depth(this, () => redis.zcard(keys.schedule))
         },
       })
     }

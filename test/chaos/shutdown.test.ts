@@ -2,6 +2,7 @@ import t from 'tap'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, waitFor } from '../helpers/shadow.js'
 import { fixtureLog, readNotes, startWorker, waitForDist, type Note } from '../fixtures/chaos/worker-process.js'
 import type { Shadow } from '../../src/index.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 t.setTimeout(240_000)
 t.teardown(closeAdmin)
@@ -62,7 +63,7 @@ t.test('SIGTERM under load: in-flight tasks finish and are acknowledged, the pro
     inFlightAtSignal.map(() => a.name),
     'the tasks in flight at the signal were finished by the worker that got it',
   )
-  const pending = (await adminRedis().xpending(shadow.keys.stream, 'workers')) as [number, ...unknown[]]
+  const pending = (await adminRedis().xpending(shadowContext(shadow).keys.stream, 'workers')) as [number, ...unknown[]]
   t.equal(pending[0], 0, 'nothing is left unacknowledged')
   t.equal((await shadow.snapshot()).counts.queued, TASKS - startedByA.length, 'the tasks it had not started are still queued')
 

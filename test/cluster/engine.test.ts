@@ -79,23 +79,23 @@ function recorder() {
 t.test('the URL selects the cluster client, and all keys of a shadow live on the master of its slot', async (t) => {
   const { task } = recorder()
   const shadow = clusterShadow(t)
-  t.ok(shadow.redis instanceof Cluster, 'redis+cluster:// gives an ioredis Cluster')
+  t.ok(shadowContext(shadow).redis instanceof Cluster, 'redis+cluster:// gives an ioredis Cluster')
   await shadow.add(task, { key: 'now' })({ v: 1 })
   await shadow.add(task, { key: 'later', delay: 60_000 })({ v: 2 })
   await shadow.strike({ task: 'other' })
-  const owner = await cluster.ownerOf(shadow.keys.stream)
+  const owner = await cluster.ownerOf(shadowContext(shadow).keys.stream)
   const byNode = await keysByNode(shadow.name)
   t.same([...byNode.keys()], [owner], 'every key is on one master: the one serving the {name} slot')
   t.same(
     [...(byNode.get(owner) ?? [])].sort(),
     [
-      shadow.keys.schedule,
-      shadow.keys.stream,
-      shadow.keys.strikes,
-      shadow.keys.strikesVersion,
-      shadow.keys.strikesChange,
-      shadow.keys.task('later'),
-      shadow.keys.task('now'),
+      shadowContext(shadow).keys.schedule,
+      shadowContext(shadow).keys.stream,
+      shadowContext(shadow).keys.strikes,
+      shadowContext(shadow).keys.strikesVersion,
+      shadowContext(shadow).keys.strikesChange,
+      shadowContext(shadow).keys.task('later'),
+      shadowContext(shadow).keys.task('now'),
     ].sort(),
   )
   for (const key of byNode.get(owner) ?? []) t.ok(key.startsWith(`{${shadow.name}}:`), `${key} carries the hash tag`)
@@ -135,7 +135,7 @@ t.test('a scheduled task added while a worker idles is pushed to it (PUBLISH rea
     subscribers.push(subscriber)
     heard.set(port, [])
     subscriber.on('message', (_channel: string, message: string) => heard.get(port)?.push(message))
-    await subscriber.subscribe(shadow.keys.events)
+    await subscriber.subscribe(shadowContext(shadow).keys.events)
   }
   const worker = makeWorker(t, shadow, [task])
   const stop = runInBackground(worker)
@@ -430,7 +430,7 @@ t.test('six shadows over the masters each run their own tasks', async (t) => {
     )
     t.equal((await shadow.get('later'))?.worker, `w${i}`, 'on its own worker')
     const byNode = await keysByNode(shadow.name)
-    t.same([...byNode.keys()], [await cluster.ownerOf(shadow.keys.stream)], `${shadow.name}: keys on one master only`)
+    t.same([...byNode.keys()], [await cluster.ownerOf(shadowContext(shadow).keys.stream)], `${shadow.name}: keys on one master only`)
   }
   t.equal(runs.length, 36, 'no task ran twice or in another shadow')
 })

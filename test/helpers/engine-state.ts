@@ -7,6 +7,7 @@ import { isShadowsError, type ErrorCode, type Shadow, type Worker } from '../../
 import { adminRedis, shadowKeysIn } from './shadow.js'
 import { storedKey } from '../../src/redis/keys.js'
 import { addTasks, finishAttempts, type AddResult, type FinishOutcome, type STALE } from '../../src/redis/commands.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 /** The tap assertions these helpers use. */
 export interface Asserts {
@@ -77,22 +78,22 @@ export function runInBackground(worker: Worker): () => Promise<void> {
 
 /** The task record hash of `key`, straight from Redis. */
 export function rawRecord(shadow: Shadow, key: string): Promise<Record<string, string>> {
-  return adminRedis().hgetall(shadow.keys.task(storedKey(key)))
+  return adminRedis().hgetall(shadowContext(shadow).keys.task(storedKey(key)))
 }
 
 /** PTTL of the task record of `key` (-2: no such key, -1: no TTL). */
 export function recordTtl(shadow: Shadow, key: string): Promise<number> {
-  return adminRedis().pttl(shadow.keys.task(storedKey(key)))
+  return adminRedis().pttl(shadowContext(shadow).keys.task(storedKey(key)))
 }
 
 /** Entries on the shadow's stream. */
 export function streamLength(shadow: Shadow): Promise<number> {
-  return adminRedis().xlen(shadow.keys.stream)
+  return adminRedis().xlen(shadowContext(shadow).keys.stream)
 }
 
 /** Keys in the shadow's schedule, with their due times. */
 export async function scheduled(shadow: Shadow): Promise<Record<string, number>> {
-  const flat = await adminRedis().zrange(shadow.keys.schedule, 0, -1, 'WITHSCORES')
+  const flat = await adminRedis().zrange(shadowContext(shadow).keys.schedule, 0, -1, 'WITHSCORES')
   const out: Record<string, number> = {}
   for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = Number(flat[i + 1])
   return out
@@ -104,7 +105,7 @@ export async function heardEvents(t: Asserts, shadow: Shadow): Promise<string[]>
   t.teardown(() => listener.disconnect())
   const heard: string[] = []
   listener.on('message', (_channel: string, message: string) => heard.push(message))
-  await listener.subscribe(shadow.keys.events)
+  await listener.subscribe(shadowContext(shadow).keys.events)
   return heard
 }
 
@@ -114,8 +115,8 @@ export type AddScriptTask = readonly [key: string, task: string, params: string,
 /** Calls the add script directly, in mode add against no strikes, as the client's AddCalls would. */
 export function addScript(shadow: Shadow, tasks: readonly AddScriptTask[]): Promise<AddResult[] | typeof STALE> {
   return addTasks(
-    shadow.redis,
-    shadow.keys,
+    shadowContext(shadow).redis,
+    shadowContext(shadow).keys,
     'add',
     '',
     tasks.map(([stored, task, json, due, fresh]) => ({ stored, task, json, due, fresh })),
@@ -133,8 +134,8 @@ export type FinishScriptOutcome = readonly [id: string, key: string, gen: string
 /** Calls the finish script directly, as worker `worker`'s outcomes writer would; resolves with how many outcomes applied. */
 export function finishScript(shadow: Shadow, worker: string, outcomes: readonly FinishScriptOutcome[]): Promise<number> {
   return finishAttempts(
-    shadow.redis,
-    shadow.keys,
+    shadowContext(shadow).redis,
+    shadowContext(shadow).keys,
     worker,
     shadow.executionTtl,
     outcomes.map(([id, key, gen, outcome, data, due]) => ({ id, key, gen, outcome, data, due })),

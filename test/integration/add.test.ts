@@ -20,6 +20,7 @@ import {
   streamLength,
   type AddScriptTask,
 } from '../helpers/engine-state.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 t.teardown(closeAdmin)
 
@@ -421,7 +422,7 @@ t.test('adds made together go out together, each judged alone and in order', asy
   const lastAdd = closing.add(task, { key: 'last' })({ name: 'last' })
   await closing.close()
   t.equal((await lastAdd).state, 'queued')
-  t.equal(await shadow.redis.hget(closing.keys.task('last'), 'state'), 'queued', 'and is in Redis')
+  t.equal(await shadowContext(shadow).redis.hget(shadowContext(closing).keys.task('last'), 'state'), 'queued', 'and is in Redis')
 })
 
 t.test('adds and replaces made together keep their order', async (t) => {
@@ -468,7 +469,7 @@ t.test('a UUID key is stored compact in Redis; every API answer still shows the 
   await shadow.cancel(upper)
 
   const now = await shadow.add(noted)({})
-  const entries = await adminRedis().xrange(shadow.keys.stream, '-', '+')
+  const entries = await adminRedis().xrange(shadowContext(shadow).keys.stream, '-', '+')
   t.equal(entries.at(-1)?.[1][1], storedKey(now.key), 'the stream entry carries the compact form')
   const stop = runInBackground(makeWorker(t, shadow, [noted]))
   await waitFor(async () => (await shadow.get(now.key))?.state === 'completed', 5000, 'the task completed')
@@ -529,10 +530,10 @@ t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only wh
   const redis = adminRedis()
   for (const [i, r] of later.entries()) {
     if (!r.ok) continue
-    const score = await redis.zscore(shadow.keys.schedule, storedKey(r.execution.key))
+    const score = await redis.zscore(shadowContext(shadow).keys.schedule, storedKey(r.execution.key))
     if (score !== String(base + 1000 + i)) t.fail(`task ${i} is due at ${score}, not ${base + 1000 + i}`)
   }
-  t.equal(await redis.zcard(shadow.keys.schedule), 701, 'the head and the 700')
+  t.equal(await redis.zcard(shadowContext(shadow).keys.schedule), 701, 'the head and the 700')
 
   // one of them earlier than the head: one wake-up, for it
   const earlier = await shadow.addBatch([
@@ -547,13 +548,13 @@ t.test('a batch of made-up keys is scheduled whole, and wakes schedulers only wh
   )
   await waitFor(() => heard.length === 2, 2000, 'a second wake-up')
   t.same(heard, [`due ${base}`, `due ${base - 500}`], 'woken for the head, then for the batch task due before it')
-  t.equal(await redis.zscore(shadow.keys.schedule, 'named'), String(base + 6000), 'a named key among them scheduled too')
+  t.equal(await redis.zscore(shadowContext(shadow).keys.schedule, 'named'), String(base + 6000), 'a named key among them scheduled too')
 })
 
 t.test('an add-script call that fails half way leaves no record scheduled without its place in the schedule', async (t) => {
   const shadow = makeShadow(t)
   const redis = adminRedis()
-  const { schedule, taskPrefix } = shadow.keys
+  const { schedule, taskPrefix } = shadowContext(shadow).keys
   const later = Date.now() + 600_000
   const [, first] = newTaskKey()
   const [, second] = newTaskKey()
@@ -571,7 +572,7 @@ t.test('an add-script call that fails half way leaves no record scheduled withou
 t.test('an add-script call sent again after a dropped connection queues nothing twice', async (t) => {
   const shadow = makeShadow(t)
   const redis = adminRedis()
-  const { schedule, stream, taskPrefix } = shadow.keys
+  const { schedule, stream, taskPrefix } = shadowContext(shadow).keys
   const later = Date.now() + 600_000
   const [, queued] = newTaskKey()
   const [, scheduled] = newTaskKey()

@@ -6,6 +6,7 @@ import { startTasks } from '../../src/redis/commands.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
 import { finishScript, rawRecord } from '../helpers/engine-state.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 t.teardown(closeAdmin)
 
@@ -123,22 +124,22 @@ t.test('Redis back from a snapshot: outcomes for messages it has not delivered a
     },
   })
   const shadow = makeShadow(t)
-  const { stream } = shadow.keys
+  const { stream } = shadowContext(shadow).keys
   for (const key of ['a', 'b', 'c', 'd']) await shadow.add(note, { key })({})
   // the group as a snapshot taken before any delivery left it: nothing delivered, nothing pending
-  await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  await shadowContext(shadow).redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   const c = await rawRecord(shadow, 'c')
   const d = await rawRecord(shadow, 'd')
   // d started on worker w after the snapshot... as far as its record knows (its start made it to
   // disk, its delivery did not); c's start never made it
-  await shadow.redis.hset(shadow.keys.task(storedKey('d')), 'state', 'running', 'worker', 'w')
+  await shadowContext(shadow).redis.hset(shadowContext(shadow).keys.task(storedKey('d')), 'state', 'running', 'worker', 'w')
   // w, which ran c and d before Redis went down, writes their outcomes
   const applied = await finishScript(shadow, 'w', [
     [c.sid ?? '', 'c', c.gen ?? '', 'completed', '', 0],
     [d.sid ?? '', 'd', d.gen ?? '', 'completed', '', 0],
   ])
   t.equal(applied, 1, "only d's outcome applies: c's record never saw its start")
-  t.equal(await shadow.redis.xlen(stream), 3, 'a, b and c stay on the stream, only d leaves it')
+  t.equal(await shadowContext(shadow).redis.xlen(stream), 3, 'a, b and c stay on the stream, only d leaves it')
   t.equal((await shadow.get('c'))?.state, 'queued', 'c is still queued')
   t.equal((await shadow.get('d'))?.state, 'completed')
 
@@ -150,23 +151,26 @@ t.test('Redis back from a snapshot: outcomes for messages it has not delivered a
 
 t.test('a worker does not start a message it read but another worker has claimed since', async (t) => {
   const shadow = makeShadow(t)
-  const { stream } = shadow.keys
+  const { stream } = shadowContext(shadow).keys
   await shadow.add('long', { key: 'contested' })({})
-  await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  await shadowContext(shadow).redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   const gen = (await rawRecord(shadow, 'contested')).gen ?? ''
   // worker a reads the message, then loses its connection for a long while
-  const read = (await shadow.redis.xreadgroup('GROUP', CONSUMER_GROUP, 'a', 'COUNT', 1, 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
+  const read = (await shadowContext(shadow).redis.xreadgroup('GROUP', CONSUMER_GROUP, 'a', 'COUNT', 1, 'STREAMS', stream, '>')) as [
+    string,
+    [string, string[]][],
+  ][]
   const id = read[0]?.[1][0]?.[0] ?? ''
   // worker b takes it over as abandoned and starts it
-  await shadow.redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
+  await shadowContext(shadow).redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
   const start = (worker: string) =>
-    startTasks(shadow.redis, shadow.keys, worker, '', { mode: 'reclaimed', messages: [{ id, key: storedKey('contested'), gen }] })
+    startTasks(shadowContext(shadow).redis, shadowContext(shadow).keys, worker, '', { mode: 'reclaimed', messages: [{ id, key: storedKey('contested'), gen }] })
   t.match(await start('b'), [{ kind: 'run', id }], 'b, which holds the message, starts it')
   // back, a starts what it finds in its pending list as it read it before
   t.same(await start('a'), [{ kind: 'skip', id }], 'a, which no longer holds it, leaves it alone')
   const after = await shadow.get('contested')
   t.equal(after?.state, 'running')
   t.equal(after?.worker, 'b', 'it still runs on b')
-  t.equal(await shadow.redis.xlen(stream), 1, 'and its message stays')
+  t.equal(await shadowContext(shadow).redis.xlen(stream), 1, 'and its message stays')
   await shadow.cancel('contested')
 })

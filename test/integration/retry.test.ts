@@ -9,6 +9,7 @@ import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { aborted, deferred } from '../helpers/engine-rules.js'
 import { finishScript, heardEvents, rawRecord } from '../helpers/engine-state.js'
 import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 t.teardown(closeAdmin)
 
@@ -261,16 +262,16 @@ t.test('timeout with retry: a timed-out attempt is retried while attempts remain
 
 t.test('a retry due past the year 5138 keeps its due time, and its wake-up, to the millisecond', async (t) => {
   const shadow = makeShadow(t)
-  const { stream, schedule } = shadow.keys
+  const { stream, schedule } = shadowContext(shadow).keys
   await shadow.add('far', { key: 'far' })({})
-  await shadow.redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  await shadowContext(shadow).redis.xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   const { gen = '', sid = '' } = await rawRecord(shadow, 'far')
-  await shadow.redis.hset(shadow.keys.task('far'), 'state', 'running', 'worker', 'w')
+  await shadowContext(shadow).redis.hset(shadowContext(shadow).keys.task('far'), 'state', 'running', 'worker', 'w')
   // the last millisecond RFC 3339 can write: 15 digits, more than Lua writes a number with
   const due = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
   const heard = await heardEvents(t, shadow)
   await finishScript(shadow, 'w', [[sid, 'far', gen, 'retry', '{}', due]])
-  t.equal(await shadow.redis.zscore(schedule, 'far'), String(due), 'its place in the schedule is the due time given')
+  t.equal(await shadowContext(shadow).redis.zscore(schedule, 'far'), String(due), 'its place in the schedule is the due time given')
   t.equal((await shadow.get('far'))?.when.getTime(), due, 'and so is its when')
   await waitFor(() => heard.length > 0, 2000, 'the wake-up')
   t.same(heard, [`due ${due}`], 'schedulers are woken for that very millisecond')

@@ -50,9 +50,9 @@ function sameShadow(t: { teardown(fn: () => unknown): void }, shadow: Shadow): S
 async function stored(shadow: Shadow, key: string): Promise<{ record: number; scheduled: number; queued: number }> {
   const redis = adminRedis()
   const [record, scheduled, queued] = await Promise.all([
-    redis.exists(shadow.keys.task(key)),
-    redis.zcard(shadow.keys.schedule),
-    redis.exists(shadow.keys.stream).then((exists) => (exists ? redis.xlen(shadow.keys.stream) : 0)),
+    redis.exists(shadowContext(shadow).keys.task(key)),
+    redis.zcard(shadowContext(shadow).keys.schedule),
+    redis.exists(shadowContext(shadow).keys.stream).then((exists) => (exists ? redis.xlen(shadowContext(shadow).keys.stream) : 0)),
   ])
   return { record, scheduled, queued }
 }
@@ -108,7 +108,7 @@ t.test('strike, the same rule again, list and restore', async (t) => {
   )
   await shadow.restore(both.strike.id)
   t.same(await shadow.strikes(), [], 'all restored')
-  t.equal(await adminRedis().exists(shadow.keys.strikes), 0, 'no strikes hash is left behind')
+  t.equal(await adminRedis().exists(shadowContext(shadow).keys.strikes), 0, 'no strikes hash is left behind')
 })
 
 t.test('invalid rules are refused with SHADOWS_ERR_VALIDATION and nothing is stored', async (t) => {
@@ -127,7 +127,7 @@ t.test('invalid rules are refused with SHADOWS_ERR_VALIDATION and nothing is sto
   }
   await rejectsCode(t, () => shadow.restore({ parameter: 'customer' }), 'SHADOWS_ERR_VALIDATION', 'restore with an invalid rule')
   t.same(await shadow.strikes(), [], 'nothing stored')
-  t.equal(await adminRedis().exists(shadow.keys.strikes), 0)
+  t.equal(await adminRedis().exists(shadowContext(shadow).keys.strikes), 0)
 })
 
 t.test('at add: a matching strike refuses the task and stores nothing', async (t) => {
@@ -223,7 +223,7 @@ t.test('at execution: queued and scheduled tasks struck before they run end stru
   }
   t.equal((await shadow.get('queued-8'))?.state, 'completed')
   t.equal((await shadow.get('ping'))?.state, 'completed')
-  t.equal((await adminRedis().pttl(shadow.keys.task('queued-7'))) > 0, true, 'a struck record expires')
+  t.equal((await adminRedis().pttl(shadowContext(shadow).keys.task('queued-7'))) > 0, true, 'a struck record expires')
 })
 
 t.test('a task waiting for its retry is struck before the next attempt', async (t) => {
@@ -345,7 +345,11 @@ t.test('a strike whose push was missed is still honoured at start (version check
   // another process stores a strike and its push never arrives: write the rule and version only
   const rule = normalizeStrike({ parameter: 'customer', value: 13 })
   const silent: Strike = { id: strikeId(rule), ...rule, createdAt: new Date().toISOString() }
-  await adminRedis().multi().hset(shadow.keys.strikes, silent.id, JSON.stringify(silent)).set(shadow.keys.strikesVersion, 'silent-version').exec()
+  await adminRedis()
+    .multi()
+    .hset(shadowContext(shadow).keys.strikes, silent.id, JSON.stringify(silent))
+    .set(shadowContext(shadow).keys.strikesVersion, 'silent-version')
+    .exec()
 
   await waitFor(async () => (await shadow.get('victim'))?.state === 'struck', 5000, 'victim struck')
   t.equal((await shadow.get('victim'))?.error?.type, 'StruckError')
@@ -368,7 +372,7 @@ t.test('maxStrikes bounds the store', async (t) => {
   await rejectsCode(t, shadow.strike({ parameter: 'customer', value: 3 }), 'SHADOWS_ERR_TOO_MANY_STRIKES', 'past the bound')
   t.equal((await shadow.strike({ parameter: 'customer', value: 1 })).created, false, 'an existing rule is still answered when full')
   t.equal((await shadow.strikes()).length, 3, 'nothing more stored')
-  t.equal(await adminRedis().hlen(shadow.keys.strikes), 3)
+  t.equal(await adminRedis().hlen(shadowContext(shadow).keys.strikes), 3)
 
   await shadow.restore({ parameter: 'customer', value: 0 })
   t.equal((await shadow.strike({ parameter: 'customer', value: 3 })).created, true, 'room again after a restore')

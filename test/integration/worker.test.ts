@@ -9,6 +9,7 @@ import { CONSUMER_GROUP } from '../../src/redis/keys.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
 import { workerParts } from '../helpers/worker-parts.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 t.teardown(closeAdmin)
 const run = promisify(execFile)
@@ -425,25 +426,25 @@ t.test('finished messages leave the stream, also those finished behind a task st
       ran.push(ctx.key)
     },
   })
-  const redis = shadow.redis
+  const redis = shadowContext(shadow).redis
   // the oldest message is held: the ones after it finish first and cannot be trimmed off the head
   await shadow.add(job, { key: 'head' })({ hold: true })
   await shadow.addBatch(Array.from({ length: 300 }, (_, i) => ({ task: job, key: `k${i}`, params: {} })))
   const worker = makeWorker(t, shadow, [job], { concurrency: 20 })
   void worker.run()
   await waitFor(() => ran.length === 300, 10_000, '300 tasks to finish')
-  await waitFor(async () => (await redis.xlen(shadow.keys.stream)) === 1, 5_000, 'only the held message to stay')
-  const left = (await redis.xrange(shadow.keys.stream, '-', '+')).map(([id]) => id)
-  t.same(left, [await redis.hget(shadow.keys.task('head'), 'sid')], 'what is left is the running task')
+  await waitFor(async () => (await redis.xlen(shadowContext(shadow).keys.stream)) === 1, 5_000, 'only the held message to stay')
+  const left = (await redis.xrange(shadowContext(shadow).keys.stream, '-', '+')).map(([id]) => id)
+  t.same(left, [await redis.hget(shadowContext(shadow).keys.task('head'), 'sid')], 'what is left is the running task')
   release.open()
   await waitFor(() => ran.length === 301, 5_000, 'the held task to finish')
-  await waitFor(async () => (await redis.xlen(shadow.keys.stream)) === 0, 5_000, 'the stream to empty')
+  await waitFor(async () => (await redis.xlen(shadowContext(shadow).keys.stream)) === 0, 5_000, 'the stream to empty')
   t.equal((await shadow.get('head'))?.state, 'completed')
   // and a plain run of many tasks leaves nothing behind either
   await shadow.addBatch(Array.from({ length: 500 }, (_, i) => ({ task: job, key: `m${i}`, params: {} })))
   await waitFor(() => ran.length === 801, 10_000, '500 more tasks to finish')
-  await waitFor(async () => (await redis.xlen(shadow.keys.stream)) === 0, 5_000, 'the stream to empty again')
-  const pending = (await redis.xpending(shadow.keys.stream, 'workers')) as [number]
+  await waitFor(async () => (await redis.xlen(shadowContext(shadow).keys.stream)) === 0, 5_000, 'the stream to empty again')
+  const pending = (await redis.xpending(shadowContext(shadow).keys.stream, 'workers')) as [number]
   t.equal(pending[0], 0, 'nothing pending')
 })
 
@@ -477,7 +478,10 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   t.equal(runs, 1, 'the task is not run again')
   // nor when the worker reclaims its own message, idle because the task is over (as XAUTOCLAIM
   // does once Redis is back and the outcome is still waiting)
-  const pending = (await adminRedis().xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', shadow.keys.stream, '0')) as [string, [string, string[]][]][]
+  const pending = (await adminRedis().xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', shadowContext(shadow).keys.stream, '0')) as [
+    string,
+    [string, string[]][],
+  ][]
   t.equal(pending[0]?.[1].length, 1, 'its message is still pending')
   await parts.recovery.startTakenOver(pending[0]?.[1] ?? [])
   t.equal(runs, 1, 'reclaimed, it is not run again either')
@@ -516,7 +520,11 @@ t.test('a cancellation missed while the subscriber was reconnecting still aborts
   const running = worker.run()
   await started.promise
   // cancelled as cancel.lua does it, but the push never reaches the worker
-  await adminRedis().multi().hset(shadow.keys.task('missed'), 'state', 'cancelled').pexpire(shadow.keys.task('missed'), 60_000).exec()
+  await adminRedis()
+    .multi()
+    .hset(shadowContext(shadow).keys.task('missed'), 'state', 'cancelled')
+    .pexpire(shadowContext(shadow).keys.task('missed'), 60_000)
+    .exec()
   // the worker goes on working meanwhile: a task added after the cancel runs to its end
   await shadow.add(probe, { key: 'probe' })({})
   await waitFor(async () => (await shadow.get('probe'))?.state === 'completed', 5000, 'a later task to complete')

@@ -14,6 +14,7 @@ import { captureLogs } from '../helpers/engine-workers.js'
 import { cliSession, lines, TASKS_FIXTURE, type CliSession } from '../helpers/cli.js'
 import { closeAdmin, uniqueName, waitFor } from '../helpers/shadow.js'
 import { within } from '../helpers/security.js'
+import { shadowContext } from '../../src/client/shadow.js'
 
 // the CLI sessions' teardown looks for leaked keys through the shared admin connection
 t.teardown(closeAdmin)
@@ -122,7 +123,11 @@ t.test('Worker.close() while the worker waits for Redis at start-up resolves, an
     const worker = new Worker(shadow, { tasks: [noop], gracePeriod: 1000, logger: logs.logger })
     const running = worker.run()
     // the worker is waiting for Redis: its connections are trying
-    await waitFor(() => shadow.redis.status === 'connecting' || shadow.redis.status === 'reconnecting', 10_000, 'a connection attempt')
+    await waitFor(
+      () => shadowContext(shadow).redis.status === 'connecting' || shadowContext(shadow).redis.status === 'reconnecting',
+      10_000,
+      'a connection attempt',
+    )
     t.ok(await within(worker.close(), BOUND), `${url}: close() resolves`)
     t.ok(await within(running, BOUND), 'run() resolves')
     t.ok(await within(shadow.close(), BOUND), 'and the shadow closes')
@@ -136,7 +141,7 @@ t.test('Worker.close() with rediss:// against a plain-text port resolves', async
   const shadow = new Shadow({ name: uniqueName('sec'), url: `rediss://127.0.0.1:${redis.port}`, logger: logs.logger })
   const worker = new Worker(shadow, { tasks: [noop], gracePeriod: 1000, logger: logs.logger })
   const running = worker.run()
-  await waitFor(() => shadow.redis.status === 'connecting' || shadow.redis.status === 'connect', 10_000, 'a connection attempt')
+  await waitFor(() => shadowContext(shadow).redis.status === 'connecting' || shadowContext(shadow).redis.status === 'connect', 10_000, 'a connection attempt')
   t.ok(await within(worker.close(), BOUND), 'close() resolves')
   t.ok(await within(running, BOUND), 'run() resolves')
   t.ok(await within(shadow.close(), BOUND), 'and the shadow closes')
@@ -155,7 +160,7 @@ t.test('Worker.close() after Redis went away resolves', async (t) => {
   const gone = once(redis.process, 'exit')
   redis.process.kill('SIGKILL')
   await gone
-  await waitFor(() => shadow.redis.status !== 'ready', 10_000, 'the client to notice')
+  await waitFor(() => shadowContext(shadow).redis.status !== 'ready', 10_000, 'the client to notice')
   t.ok(await within(worker.close(), BOUND), 'close() resolves')
   t.ok(await within(running, BOUND), 'run() resolves')
   t.ok(await within(shadow.close(), BOUND), 'and the shadow closes')

@@ -72,7 +72,11 @@ async function wholeSetReads(): Promise<number> {
 
 /** Resolves once `shadow`'s own copy of the rules is at the version stored in Redis. */
 async function inStep(shadow: Shadow, what: string): Promise<void> {
-  await waitFor(async () => (await shadowContext(shadow).strikes.current()).version === ((await admin.get(shadow.keys.strikesVersion)) ?? ''), 10_000, what)
+  await waitFor(
+    async () => (await shadowContext(shadow).strikes.current()).version === ((await admin.get(shadowContext(shadow).keys.strikesVersion)) ?? ''),
+    10_000,
+    what,
+  )
 }
 
 /** The ids of a copy's rules, in order. */
@@ -136,7 +140,11 @@ t.test('a copy that missed a change converges through a full read, and the next 
   // another process stores a rule and the worker never hears of it: rule and version written alone
   const rule = normalizeStrike({ parameter: 'customer', value: 'silent' })
   const silent: Strike = { id: strikeId(rule), ...rule, createdAt: new Date().toISOString() }
-  await admin.multi().hset(operator.keys.strikes, silent.id, JSON.stringify(silent)).set(operator.keys.strikesVersion, 'silent-version').exec()
+  await admin
+    .multi()
+    .hset(shadowContext(operator).keys.strikes, silent.id, JSON.stringify(silent))
+    .set(shadowContext(operator).keys.strikesVersion, 'silent-version')
+    .exec()
 
   // the next change is pushed as going from 'silent-version': not the worker's version, so it reads all
   const beforeMissed = await wholeSetReads()

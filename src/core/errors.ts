@@ -1,6 +1,8 @@
 /**
- * Every error shadows raises, with a stable code, an HTTP status and a message template,
- * in one registry used by the library, the gateway and the docs.
+ * Every error shadows raises, in one place: the registry of stable codes with their HTTP status
+ * and meaning (used by the library, the gateway and the docs), {@link ShadowsError} for what a
+ * call refuses, and the errors a task's attempt ends with by shadows' doing (a timeout, a cancel,
+ * a shutdown, a strike, too many deliveries), each with its code.
  */
 
 /** The registry: code → HTTP status, reason phrase and what the error means. */
@@ -49,4 +51,69 @@ export class ShadowsError extends Error {
 /** Whether `err` is a {@link ShadowsError}, optionally of one code. */
 export function isShadowsError(err: unknown, code?: ErrorCode): err is ShadowsError {
   return err instanceof ShadowsError && (code === undefined || err.code === code)
+}
+
+/**
+ * The codes of the errors an attempt ends with by shadows' doing, with what each means. The task's
+ * record keeps the error's class name as `error.type`.
+ */
+export const TASK_ERRORS = {
+  SHADOWS_ERR_TIMEOUT: "The attempt ran past the task's timeout; its signal fired.",
+  SHADOWS_ERR_CANCELLED: 'The task was cancelled or replaced while it ran; its signal fired.',
+  SHADOWS_ERR_SHUTDOWN: 'The worker shut down while the task ran; it went back on the queue.',
+  SHADOWS_ERR_STRUCK: 'A strike rule matched when the worker was about to run the task; it was skipped.',
+  SHADOWS_ERR_POISON_TASK: 'The task was delivered more than maxDeliveries times, its worker dying each time; it failed.',
+} as const satisfies Record<string, string>
+
+/** A code of {@link TASK_ERRORS}. */
+export type TaskErrorCode = keyof typeof TASK_ERRORS
+
+/** An error an attempt ended with by shadows' doing; `code` says which. */
+abstract class TaskEndError extends Error {
+  abstract readonly code: TaskErrorCode
+}
+
+/** The error an attempt's signal carries when the task ran past its timeout. */
+export class TimeoutError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_TIMEOUT'
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`)
+    this.name = 'TimeoutError'
+  }
+}
+
+/** The error an attempt's signal carries when the task was cancelled or replaced. */
+export class CancelledError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_CANCELLED'
+  constructor(message = 'cancelled') {
+    super(message)
+    this.name = 'CancelledError'
+  }
+}
+
+/** The error an attempt's signal carries when its worker shuts down. */
+export class ShutdownError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_SHUTDOWN'
+  constructor() {
+    super('the worker is shutting down; the task goes back on the queue')
+    this.name = 'ShutdownError'
+  }
+}
+
+/** What a struck task's record holds: the strike that matched when a worker was about to run it. */
+export class StruckError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_STRUCK'
+  constructor(message: string) {
+    super(message)
+    this.name = 'StruckError'
+  }
+}
+
+/** What a poison task's record holds: it was delivered too often, its worker dying each time. */
+export class PoisonTaskError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_POISON_TASK'
+  constructor(message: string) {
+    super(message)
+    this.name = 'PoisonTaskError'
+  }
 }

@@ -194,23 +194,16 @@ export class StrikeSet {
   /** The strikes version in Redis this copy reflects ("" means: no strikes). */
   readonly version: string
   readonly rules: readonly Strike[]
-  private readonly wholeTasks: ReadonlySet<string>
 
   constructor(version: string, rules: readonly Strike[]) {
     this.version = version
     this.rules = rules
-    this.wholeTasks = new Set(rules.filter((r) => r.parameter === undefined && r.task !== undefined).map((r) => r.task as string))
   }
 
   /** The first rule striking this task, if any. */
   match(task: string, params: Readonly<Record<string, unknown>>): Strike | undefined {
     if (this.rules.length === 0) return undefined
     return this.rules.find((r) => strikeMatches(r, task, params))
-  }
-
-  /** Whether the whole task (a rule without a parameter) is struck. */
-  strikesWholeTask(task: string): boolean {
-    return this.wholeTasks.has(task)
   }
 }
 

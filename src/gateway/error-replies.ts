@@ -8,7 +8,7 @@ import type { ConnectionError, FastifyError, FastifyInstance, FastifyReply, Fast
 import fp from 'fastify-plugin'
 import { ERRORS, isShadowsError, type ErrorCode } from '../core/errors.js'
 import { ErrorBody } from './contract.js'
-import { redisFailure } from '../redis/failure.js'
+import { isRedisUnavailable } from '../redis/failure.js'
 
 /** Seconds a client is told to wait when Redis is unreachable. */
 export const RETRY_AFTER_SECONDS = 2
@@ -40,16 +40,6 @@ const FASTIFY_MESSAGES: Readonly<Record<string, string>> = {
   FST_ERR_MAX_PARAM_LENGTH: 'a path parameter is too long (a key is 1-200 chars of [A-Za-z0-9._:@-])',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the body must be JSON, sent with Content-Type: application/json',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty but Content-Type is application/json',
-}
-
-/** Error names ioredis uses when it could not talk to Redis at all. */
-function isRedisUnavailable(err: Error): boolean {
-  if (err.name === 'MaxRetriesPerRequestError') return true
-  // Redis refused the gateway's credentials, or the URL asks for TLS on a plain-text port: Redis
-  // cannot be used until an operator acts, which is no fault of the request
-  if (redisFailure(err) !== undefined) return true
-  if (err.name === 'ReplyError') return /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY) /.test(err.message)
-  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|connect|Cluster|enableOfflineQueue/i.test(err.message)
 }
 
 /** Our code for a client error (4xx) some library raised with only a status. */
@@ -89,7 +79,7 @@ export function classify(err: unknown): Classified {
       status === 400 || status === 404 || status === 413 || status === 415 ? e.message : `the request was refused: ${STATUS_CODES[status] ?? status}`
     return { code, message, status }
   }
-  if (e instanceof Error && isRedisUnavailable(e)) return as('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
+  if (isRedisUnavailable(e)) return as('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
   return as('SHADOWS_ERR_INTERNAL', 'an unexpected error occurred; the gateway log has the details')
 }
 

@@ -63,7 +63,8 @@ export function isClusterUrl(url: string): boolean {
 }
 
 /**
- * Opens a connection (lazily: it connects on the first command) with shadows' scripts defined,
+ * Opens a connection (it starts connecting at once; commands made meanwhile wait in ioredis'
+ * offline queue, unless the options turn it off) with shadows' scripts defined,
  * watched from the start: its errors never carry credentials, and a TLS URL against a plain-text
  * port is named as such (see watchConnection).
  */

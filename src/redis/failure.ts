@@ -122,3 +122,36 @@ function answersInPlainText(host: string, port: number): Promise<boolean> {
     socket.once('data', (data: Buffer) => done(data[0] === 0x2b || data[0] === 0x2d))
   })
 }
+
+/** Node's codes for a connection that could not be made or was lost. */
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+
+/** Redis's error codes (the first word of a reply error) for a server that cannot serve yet. */
+const NOT_SERVING = new Set(['LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY'])
+
+/**
+ * ioredis's errors for a command it could not send: it has no class or code for these, so they
+ * are known by their exact text, here and nowhere else.
+ */
+const NOT_SENT = new Set([
+  'Connection is closed.',
+  "Stream isn't writeable and enableOfflineQueue options is false",
+  "Cluster isn't ready and enableOfflineQueue options is false",
+  'None of startup nodes is available',
+])
+
+/**
+ * Whether `err` means that Redis could not be used at all (a request may succeed later), by its
+ * class, code or ioredis' fixed text: ioredis gave up retrying, the connection failed or closed,
+ * the server is loading or has no master, or it refused the credentials or does not speak TLS.
+ */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false
+  const { name, code, message } = err as { name?: unknown; code?: unknown; message?: unknown }
+  if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true
+  if (typeof message !== 'string') return false
+  if (name === 'ReplyError' && NOT_SERVING.has(message.split(' ', 1)[0] ?? '')) return true
+  // a refused password, or TLS against a plain-text port: no request can fix that, an operator can
+  return NOT_SENT.has(message) || redisFailure(err) !== undefined
+}

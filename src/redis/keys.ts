@@ -22,7 +22,7 @@ export interface ShadowKeys {
   readonly strikesVersion: string
   /** The last strike change, as pushed (see redis/strike-changes.ts); absent when there are no strikes. */
   readonly strikesChange: string
-  /** Sorted set of worker name → last heartbeat (epoch ms). */
+  /** Sorted set of worker name → when its heartbeat expires (epoch ms): the last beat plus its lifetime. */
   readonly workers: string
   /** Pub/sub channel: schedule wake-ups, cancellations, strike changes. */
   readonly events: string

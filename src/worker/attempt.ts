@@ -3,35 +3,12 @@
  * outcome. Pure of Redis except for progress, which goes through the `progress` callback.
  */
 import type { Logger } from 'pino'
+import { CancelledError, ShutdownError, TimeoutError } from '../core/errors.js'
 import { userKey } from '../redis/keys.js'
 import type { AbortCause, AttemptResult } from '../core/outcome-policy.js'
 import type { AnyTask, TaskContext } from '../core/task.js'
 
 export type { AbortCause, AttemptResult } from '../core/outcome-policy.js'
-
-/** The error an attempt's signal carries when the task ran past its timeout. */
-export class TimeoutError extends Error {
-  constructor(ms: number) {
-    super(`timed out after ${ms} ms`)
-    this.name = 'TimeoutError'
-  }
-}
-
-/** The error an attempt's signal carries when the task was cancelled or replaced. */
-export class CancelledError extends Error {
-  constructor(message = 'cancelled') {
-    super(message)
-    this.name = 'CancelledError'
-  }
-}
-
-/** The error an attempt's signal carries when its worker shuts down. */
-export class ShutdownError extends Error {
-  constructor() {
-    super('the worker is shutting down; the task goes back on the queue')
-    this.name = 'ShutdownError'
-  }
-}
 
 /** What a task gets as `ctx.shadow` and `ctx.worker`: handed on as they are, never looked into here. */
 export interface TaskHandles {
@@ -94,11 +71,6 @@ export class Attempt {
     this.reason = error
     this.controller?.abort(error)
     this.abortFired?.({ kind: 'aborted', cause, error })
-  }
-
-  /** Whether the signal fired, and why. */
-  get abortCause(): AbortCause | undefined {
-    return this.cause
   }
 
   /** Runs the task once. Never throws. `progress` stores a progress report of this attempt. */

@@ -5,6 +5,7 @@
  * not match the schema end without running. What passes is handed to the runner, in the slot that
  * was taken for it before the call.
  */
+import { PoisonTaskError, StruckError } from '../core/errors.js'
 import { describeError } from '../core/records.js'
 import { nextRunAt } from '../core/outcome-policy.js'
 import { describeStrike, type StrikeSet } from '../core/strikes.js'
@@ -179,10 +180,9 @@ export class Starter {
     const params = (entry.paramsJson === '{}' ? {} : JSON.parse(entry.paramsJson)) as Record<string, unknown>
     const log = () => this.ctx.logger.child({ task: task.name, key: userKey(key), attempt })
     if (deliveries > maxDeliveries) {
-      const error = {
-        type: 'PoisonTaskError',
-        message: `delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${maxDeliveries}`,
-      }
+      const error = describeError(
+        new PoisonTaskError(`delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${maxDeliveries}`),
+      )
       log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
       outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
       return undefined
@@ -190,7 +190,7 @@ export class Starter {
     const strike = strikes.match(task.name, params)
     if (strike) {
       log().info({ strike: strike.id }, 'task is struck; skipping it')
-      const error = { type: 'StruckError', message: `struck by ${describeStrike(strike)} (strike ${strike.id})` }
+      const error = describeError(new StruckError(`struck by ${describeStrike(strike)} (strike ${strike.id})`))
       // a struck run of a perpetual or cron task is skipped and its chain goes on
       const next = nextRunAt(task, when)
       outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })

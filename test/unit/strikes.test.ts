@@ -313,7 +313,7 @@ t.test('strikeMatches: task, parameter presence and combinations', async (t) => 
   t.equal(strikeMatches(nested, 'send', { target: { region: 'us', id: 1 } }), false)
 })
 
-t.test('StrikeSet: first matching rule, whole-task lookup, empty set', async (t) => {
+t.test('StrikeSet: first matching rule, whole-task rules, empty set', async (t) => {
   const stamp = (r: Rule, createdAt: string): Strike => ({ id: strikeId(r), ...r, createdAt })
   const a = stamp(normalizeStrike({ parameter: 'customer', operator: '>', value: 10 }), '2026-01-01T00:00:00.000Z')
   const b = stamp(normalizeStrike({ task: 'send' }), '2026-01-01T00:00:01.000Z')
@@ -328,11 +328,11 @@ t.test('StrikeSet: first matching rule, whole-task lookup, empty set', async (t)
   t.equal(set.match('bill', { customer: 6 }), undefined)
   t.equal(set.match('bill', {}), undefined)
   t.equal(set.match('other', { customer: '11' }), undefined, 'type mismatch in a set')
-  t.equal(set.strikesWholeTask('send'), true)
-  t.equal(set.strikesWholeTask('bill'), false, 'a task plus parameter rule does not strike the whole task')
-  t.equal(set.strikesWholeTask('other'), false)
+  t.equal(set.match('send', { anything: 'at all' })?.id, b.id, 'a rule without a parameter strikes the whole task')
+  t.equal(set.match('bill', { anything: 'at all' }), undefined, 'a task plus parameter rule does not strike the whole task')
+  t.equal(set.match('other', {}), undefined)
 
   const empty = new StrikeSet('', [])
   t.equal(empty.match('send', { customer: 11 }), undefined)
-  t.equal(empty.strikesWholeTask('send'), false)
+  t.equal(empty.match('send', {}), undefined)
 })

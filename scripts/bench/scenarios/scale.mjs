@@ -246,7 +246,8 @@ async function timedAdds(shadow, count, makeItem) {
 
 /** Removes tasks (by their keys) from the schedule and their records, 1,000 at a time. */
 async function takeOut(shadow, keys) {
-  const { storedKey } = await lib('keys.js')
+  // the key module moved into redis/ in newer builds; --dist may point at either
+  const { storedKey } = await lib('redis/keys.js').catch(() => lib('keys.js'))
   for (let i = 0; i < keys.length; i += 1000) {
     const stored = keys.slice(i, i + 1000).map(storedKey)
     await shadow.redis.zrem(shadow.keys.schedule, ...stored)

@@ -41,9 +41,11 @@ export const BATCH_CHUNK = 500
 export class AddCalls {
   private pending: PendingAdd[] = []
 
+  /** `eventsLimit`: the shadow's, for the `added` events the add script writes. */
   constructor(
     private readonly redis: RedisClient,
     private readonly keys: ShadowKeys,
+    private readonly eventsLimit: number,
   ) {}
 
   /**
@@ -75,6 +77,7 @@ export class AddCalls {
         this.keys,
         first.prepared.mode,
         first.strikesVersion,
+        this.eventsLimit,
         members.map((add) => add.prepared),
       )
       sent.then(

@@ -1,21 +1,27 @@
 /**
- * The client: adds, schedules, replaces, cancels and inspects tasks, and keeps strikes.
+ * The client: adds, schedules, replaces, cancels and inspects tasks, keeps strikes, lists tasks by
+ * state and retries finished ones, waits for results, and reads the events log.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
-import { AddCalls, BATCH_CHUNK, type AddReply, type Prepared } from './adds.js'
-import { ShadowsError, isShadowsError } from '../core/errors.js'
+import { AddCalls, type Prepared } from './adds.js'
+import { ShadowsError } from '../core/errors.js'
 import { isValidShadowName, shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
-import { parseRecord, type TaskInfo } from '../core/records.js'
+import { isFinished, parseRecord, type TaskInfo } from '../core/records.js'
 import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from '../redis/connection.js'
 import { describeRedisFailure } from '../redis/failure.js'
 import { redactingSerializers } from '../redis/redact.js'
-import { STALE, addStrike, cancelTask, removeStrike, type AddResult } from '../redis/commands.js'
+import { addStrike, cancelTask, removeStrike, type AddResult } from '../redis/commands.js'
 import type { RedisClient } from '../redis/scripts.js'
 import { StrikeCopy } from '../redis/strike-copy.js'
+import { EventLog, followEvents, type EventsOptions } from './events.js'
+import { listPage, retryKey, retryMatching, type ListQuery, type Retried, type RetryCounts, type RetryFilter, type TaskPage } from './history.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
-import { prepareAdd, struckError, toExecution } from './prepare.js'
-import type { AddOptions, BatchItem, BatchResult, Cancellation, Execution, Replacement, ReplaceOptions } from './types.js'
+import { prepareAdd, toExecution } from './prepare.js'
+import { storeBatch, storeOne, type StoreContext } from './store.js'
+import type { AddOptions, BatchItem, BatchResult, Cancellation, Execution, GetOptions, Replacement, ReplaceOptions, ResultOptions } from './types.js'
+import { FinishWaiters, MAX_WAIT } from './waiters.js'
+import { assertEventFilter, isEventId, type ShadowEvent } from '../core/events.js'
 import { describeStrike, normalizeStrike, strikeId, type Strike, type StrikeInput } from '../core/strikes.js'
 import type { AnyTask, ParamsOf } from '../core/task.js'
 import { assertValidKey } from '../core/validation.js'
@@ -25,6 +31,12 @@ export const DEFAULT_EXECUTION_TTL = 15 * 60_000
 
 /** Most strike rules one shadow holds; the store stays bounded. */
 export const DEFAULT_MAX_STRIKES = 1000
+
+/** Default of `historyLimit`: most finished tasks kept listable per finished state (and per task name in it). */
+export const DEFAULT_HISTORY_LIMIT = 10_000
+
+/** Default of `eventsLimit`: most entries the events log keeps. */
+export const DEFAULT_EVENTS_LIMIT = 10_000
 
 /** Options of {@link Shadow}. */
 export interface ShadowOptions {
@@ -36,6 +48,19 @@ export interface ShadowOptions {
   readonly redis?: RedisClient
   /** How long a finished task's record is kept, in ms (default 15 min; 0 keeps nothing). */
   readonly executionTtl?: number
+  /**
+   * Most finished tasks `list()` can find per finished state, and per task name in each (default
+   * 10,000; 0 keeps no history); the oldest are dropped first, and none outlives its record
+   * (`executionTtl`). Written by the processes that end tasks (workers, and whoever cancels): give
+   * them all the same.
+   */
+  readonly historyLimit?: number
+  /**
+   * Most entries the events log keeps (default 10,000; 0 writes no events): `events({ since })`
+   * resumes without a gap within that many. Written by every process that changes tasks or
+   * strikes: give them all the same.
+   */
+  readonly eventsLimit?: number
   /** Tasks that `add(name)` may name: their params are validated on add, and other names refused. */
   readonly tasks?: readonly AnyTask[]
   readonly logger?: Logger
@@ -43,8 +68,6 @@ export interface ShadowOptions {
   /** Settings of the connection opened from `url`. */
   readonly connection?: ConnectionOptions
 }
-
-const MAX_STALE_RETRIES = 10
 
 /** How long close() waits for the adds already made while Redis does not answer. */
 const ADDS_WAIT_WHILE_AWAY = 5_000
@@ -60,6 +83,8 @@ export interface ShadowContext {
   readonly keys: ShadowKeys
   readonly logger: Logger
   readonly executionTtl: number
+  readonly historyLimit: number
+  readonly eventsLimit: number
   /** The strike rules as this client last read them, shared with the workers on this shadow. */
   readonly strikes: StrikeCopy
 }
@@ -71,12 +96,6 @@ export function shadowContext(shadow: Shadow): ShadowContext {
   const context = contexts.get(shadow)
   if (context === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'expected a Shadow')
   return context
-}
-
-/** One item of a batch add, prepared. */
-interface BatchEntry {
-  readonly index: number
-  readonly prepared: Prepared
 }
 
 /**
@@ -91,6 +110,8 @@ export class Shadow {
   readonly name: string
   readonly url: string
   readonly executionTtl: number
+  readonly historyLimit: number
+  readonly eventsLimit: number
   readonly logger: Logger
   readonly maxStrikes: number
   private readonly keys: ShadowKeys
@@ -99,19 +120,22 @@ export class Shadow {
   private readonly ownsRedis: boolean
   private readonly strikeCopy: StrikeCopy
   private closing: Promise<void> | undefined
-  private readonly adds: AddCalls
+  private readonly storeContext: StoreContext
   private readonly storing = new Set<Promise<unknown>>()
+  private readonly waiters: FinishWaiters
+  private readonly eventLogs = new Set<EventLog>()
 
   constructor(options: ShadowOptions = {}) {
     const name = options.name ?? 'shadows'
     if (!isValidShadowName(name)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', `shadow name must be 1-100 chars of [A-Za-z0-9._:@-], got ${JSON.stringify(name)}`)
     }
-    const ttl = options.executionTtl ?? DEFAULT_EXECUTION_TTL
-    if (!Number.isInteger(ttl) || ttl < 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'executionTtl must be a non-negative integer (ms)')
+    const ttl = nonNegative(options.executionTtl ?? DEFAULT_EXECUTION_TTL, 'executionTtl', ' (ms)')
     this.name = name
     this.keys = shadowKeys(name)
     this.executionTtl = ttl
+    this.historyLimit = nonNegative(options.historyLimit ?? DEFAULT_HISTORY_LIMIT, 'historyLimit')
+    this.eventsLimit = nonNegative(options.eventsLimit ?? DEFAULT_EVENTS_LIMIT, 'eventsLimit')
     this.maxStrikes = options.maxStrikes ?? DEFAULT_MAX_STRIKES
     // an ioredis error may carry the password (a refused AUTH's arguments): never logged as it is
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })
@@ -120,9 +144,20 @@ export class Shadow {
     this.registry = options.tasks ? new Map(options.tasks.map((t) => [t.name, t])) : undefined
     this.ownsRedis = options.redis === undefined
     this.redis = options.redis ?? connect(this.url, { connectionName: `shadows:${name}`, ...options.connection })
-    this.adds = new AddCalls(this.redis, this.keys)
     this.strikeCopy = new StrikeCopy(this.redis, this.keys)
-    contexts.set(this, { name, url: this.url, redis: this.redis, keys: this.keys, logger: this.logger, executionTtl: ttl, strikes: this.strikeCopy })
+    this.storeContext = { adds: new AddCalls(this.redis, this.keys, this.eventsLimit), strikes: this.strikeCopy, registry: this.registry }
+    this.waiters = new FinishWaiters({ redis: this.redis, keys: this.keys, logger: this.logger, read: (key) => this.read(key) })
+    contexts.set(this, {
+      name,
+      url: this.url,
+      redis: this.redis,
+      keys: this.keys,
+      logger: this.logger,
+      executionTtl: ttl,
+      historyLimit: this.historyLimit,
+      eventsLimit: this.eventsLimit,
+      strikes: this.strikeCopy,
+    })
     if (this.ownsRedis) {
       this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, describeRedisFailure(err) ?? 'redis connection error'))
     }
@@ -159,80 +194,14 @@ export class Shadow {
   /** Adds many tasks, up to 500 per script call; each is judged as if added alone, results in order. */
   addBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     this.assertOpen()
-    return this.track(this.storeBatch(items))
-  }
-
-  /**
-   * Prepares and sends a batch a chunk at a time: each chunk goes out as soon as it is ready, so
-   * Redis stores one while the next is validated. Items whose strikes check went stale (the
-   * strikes changed meanwhile) are judged again, in order, against the new strikes.
-   */
-  private async storeBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
-    if (items.length === 0) return []
-    const results: (BatchResult | undefined)[] = new Array(items.length)
-    let retry: BatchEntry[] = []
-    let prepared = 0
-    for (let tries = 0; tries === 0 || retry.length > 0; tries++) {
-      if (tries > MAX_STALE_RETRIES) throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
-      const strikes = await this.strikeCopy.current(tries > 0)
-      const again = retry
-      retry = []
-      const calls: Promise<void>[] = []
-      let failure: { err: unknown } | undefined
-      const send = (entries: readonly BatchEntry[]) => {
-        const sendable: BatchEntry[] = []
-        for (const entry of entries) {
-          const strike = strikes.match(entry.prepared.task, entry.prepared.params)
-          if (strike) results[entry.index] = { ok: false, error: struckError(entry.prepared, strike) }
-          else sendable.push(entry)
-        }
-        const sent = this.adds.send(
-          sendable.map((entry) => entry.prepared),
-          strikes.version,
-        )
-        calls.push(
-          sent.then(
-            (replies) =>
-              sendable.forEach((entry, i) => {
-                const reply = replies[i] as AddReply
-                if (reply === STALE) retry.push(entry)
-                else results[entry.index] = { ok: true, execution: toExecution(entry.prepared, reply) }
-              }),
-            (err: unknown) => {
-              failure ??= { err }
-            },
-          ),
-        )
-      }
-      for (let i = 0; i < again.length; i += BATCH_CHUNK) send(again.slice(i, i + BATCH_CHUNK))
-      // a call that failed stops the rest: the batch rejects, as it would have sent as one
-      while (prepared < items.length && !failure) {
-        const chunk: BatchEntry[] = []
-        for (; prepared < items.length && chunk.length < BATCH_CHUNK; prepared++) {
-          const item = items[prepared] as BatchItem | null | undefined
-          try {
-            if (typeof item !== 'object' || item === null) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'a batch item must be an object', { field: 'item' })
-            chunk.push({ index: prepared, prepared: prepareAdd(this.registry, item.task, item.params ?? {}, item, 'add') })
-          } catch (err) {
-            results[prepared] = { ok: false, error: asShadowsError(err) }
-          }
-        }
-        send(chunk)
-        // let this chunk go out (see AddCalls.send) while the next one is prepared
-        if (prepared < items.length) await new Promise((resolve) => setImmediate(resolve))
-      }
-      await Promise.all(calls)
-      if (failure) throw failure.err
-      retry.sort((a, b) => a.index - b.index)
-    }
-    return results as BatchResult[]
+    return this.track(storeBatch(this.storeContext, items))
   }
 
   /** Cancels a task: scheduled and queued ones never run; a running one has its signal aborted. */
   async cancel(key: string): Promise<Cancellation> {
     this.assertOpen()
     assertValidKey(key)
-    const result = await cancelTask(this.redis, this.keys, storedKey(key), this.executionTtl)
+    const result = await cancelTask(this.redis, this.keys, storedKey(key), this)
     if (result.kind === 'missing') throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key}`, { key })
     if (result.kind === 'finished') {
       const { state } = result
@@ -241,16 +210,115 @@ export class Shadow {
     return { key, task: result.task, state: 'cancelled', previous: result.previous }
   }
 
-  /** The task's record, or undefined when unknown or expired. */
-  async get(key: string): Promise<TaskInfo | undefined> {
+  /**
+   * The task's record, or undefined when unknown or expired. With `wait` (ms), a task not finished
+   * yet is waited for: the record comes as soon as it is completed, failed, cancelled or struck
+   * (pushed, not polled), or as it is when the wait ends.
+   */
+  async get(key: string, options: GetOptions = {}): Promise<TaskInfo | undefined> {
     this.assertOpen()
     assertValidKey(key)
-    // read together: a scheduled task's due time lives in the schedule, not in its record
-    const stored = storedKey(key)
-    const replies = await this.redis.multi().hgetall(this.keys.task(stored)).zscore(this.keys.schedule, stored).exec()
-    const [[hashErr, hash], [scoreErr, score]] = (replies ?? []) as [[Error | null, Record<string, string>], [Error | null, string | null]]
-    if (hashErr ?? scoreErr) throw hashErr ?? scoreErr
-    return parseRecord(key, hash, score ?? undefined)
+    const wait = waitOption(options?.wait, 'wait')
+    return wait === undefined || wait === 0 ? this.read(key) : this.waiters.untilFinished(key, wait)
+  }
+
+  /**
+   * The result of the task of `key`: resolves with what it returned, once completed (at once when
+   * it already is). Rejects with `SHADOWS_ERR_TASK_FAILED` when it ended failed, cancelled or struck
+   * (`details.state` and `details.error` say how), `SHADOWS_ERR_WAIT_TIMEOUT` when `timeout` ms end
+   * first, `SHADOWS_ERR_NOT_FOUND` for an unknown or expired key (also a record that went while
+   * waiting: with `executionTtl: 0` nothing is kept to read the result from).
+   *
+   * Waiting costs no Redis connection of its own: every wait of a shadow shares one subscription,
+   * woken when a task finishes.
+   */
+  async result(key: string, options: ResultOptions = {}): Promise<unknown> {
+    this.assertOpen()
+    assertValidKey(key)
+    const timeout = waitOption(options?.timeout, 'timeout')
+    const info = await this.waiters.untilFinished(key, timeout)
+    if (info === undefined) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key} (unknown, or its record expired)`, { key })
+    const { state } = info
+    if (state === 'completed') return info.result
+    if (isFinished(state)) {
+      const why = info.error ? `: ${info.error.type}: ${info.error.message}` : ''
+      throw new ShadowsError('SHADOWS_ERR_TASK_FAILED', `task ${key} ended ${state}${why}`, { key, state, ...(info.error ? { error: info.error } : {}) })
+    }
+    throw new ShadowsError('SHADOWS_ERR_WAIT_TIMEOUT', `task ${key} did not finish within ${timeout ?? 0} ms; it is ${state}`, { key, state, timeout })
+  }
+
+  /**
+   * One page of the tasks in one state: `{ tasks, next? }`, finished states newest first,
+   * `scheduled` by due time, `queued` and `running` oldest first; pass `next` as `cursor` for the
+   * following page. `limit` is 1–1000 (default 100). A page costs one script call. Finished tasks
+   * are listed while their records live (`executionTtl`), at most `historyLimit` per state.
+   * Filtered by task name, a page of a live state looks at up to ten entries per task asked for
+   * (the schedule and the stream are not indexed by name), so it may hold fewer than `limit` tasks
+   * and still have a `next`. A bad state, limit or cursor is `SHADOWS_ERR_VALIDATION`.
+   */
+  async list(query: ListQuery): Promise<TaskPage> {
+    this.assertOpen()
+    return listPage(shadowContext(this), query)
+  }
+
+  /**
+   * Runs a finished task (completed, failed, cancelled or struck) again under the same key, with the
+   * same params, as attempt 1, now. Throws `SHADOWS_ERR_NOT_FOUND` for an unknown or expired key,
+   * `SHADOWS_ERR_NOT_FINISHED` while it is scheduled, queued or running, and `SHADOWS_ERR_STRUCK`
+   * (nothing changed) when a strike matches it.
+   */
+  async retry(key: string): Promise<Retried> {
+    this.assertOpen()
+    const retried = await retryKey(shadowContext(this), key)
+    this.logger.info({ shadow: this.name, key, task: retried.task }, 'task retried')
+    return retried
+  }
+
+  /**
+   * Runs again, as {@link retry} does, the finished tasks of one state (failed, cancelled or struck)
+   * that match the filter, newest first, up to `limit` (at most and by default 10,000), atomically
+   * a batch of 500 at a time. `skipped` counts those a strike matches and those whose key was
+   * taken meanwhile (never overwritten).
+   */
+  async retryAll(filter: RetryFilter): Promise<RetryCounts> {
+    this.assertOpen()
+    const counts = await retryMatching(shadowContext(this), filter)
+    this.logger.info({ shadow: this.name, state: filter.state, task: filter.task, ...counts }, 'tasks retried')
+    return counts
+  }
+
+  /**
+   * The shadow's events as they happen, as an async iterator: every transition of a task (added,
+   * started, progress, completed, failed, retrying, cancelled, struck) and of the strike rules
+   * (strike, restore), filtered by task name, key and types. From now when `since` is absent; from
+   * just after the event `since` otherwise, with no gap as long as the log still holds it.
+   *
+   * Its reads block on a connection of their own, opened at the first read; the iterator ends, and
+   * the connection closes, when the loop over it breaks or the shadow closes. One process serving
+   * many readers had better share one {@link eventLog} among them.
+   *
+   * ```ts
+   * for await (const event of shadow.events({ task: 'resize', types: ['failed'] })) console.log(event.key)
+   * ```
+   */
+  events(options: EventsOptions = {}): AsyncGenerator<ShadowEvent, void, undefined> {
+    this.assertOpen()
+    assertEventFilter(options)
+    if (options.since !== undefined && !isEventId(options.since)) {
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'since must be an event id, <ms>-<sequence>', { field: 'since' })
+    }
+    return followEvents(this.eventLog(), options)
+  }
+
+  /**
+   * A reader of the events log on a connection of its own (opened at its first read), for one
+   * process to share among many consumers; closed with `close()` or with the shadow.
+   */
+  eventLog(): EventLog {
+    this.assertOpen()
+    const log = new EventLog({ redis: this.redis, keys: this.keys, logger: this.logger }, (closed) => this.eventLogs.delete(closed))
+    this.eventLogs.add(log)
+    return log
   }
 
   /** Adds a strike rule; `created` is false when the same rule already existed. */
@@ -259,7 +327,7 @@ export class Shadow {
     const rule = normalizeStrike(input)
     const id = strikeId(rule)
     const strike: Strike = { id, ...rule, createdAt: new Date().toISOString() }
-    const result = await addStrike(this.redis, this.keys, strike, this.maxStrikes)
+    const result = await addStrike(this.redis, this.keys, strike, this.maxStrikes, this.eventsLimit)
     if (result.kind === 'full') {
       throw new ShadowsError('SHADOWS_ERR_TOO_MANY_STRIKES', `shadow ${this.name} already holds ${this.maxStrikes} strikes; restore some first`)
     }
@@ -273,7 +341,7 @@ export class Shadow {
   async restore(idOrRule: string | StrikeInput): Promise<Strike> {
     this.assertOpen()
     const id = typeof idOrRule === 'string' ? idOrRule : strikeId(normalizeStrike(idOrRule))
-    const removed = await removeStrike(this.redis, this.keys, id)
+    const removed = await removeStrike(this.redis, this.keys, id, this.eventsLimit)
     if (removed === undefined) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
     await this.strikeCopy.changed(removed.change)
     this.logger.info({ shadow: this.name, strike: id }, 'strike restored')
@@ -299,11 +367,14 @@ export class Shadow {
   }
 
   /**
-   * Lets the adds already made be stored, then releases the connection (when this client opened
-   * it). Idempotent. While Redis does not answer, the adds get 5 s, then fail with the connection.
+   * Ends the waits and the events readers (`SHADOWS_ERR_CLOSED`), lets the adds already made be
+   * stored, then releases the connection (when this client opened it). Idempotent. While Redis does
+   * not answer, the adds get 5 s, then fail with the connection.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.waiters.close()
+      for (const log of [...this.eventLogs]) log.close()
       // while Redis is away an add would wait for its retries to run out, over a minute
       let awaySince: number | undefined
       while (this.storing.size > 0) {
@@ -328,9 +399,18 @@ export class Shadow {
     return this.closing !== undefined
   }
 
+  /** The task's record, read in one transaction with its due time (a scheduled task's lives in the schedule). */
+  private async read(key: string): Promise<TaskInfo | undefined> {
+    const stored = storedKey(key)
+    const replies = await this.redis.multi().hgetall(this.keys.task(stored)).zscore(this.keys.schedule, stored).exec()
+    const [[hashErr, hash], [scoreErr, score]] = (replies ?? []) as [[Error | null, Record<string, string>], [Error | null, string | null]]
+    if (hashErr ?? scoreErr) throw hashErr ?? scoreErr
+    return parseRecord(key, hash, score ?? undefined)
+  }
+
   /** Stores one task; close() waits for it. */
   private store(prepared: Prepared): Promise<AddResult> {
-    return this.track(this.storeOne(prepared))
+    return this.track(storeOne(this.storeContext, prepared))
   }
 
   /** Remembers an add until it settles, so that close() lets every add already made finish first. */
@@ -341,23 +421,22 @@ export class Shadow {
     return work
   }
 
-  private async storeOne(prepared: Prepared): Promise<AddResult> {
-    for (let tries = 0; tries <= MAX_STALE_RETRIES; tries++) {
-      const strikes = await this.strikeCopy.current(tries > 0)
-      const strike = strikes.match(prepared.task, prepared.params)
-      if (strike) throw struckError(prepared, strike)
-      const [reply] = await this.adds.send([prepared], strikes.version)
-      if (reply !== undefined && reply !== STALE) return reply
-    }
-    throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'strikes kept changing while adding')
-  }
-
   private assertOpen(): void {
     if (this.closing) throw new ShadowsError('SHADOWS_ERR_CLOSED', `shadow ${this.name} is closed`)
   }
 }
 
-function asShadowsError(err: unknown): ShadowsError {
-  if (isShadowsError(err)) return err
-  throw err
+/** A count option of the constructor: a non-negative integer. */
+function nonNegative(value: number, name: string, unit = ''): number {
+  if (!Number.isInteger(value) || value < 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${name} must be a non-negative integer${unit}`, { field: name })
+  return value
+}
+
+/** A wait in ms (`wait`, `timeout`): absent, or an integer from 0 to what a timer can measure. */
+function waitOption(value: unknown, name: string): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_WAIT) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${name} must be an integer number of ms from 0 to ${MAX_WAIT}`, { field: name })
+  }
+  return value
 }

@@ -63,3 +63,18 @@ export interface Cancellation {
   /** The state the task was in when cancelled (`cancelled` when it already was). */
   readonly previous: string
 }
+
+/** Options of `get`. */
+export interface GetOptions {
+  /**
+   * Wait up to this many ms for a task that is not finished yet: the record comes as soon as it is
+   * completed, failed, cancelled or struck, or as it is when the wait ends (default 0: at once).
+   */
+  readonly wait?: number
+}
+
+/** Options of `result`. */
+export interface ResultOptions {
+  /** Give up after this many ms with `SHADOWS_ERR_WAIT_TIMEOUT` (default: wait as long as it takes). */
+  readonly timeout?: number
+}

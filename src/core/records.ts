@@ -8,8 +8,24 @@ export type TaskState = 'scheduled' | 'queued' | 'running' | 'completed' | 'fail
 /** States in which a key is taken: adding it again changes nothing. */
 export type LiveState = 'scheduled' | 'queued' | 'running'
 
+/** States in which a task is over: its record expires `executionTtl` later, and it can be retried. */
+export type FinishedState = 'completed' | 'failed' | 'cancelled' | 'struck'
+
 /** Every state, in lifecycle order. */
 export const TASK_STATES: readonly TaskState[] = ['scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled', 'struck']
+
+/** The finished states, in the order of {@link TASK_STATES}. */
+export const FINISHED_STATES: readonly FinishedState[] = ['completed', 'failed', 'cancelled', 'struck']
+
+/** Whether `state` is one of the seven states. */
+export function isTaskState(state: unknown): state is TaskState {
+  return typeof state === 'string' && (TASK_STATES as readonly string[]).includes(state)
+}
+
+/** Whether a task in `state` is over (see {@link FinishedState}). */
+export function isFinished(state: TaskState): state is FinishedState {
+  return state === 'completed' || state === 'failed' || state === 'cancelled' || state === 'struck'
+}
 
 /** Why an attempt failed (or why a task was cancelled or struck). */
 export interface TaskError {

@@ -7,15 +7,30 @@
  * and decode in one pass, without copying what they can hand on as it is.
  */
 import { randomUUID } from 'node:crypto'
+import type { ListPosition } from '../core/cursor.js'
 import type { OutcomeKind } from '../core/outcome-policy.js'
-import type { LiveState } from '../core/records.js'
+import { isFinished, type LiveState, type TaskState } from '../core/records.js'
 import type { Strike } from '../core/strikes.js'
 import { CONSUMER_GROUP, type ShadowKeys } from './keys.js'
 import { runScript, type RedisClient } from './scripts.js'
+import { entryFields } from './stream.js'
 import { decodeStrikeChange, strikeChangeBody, type StrikeChange } from './strike-changes.js'
 
 /** A script's whole answer when the caller's strike rules are out of date: nothing was written. */
 export const STALE = 'stale'
+
+/**
+ * What the scripts that write keep of what happened, from the shadow's options: the records of
+ * finished tasks, the history indexes and the events log.
+ */
+export interface Retention {
+  /** How long a finished task's record (and its history entries) is kept, in ms; 0 keeps nothing. */
+  readonly executionTtl: number
+  /** Most tasks each history index keeps; 0 keeps no history. */
+  readonly historyLimit: number
+  /** Most entries the events log keeps (approximately: whole nodes of the stream are trimmed); 0 writes no events. */
+  readonly eventsLimit: number
+}
 
 // ---------------------------------------------------------------------------------------------
 // add
@@ -72,10 +87,11 @@ export async function addTasks(
   keys: ShadowKeys,
   mode: AddMode,
   strikesVersion: string,
+  eventsLimit: number,
   tasks: readonly AddTask[],
 ): Promise<AddResult[] | typeof STALE> {
   // ARGV[6], which keys were made up, is known once every task is in: filled in last
-  const args: (string | number)[] = [Date.now(), mode, strikesVersion, keys.events, keys.taskPrefix, '']
+  const args: (string | number)[] = [Date.now(), mode, strikesVersion, keys.events, keys.taskPrefix, '', eventsLimit]
   let fresh = ''
   for (const t of tasks) {
     fresh += t.fresh ? '1' : '0'
@@ -83,7 +99,7 @@ export async function addTasks(
     args.push(t.stored, t.task, t.json, t.due, 1 + Math.floor(Math.random() * 0x7fffffff))
   }
   args[5] = fresh
-  const reply = (await runScript(redis, 'add', [keys.schedule, keys.stream, keys.strikesVersion], args)) as
+  const reply = (await runScript(redis, 'add', [keys.schedule, keys.stream, keys.strikesVersion, keys.eventLog], args)) as
     [typeof STALE] | (number | [LiveState, string, string, string])[]
   if (reply[0] === STALE) return STALE
   const results = reply as unknown[] as AddResult[]
@@ -212,18 +228,20 @@ function decodeStartEntry(entry: string, known: StartMessage | undefined): Start
 /**
  * Starts tasks for `worker` with the start script: one entry per message handled, in order, or
  * {@link STALE} when the strike rules changed since `strikesVersion` (nothing read or changed).
+ * Each task started appends a `started` event, unless `eventsLimit` is 0.
  */
 export async function startTasks(
   redis: RedisClient,
   keys: ShadowKeys,
   worker: string,
   strikesVersion: string,
+  eventsLimit: number,
   request: StartRequest,
 ): Promise<StartEntry[] | typeof STALE> {
-  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), strikesVersion, request.mode]
-  const scriptKeys = [keys.stream, keys.strikesVersion]
+  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), strikesVersion, request.mode, eventsLimit, keys.taskPrefix]
+  const scriptKeys = [keys.stream, keys.strikesVersion, keys.eventLog]
   if (request.mode === 'read') {
-    args.push(request.count, keys.taskPrefix, ...request.tasks)
+    args.push(request.count, ...request.tasks)
   } else {
     for (const m of request.messages) {
       scriptKeys.push(keys.task(m.key))
@@ -257,20 +275,32 @@ export interface FinishOutcome {
 }
 
 /**
- * Records the outcomes of `worker`'s attempts and acknowledges their messages; resolves with how
- * many applied. The reply is a plain count, handed on as it arrives: no promise is added to the
- * hot path of every outcome batch.
+ * Records the outcomes of `worker`'s attempts and acknowledges their messages, keeping what
+ * `retention` says of the tasks that ended (history, events); resolves with how many applied. The
+ * reply is a plain count, handed on as it arrives: no promise is added to the hot path of every
+ * outcome batch.
  */
 export function finishAttempts(
   redis: RedisClient,
   keys: ShadowKeys,
   worker: string,
-  executionTtl: number,
+  retention: Retention,
   outcomes: readonly FinishOutcome[],
 ): Promise<number> {
-  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), executionTtl, keys.events, keys.taskPrefix]
+  const args: (string | number)[] = [
+    CONSUMER_GROUP,
+    worker,
+    Date.now(),
+    retention.executionTtl,
+    keys.events,
+    keys.taskPrefix,
+    keys.historyPrefix,
+    retention.historyLimit,
+    retention.eventsLimit,
+    keys.finished,
+  ]
   for (const o of outcomes) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due)
-  return runScript(redis, 'finish', [keys.stream, keys.schedule], args) as Promise<number>
+  return runScript(redis, 'finish', [keys.stream, keys.schedule, keys.eventLog], args) as Promise<number>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,13 +322,16 @@ export type CancelResult =
       readonly task: string
     }
 
-/** Cancels the task of `stored` key: removed when scheduled or queued, its worker told when running. */
-export async function cancelTask(redis: RedisClient, keys: ShadowKeys, stored: string, executionTtl: number): Promise<CancelResult> {
+/**
+ * Cancels the task of `stored` key: removed when scheduled or queued, its worker told when running;
+ * it enters the history of cancelled tasks, and its event is written, as `retention` says.
+ */
+export async function cancelTask(redis: RedisClient, keys: ShadowKeys, stored: string, retention: Retention): Promise<CancelResult> {
   const [kind, state, task = ''] = (await runScript(
     redis,
     'cancel',
-    [keys.task(stored), keys.schedule, keys.stream],
-    [stored, Date.now(), executionTtl, keys.events],
+    [keys.task(stored), keys.schedule, keys.stream, keys.eventLog],
+    [stored, Date.now(), retention.executionTtl, keys.events, keys.historyPrefix, retention.historyLimit, retention.eventsLimit, keys.finished],
   )) as [string, string?, string?]
   if (kind === 'missing') return { kind }
   if (kind === 'finished') return { kind, state: state ?? '', task }
@@ -308,9 +341,20 @@ export async function cancelTask(redis: RedisClient, keys: ShadowKeys, stored: s
 // ---------------------------------------------------------------------------------------------
 // progress
 
-/** Stores a running attempt's progress (JSON); false when the task moved on (replaced, cancelled, expired). */
-export async function storeProgress(redis: RedisClient, keys: ShadowKeys, stored: string, gen: string, worker: string, json: string): Promise<boolean> {
-  return (await runScript(redis, 'progress', [keys.task(stored)], [gen, worker, json])) === 1
+/**
+ * Stores a running attempt's progress (JSON) and writes its event (unless `eventsLimit` is 0);
+ * false when the task moved on (replaced, cancelled, expired).
+ */
+export async function storeProgress(
+  redis: RedisClient,
+  keys: ShadowKeys,
+  stored: string,
+  gen: string,
+  worker: string,
+  json: string,
+  eventsLimit: number,
+): Promise<boolean> {
+  return (await runScript(redis, 'progress', [keys.task(stored), keys.eventLog], [gen, worker, json, stored, eventsLimit])) === 1
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,27 +379,32 @@ export type StrikeResult =
       readonly change: StrikeChange | undefined
     }
 
-/** Stores `strike` unless the same rule exists or the shadow already holds `maxStrikes` rules. */
-export async function addStrike(redis: RedisClient, keys: ShadowKeys, strike: Strike, maxStrikes: number): Promise<StrikeResult> {
-  const args = [strike.id, JSON.stringify(strike), randomUUID(), maxStrikes, keys.events, strikeChangeBody({ added: strike })]
-  const [kind, json = '', change = ''] = (await runScript(redis, 'strike', [keys.strikes, keys.strikesVersion, keys.strikesChange], args)) as [
-    string,
-    string?,
-    string?,
-  ]
+/**
+ * Stores `strike` unless the same rule exists or the shadow already holds `maxStrikes` rules; a
+ * rule stored writes its event (unless `eventsLimit` is 0).
+ */
+export async function addStrike(redis: RedisClient, keys: ShadowKeys, strike: Strike, maxStrikes: number, eventsLimit: number): Promise<StrikeResult> {
+  const args = [strike.id, JSON.stringify(strike), randomUUID(), maxStrikes, keys.events, strikeChangeBody({ added: strike }), eventsLimit]
+  const scriptKeys = [keys.strikes, keys.strikesVersion, keys.strikesChange, keys.eventLog]
+  const [kind, json = '', change = ''] = (await runScript(redis, 'strike', scriptKeys, args)) as [string, string?, string?]
   if (kind === 'full') return { kind }
   if (kind === 'exists') return { kind, strike: JSON.parse(json) as Strike }
   return { kind: 'created', strike: JSON.parse(json) as Strike, change: decodeStrikeChange(change) }
 }
 
-/** Removes the strike `id`: the removed rule and the change, or undefined when there was none. */
+/**
+ * Removes the strike `id`: the removed rule and the change, or undefined when there was none. A
+ * rule removed writes its event (unless `eventsLimit` is 0).
+ */
 export async function removeStrike(
   redis: RedisClient,
   keys: ShadowKeys,
   id: string,
+  eventsLimit: number,
 ): Promise<{ strike: Strike; change: StrikeChange | undefined } | undefined> {
-  const args = [id, randomUUID(), keys.events, strikeChangeBody({ removed: id })]
-  const reply = (await runScript(redis, 'restore', [keys.strikes, keys.strikesVersion, keys.strikesChange], args)) as [string, string] | null
+  const args = [id, randomUUID(), keys.events, strikeChangeBody({ removed: id }), eventsLimit]
+  const scriptKeys = [keys.strikes, keys.strikesVersion, keys.strikesChange, keys.eventLog]
+  const reply = (await runScript(redis, 'restore', scriptKeys, args)) as [string, string] | null
   if (reply === null) return undefined
   return { strike: JSON.parse(reply[0]) as Strike, change: decodeStrikeChange(reply[1]) }
 }
@@ -377,4 +426,97 @@ export async function readStrikesSince(redis: RedisClient, keys: ShadowKeys, ver
   if (kind === 'change') return { kind, change: decodeStrikeChange(rest[0] ?? '') }
   const [stored = '', ...rules] = rest
   return { kind: 'all', version: stored, rules: rules.map((text) => JSON.parse(text) as Strike) }
+}
+
+// ---------------------------------------------------------------------------------------------
+// retry
+
+/** A finished task for {@link retryTasks}: its key and the generation of the record read. */
+export interface RetryTask {
+  /** The key's stored form. */
+  readonly stored: string
+  /** The record's generation when it was read and checked against the strikes. */
+  readonly gen: string
+}
+
+/**
+ * What the retry script did with one task: `retried` (queued afresh), `missing` (no record),
+ * `changed` (the record is no longer the one read: read it again), or the live state that holds
+ * the key.
+ */
+export type RetryReply = 'retried' | 'missing' | 'changed' | LiveState
+
+/**
+ * Queues finished tasks again, due `now`, atomically for the batch: one reply per task, in order,
+ * or {@link STALE} when the strike rules changed since `strikesVersion` (nothing written). Each
+ * task queued writes a `retrying` event, unless `eventsLimit` is 0.
+ */
+export async function retryTasks(
+  redis: RedisClient,
+  keys: ShadowKeys,
+  now: number,
+  strikesVersion: string,
+  eventsLimit: number,
+  tasks: readonly RetryTask[],
+): Promise<RetryReply[] | typeof STALE> {
+  const args: (string | number)[] = [now, strikesVersion, keys.taskPrefix, keys.historyPrefix, eventsLimit]
+  for (const t of tasks) args.push(t.stored, t.gen)
+  const reply = (await runScript(redis, 'retry', [keys.stream, keys.strikesVersion, keys.eventLog], args)) as string[]
+  if (reply[0] === STALE) return STALE
+  return reply as RetryReply[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// list
+
+/** One page to read with {@link listTasks}. */
+export interface ListRequest {
+  readonly state: TaskState
+  /** Only tasks of this name. */
+  readonly task: string | undefined
+  /** Most tasks to answer. */
+  readonly limit: number
+  /** Most index entries to look at (see list.lua): a page that looked at this many ends there. */
+  readonly budget: number
+  /** Where the previous page ended; undefined for the first page. */
+  readonly after: ListPosition | undefined
+  /** Finished states only: the earliest finish time to read, epoch ms. */
+  readonly finishedAfter?: number | undefined
+}
+
+/** A task of a page, as stored. */
+export interface ListedTask {
+  /** The key's stored form. */
+  readonly stored: string
+  /** Its score in the index: when it finished, or when it is due; "" for a queued or running task. */
+  readonly score: string
+  /** Its record, field by field. */
+  readonly fields: Record<string, string>
+}
+
+/** A page of tasks in one state, and where it ended (undefined: nothing is left). */
+export interface ListedPage {
+  readonly tasks: ListedTask[]
+  readonly next: ListPosition | undefined
+}
+
+/** Reads one page of the tasks in `request.state`, records included, in one script call. */
+export async function listTasks(redis: RedisClient, keys: ShadowKeys, request: ListRequest): Promise<ListedPage> {
+  const { state, task, after } = request
+  const index = isFinished(state) ? keys.history(state, task) : state === 'scheduled' ? keys.schedule : keys.stream
+  const position = after === undefined ? '' : 'id' in after ? after.id : `${after.score} ${after.member}`
+  const args = [state, request.limit, request.budget, task ?? '', keys.taskPrefix, CONSUMER_GROUP, position, request.finishedAfter ?? '']
+  const [next = '', ...flat] = (await runScript(redis, 'list', [index], args)) as [string, ...(string | string[])[]]
+  const tasks: ListedTask[] = []
+  for (let i = 0; i + 2 < flat.length; i += 3) {
+    tasks.push({ stored: flat[i] as string, score: flat[i + 1] as string, fields: entryFields(flat[i + 2] as string[]) })
+  }
+  return { tasks, next: next === '' ? undefined : readPosition(next) }
+}
+
+/** A position as list.lua answers it: "<score> <member>" in a sorted set, a stream id in the stream. */
+function readPosition(text: string): ListPosition {
+  const space = text.indexOf(' ')
+  if (space < 0) return { id: text }
+  return { score: Number(text.slice(0, space)), member: text.slice(space + 1) }
 }

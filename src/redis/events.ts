@@ -1,6 +1,9 @@
 /**
- * The messages on a shadow's events channel (`keys.events`), published by the Lua scripts, and
- * their one decoder. A message is its kind, a space, then the kind's fields:
+ * The messages on a shadow's pub/sub channels, published by the Lua scripts, and their one decoder
+ * per channel. (The events *log*, a stream of every transition, is event-log.ts.)
+ *
+ * On the events channel (`keys.events`), heard by every worker, a message is its kind, a space,
+ * then the kind's fields:
  *
  * ```text
  * due <epoch ms>            add, finish: a task due at that time became the schedule's head
@@ -9,11 +12,15 @@
  * ```
  *
  * Keys (stored form) and generations hold no space, so the key is the rest of a cancel message.
+ *
+ * On the finished channel (`keys.finished`), heard only by clients waiting for tasks to finish
+ * (see client/waiters.ts), a message is the stored keys of the tasks a script just ended, separated
+ * by spaces: finish writes one message per batch of outcomes, cancel one per task.
  */
 import { decodeStrikeChange, type StrikeChange } from './strike-changes.js'
 
 /** One message of the events channel, decoded. */
-export type ShadowEvent =
+export type ChannelMessage =
   | {
       /** A task due at `at` (epoch ms) is now the schedule's head: a sleeping scheduler should wake then. */
       readonly kind: 'due'
@@ -32,7 +39,7 @@ export type ShadowEvent =
     }
 
 /** The event a message describes, or undefined for a message of no known kind (another build's, say). */
-export function decodeEvent(message: string): ShadowEvent | undefined {
+export function decodeEvent(message: string): ChannelMessage | undefined {
   const space = message.indexOf(' ')
   if (space < 0) return undefined
   const kind = message.slice(0, space)
@@ -52,4 +59,9 @@ export function decodeEvent(message: string): ShadowEvent | undefined {
     default:
       return undefined
   }
+}
+
+/** The stored keys of the tasks a message of the finished channel says ended. */
+export function decodeFinished(message: string): string[] {
+  return message.split(' ').filter((key) => key !== '')
 }

@@ -6,6 +6,7 @@
  * own `task:` namespace, so no user-chosen task key can collide with an internal key.
  */
 import { randomFillSync } from 'node:crypto'
+import type { FinishedState } from '../core/records.js'
 
 /** Name of the consumer group that every worker of a shadow joins. */
 export const CONSUMER_GROUP = 'workers'
@@ -26,6 +27,21 @@ export interface ShadowKeys {
   readonly workers: string
   /** Pub/sub channel: schedule wake-ups, cancellations, strike changes. */
   readonly events: string
+  /**
+   * Pub/sub channel of finished tasks: each message names the tasks a script just ended. Apart from
+   * {@link events}, so that workers do not hear a message per finished task.
+   */
+  readonly finished: string
+  /** Stream of every transition (added, started, …, strike, restore), capped at `eventsLimit` entries. */
+  readonly eventLog: string
+  /**
+   * Prefix of the history indexes: `{prefix}{state}` is the sorted set of tasks that ended in that
+   * finished state (stored key → when it finished, epoch ms), and `{prefix}{state}:{task}` the same
+   * for one task name. Scripts build the names from it, as they build record keys from `taskPrefix`.
+   */
+  readonly historyPrefix: string
+  /** The history index of one finished state, or of one task name in that state. */
+  history(state: FinishedState, task?: string): string
   /** The hash holding one task's record; `key` is the stored form ({@link storedKey}). */
   task(key: string): string
   /** Prefix shared by every task record, for scans. */
@@ -52,6 +68,10 @@ export function shadowKeys(name: string): ShadowKeys {
     strikesChange: `${tag}:strikes:change`,
     workers: `${tag}:workers`,
     events: `${tag}:events`,
+    finished: `${tag}:finished`,
+    eventLog: `${tag}:events:log`,
+    historyPrefix: `${tag}:history:`,
+    history: (state: FinishedState, task?: string) => (task === undefined ? `${tag}:history:${state}` : `${tag}:history:${state}:${task}`),
     taskPrefix: `${tag}:task:`,
     task: (key: string) => `${tag}:task:${key}`,
     worker: (workerName: string) => `${tag}:worker:${workerName}`,

@@ -22,4 +22,8 @@ export interface WorkerContext {
   readonly strikes: StrikeCopy
   /** How long a finished task's record is kept, in ms. */
   readonly executionTtl: number
+  /** Most tasks each history index keeps (0: no history). */
+  readonly historyLimit: number
+  /** Most entries the events log keeps (0: no events). */
+  readonly eventsLimit: number
 }

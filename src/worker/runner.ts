@@ -13,7 +13,7 @@ import type { Outcomes } from './outcomes.js'
 import type { Slots } from './slots.js'
 
 /** What the runner needs from its worker. */
-export interface RunnerContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger'> {
+export interface RunnerContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'eventsLimit'> {
   readonly slots: Slots
   readonly outcomes: Pick<Outcomes, 'push'>
   readonly observer: WorkerObserver | undefined
@@ -97,7 +97,7 @@ export class AttemptRunner {
   /** Stores a progress report of a running attempt (the record ignores it once the attempt is over). */
   private readonly reportProgress = async (attempt: Attempt, body: string): Promise<void> => {
     const { key, gen } = attempt.input
-    await storeProgress(this.ctx.redis, this.ctx.keys, key, gen, this.ctx.name, body)
+    await storeProgress(this.ctx.redis, this.ctx.keys, key, gen, this.ctx.name, body, this.ctx.eventsLimit)
   }
 
   private async execute(attempt: Attempt): Promise<void> {

@@ -20,7 +20,7 @@ import type { AttemptRunner } from './runner.js'
 import type { Slots } from './slots.js'
 
 /** What the starter needs from its worker. */
-export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'strikes'> {
+export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'strikes' | 'eventsLimit'> {
   readonly registry: ReadonlyMap<string, AnyTask>
   readonly redeliveryTimeout: number
   readonly unknownTaskDelay: number
@@ -143,7 +143,7 @@ export class Starter {
       for (let tries = 0; ; tries++) {
         // read at the first try only when never read (no wait on the hot path), afresh after a stale reply
         strikes = (tries === 0 ? this.ctx.strikes.loaded() : undefined) ?? (await this.ctx.strikes.current(tries > 0))
-        const reply = await startTasks(this.ctx.redis, this.ctx.keys, this.ctx.name, strikes.version, request)
+        const reply = await startTasks(this.ctx.redis, this.ctx.keys, this.ctx.name, strikes.version, this.ctx.eventsLimit, request)
         if (reply !== STALE) {
           entries = reply
           break

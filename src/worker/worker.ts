@@ -76,8 +76,8 @@ export class Worker {
       this.resolveCloseCalled = resolve
     })
 
-    const { redis, keys, strikes, executionTtl } = this.context
-    const ctx: WorkerContext = { redis, keys, strikes, executionTtl, name: this.name, logger: this.logger }
+    const { redis, keys, strikes, executionTtl, historyLimit, eventsLimit } = this.context
+    const ctx: WorkerContext = { redis, keys, strikes, executionTtl, historyLimit, eventsLimit, name: this.name, logger: this.logger }
     const { observer } = options
     this.slots = new Slots(settings.concurrency)
     this.outcomes = new Outcomes(ctx)

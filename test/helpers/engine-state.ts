@@ -119,6 +119,7 @@ export function addScript(shadow: Shadow, tasks: readonly AddScriptTask[]): Prom
     shadowContext(shadow).keys,
     'add',
     '',
+    shadow.eventsLimit,
     tasks.map(([stored, task, json, due, fresh]) => ({ stored, task, json, due, fresh })),
   )
 }
@@ -137,7 +138,7 @@ export function finishScript(shadow: Shadow, worker: string, outcomes: readonly 
     shadowContext(shadow).redis,
     shadowContext(shadow).keys,
     worker,
-    shadow.executionTtl,
+    shadow,
     outcomes.map(([id, key, gen, outcome, data, due]) => ({ id, key, gen, outcome, data, due })),
   )
 }

@@ -36,8 +36,8 @@ export interface WorkerPartsOptions {
 
 /** The parts of a worker named `name` on `shadow` running `tasks`; its reader closed on teardown. */
 export function workerParts(t: TestLike, shadow: Shadow, tasks: readonly AnyTask[], options: WorkerPartsOptions): WorkerParts {
-  const { redis, keys, strikes, executionTtl } = shadowContext(shadow)
-  const context: WorkerContext = { redis, keys, strikes, executionTtl, name: options.name, logger: options.logger ?? testLogger }
+  const { redis, keys, strikes, executionTtl, historyLimit, eventsLimit } = shadowContext(shadow)
+  const context: WorkerContext = { redis, keys, strikes, executionTtl, historyLimit, eventsLimit, name: options.name, logger: options.logger ?? testLogger }
   // handed to tasks as ctx.worker; never run
   const worker = new Worker(shadow, { tasks: [], name: `${options.name}-handle`, logger: context.logger })
   const slots = new Slots(options.concurrency ?? 10)

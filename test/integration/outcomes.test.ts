@@ -22,12 +22,12 @@ function afterMicrotasks(hops: number, then: () => void): Promise<void> {
 
 t.test('an outcome pushed as a batch write ends is written too, not left waiting for the next one', async (t) => {
   const shadow = makeShadow(t)
-  const { redis, keys, executionTtl } = shadowContext(shadow)
+  const { redis, keys, executionTtl, historyLimit, eventsLimit } = shadowContext(shadow)
   await adminRedis().xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
   for (let hops = 0; hops <= 8; hops++) {
     const written: string[] = []
     let late: Promise<void> | undefined
-    const context = { redis, keys, executionTtl, name: 'probe', logger: pino({ level: 'silent' }) }
+    const context = { redis, keys, executionTtl, historyLimit, eventsLimit, name: 'probe', logger: pino({ level: 'silent' }) }
     // each batch goes to Redis as usual; the moment its write resolves, the batch loop sees the
     // queue empty and ends, and a late outcome is pushed `hops` microtasks after that
     const outcomes: Outcomes = new Outcomes(context, async (batch, finish) => {

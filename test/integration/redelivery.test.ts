@@ -164,7 +164,10 @@ t.test('a worker does not start a message it read but another worker has claimed
   // worker b takes it over as abandoned and starts it
   await shadowContext(shadow).redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
   const start = (worker: string) =>
-    startTasks(shadowContext(shadow).redis, shadowContext(shadow).keys, worker, '', { mode: 'reclaimed', messages: [{ id, key: storedKey('contested'), gen }] })
+    startTasks(shadowContext(shadow).redis, shadowContext(shadow).keys, worker, '', shadow.eventsLimit, {
+      mode: 'reclaimed',
+      messages: [{ id, key: storedKey('contested'), gen }],
+    })
   t.match(await start('b'), [{ kind: 'run', id }], 'b, which holds the message, starts it')
   // back, a starts what it finds in its pending list as it read it before
   t.same(await start('a'), [{ kind: 'skip', id }], 'a, which no longer holds it, leaves it alone')

@@ -4,6 +4,7 @@
   KEYS[1]  schedule sorted set       {name}:schedule
   KEYS[2]  stream                    {name}:stream
   KEYS[3]  strikes version string    {name}:strikes:version
+  KEYS[4]  events log stream         {name}:events:log
 
   ARGV[1]  now, epoch ms
   ARGV[2]  mode: "add" (idempotent) or "replace"
@@ -12,7 +13,8 @@
   ARGV[5]  task record key prefix    {name}:task:
   ARGV[6]  which keys the caller made up just now (a random UUID), one character per task in
            order: "1" made up (no record can exist, so none is looked up), "0" given
-  ARGV[7..] per task, five slots:
+  ARGV[7]  most entries the events log keeps (0: write no events)
+  ARGV[8..] per task, five slots:
            task key (stored form), task name, params (JSON), due time (epoch ms),
            a random generation to start from when the key has no record (so that a late message
            of an earlier, deleted incarnation of the key never matches the new one)
@@ -24,6 +26,9 @@
   A record stores no params when they are {} (the readers default them), and a scheduled record no
   due time: its score in the schedule is the one truth; move-due writes it into the record.
 
+  Each task stored (not a duplicate) appends an "added" event with its state to the events log
+  (see src/redis/event-log.ts).
+
   Returns
     { "stale" }   the caller's strikes are out of date; nothing written
     otherwise one reply per task:
@@ -32,9 +37,11 @@
     A call that already ran (sent again after a dropped connection) answers 0 or 1 for each task,
     by its state now, and writes nothing.
 ]]
-local schedule, stream = KEYS[1], KEYS[2]
+local schedule, stream, log = KEYS[1], KEYS[2], KEYS[4]
 local now, mode, channel, prefix, madeUpKeys = tonumber(ARGV[1]), ARGV[2], ARGV[4], ARGV[5], ARGV[6]
-local FIRST = 7
+local eventsLimit = ARGV[7]
+local writeEvents = tonumber(eventsLimit) > 0
+local FIRST = 8
 
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
   return { 'stale' }
@@ -110,11 +117,13 @@ local function addTask(n)
     if params ~= '{}' then
       redis.call('HSET', record, 'params', params)
     end
+    local state = 'queued'
     if due <= now then
       local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
       redis.call('HSET', record, 'task', task, 'when', ARGV[n + 3], 'state', 'queued', 'gen', gen, 'sid', id)
       replies[#replies + 1] = replaced
     else
+      state = 'scheduled'
       redis.call('HSET', record, 'task', task, 'state', 'scheduled', 'gen', gen)
       if fresh then
         pending[pendingCount + 1] = ARGV[n + 3]
@@ -130,6 +139,10 @@ local function addTask(n)
         earliest = due
       end
       replies[#replies + 1] = 1 + replaced
+    end
+    if writeEvents then
+      -- the same six fields as every entry of the log (see finish.lua)
+      redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*', 'type', 'added', 'key', key, 'task', task, 'attempt', '', 'state', state, 'data', '')
     end
   end
 end

@@ -6,6 +6,7 @@
 
   KEYS[1]  stream                    {name}:stream
   KEYS[2]  schedule sorted set       {name}:schedule
+  KEYS[3]  events log stream         {name}:events:log
 
   ARGV[1]  consumer group
   ARGV[2]  worker name
@@ -13,7 +14,11 @@
   ARGV[4]  execution TTL in ms (0: delete the record of a finished task)
   ARGV[5]  events channel
   ARGV[6]  task record key prefix    {name}:task:
-  ARGV[7..] per outcome, six slots: stream id, task key (stored form), generation, outcome, data,
+  ARGV[7]  history index prefix      {name}:history:
+  ARGV[8]  most tasks each history index keeps (0: keep no history)
+  ARGV[9]  most entries the events log keeps (0: write no events)
+  ARGV[10] finished channel          {name}:finished
+  ARGV[11..] per outcome, six slots: stream id, task key (stored form), generation, outcome, data,
            due time
     outcome  completed  data = result JSON ("" for none)
              failed     data = error JSON
@@ -26,27 +31,56 @@
                         (also one it reclaimed from a dead worker), or one interrupted by
                         shutdown (attempt unchanged)
 
-  Task record keys are built here from the prefix, as add, move-due and start (read mode) do: a
-  batch of outcomes would otherwise send each key twice. They share the shadow's hash tag, so they
-  live in the same cluster slot as the declared keys.
+  Task record keys and history index keys are built here from their prefixes, as add, move-due
+  and start (read mode) do: a batch of outcomes would otherwise send each key twice. They share the
+  shadow's hash tag, so they live in the same cluster slot as the declared keys.
+
+  A task that ends (completed, failed, cancelled, struck) enters the history index of its state
+  and the one of its state and task name, scored by when it ended; each index written is trimmed
+  here, of entries older than the execution TTL (their records expired) and past the most it
+  keeps, oldest first, and expires an execution TTL after its last write. Every outcome applied
+  appends its event to the log (completed, failed, cancelled, struck, retrying; the run of a
+  perpetual task completed or failed, with the state it went back to), and the keys of the tasks
+  that ended go out in one message on the finished channel, for whoever waits on them.
 
   Returns the number of outcomes applied.
 ]]
-local stream, schedule = KEYS[1], KEYS[2]
+local stream, schedule, log = KEYS[1], KEYS[2], KEYS[3]
 local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 -- as given, for writing: a number handed to Redis is formatted again on every call
 local nowText, ttlText = ARGV[3], ARGV[4]
-local prefix = ARGV[6]
+local prefix, historyPrefix, historyLimit, eventsLimit, finishedChannel = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local writeEvents = tonumber(eventsLimit) > 0
+local FIRST = 11
+
+-- one entry of the events log (see src/redis/event-log.ts): always the same six fields, so that
+-- the stream stores their names once per node rather than once per entry
+local function event(type, key, task, attempt, state, data)
+  redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*', 'type', type, 'key', key, 'task', task, 'attempt', attempt, 'state', state, 'data', data)
+end
+
+-- the history entries of this batch, per index: one ZADD and one trim per index, not per task
+local history = {}
+local function remember(index, key)
+  local entries = history[index]
+  if not entries then
+    entries = {}
+    history[index] = entries
+  end
+  entries[#entries + 1] = nowText
+  entries[#entries + 1] = key
+end
+local ended = {}
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
 -- due is written as given: Lua formats a number with 14 digits, which turns a due time past the
--- year 5138 into 2.534023008e+14, a millisecond off
-local function requeue(record, key, gen, due)
+-- year 5138 into 2.534023008e+14, a millisecond off. Returns the state the task is in now.
+local function requeue(record, key, gen, due, task)
   if tonumber(due) <= now then
-    local task = redis.call('HGET', record, 'task')
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
     redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
+    return 'queued'
   else
     -- the schedule holds the due time of a scheduled task (see add.lua)
     redis.call('HSET', record, 'state', 'scheduled')
@@ -56,16 +90,17 @@ local function requeue(record, key, gen, due)
     if head[1] == key then
       redis.call('PUBLISH', channel, 'due ' .. due)
     end
+    return 'scheduled'
   end
 end
 
 local applied = 0
 local acked = {}
-for n = 7, #ARGV, 6 do
+for n = FIRST, #ARGV, 6 do
   local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], ARGV[n + 5]
   local record = prefix .. key
-  -- what every outcome needs; the outcomes that requeue read more
-  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error')
+  -- what every outcome needs
+  local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error', 'task', 'attempt')
   -- the outcome belongs to the record's current message only (see start.lua)
   local current = f[1] == gen and f[4] == id
   local mine = f[2] == 'running' and f[3] == worker
@@ -86,6 +121,7 @@ for n = 7, #ARGV, 6 do
   end
   if owned then
     applied = applied + 1
+    local task, attempt = f[6] or '', f[7] or '1'
     local field = final[outcome]
     if field then
       if ttl > 0 then
@@ -99,28 +135,60 @@ for n = 7, #ARGV, 6 do
           redis.call('HDEL', record, 'error')
         end
         redis.call('PEXPIRE', record, ttlText)
+        if historyLimit > 0 then
+          remember(historyPrefix .. outcome, key)
+          remember(historyPrefix .. outcome .. ':' .. task, key)
+        end
       else
         redis.call('DEL', record)
       end
+      ended[#ended + 1] = key
+      if writeEvents then
+        -- the result stays in the record: the event says the task completed, not what it returned
+        event(outcome, key, task, attempt, '', field == 'error' and data or '')
+      end
     elseif outcome == 'retry' then
-      redis.call('HSET', record, 'attempt', (tonumber(redis.call('HGET', record, 'attempt')) or 1) + 1, 'error', data)
+      local next = tostring((tonumber(attempt) or 1) + 1)
+      redis.call('HSET', record, 'attempt', next, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
-      requeue(record, key, gen, due)
+      local state = requeue(record, key, gen, due, task)
+      if writeEvents then
+        event('retrying', key, task, next, state, data)
+      end
     elseif outcome == 'again' or outcome == 'again-failed' then
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
       redis.call('HSET', record, 'finished', nowText)
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
-      requeue(record, key, gen, due)
+      local state = requeue(record, key, gen, due, task)
+      if writeEvents then
+        -- the run ended, the task did not: the event carries the state its next run waits in
+        if outcome == 'again' then
+          event('completed', key, task, attempt, state, '')
+        else
+          event('failed', key, task, attempt, state, data)
+        end
+      end
     elseif outcome == 'defer' then
       if mine then
         -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
         redis.call('HINCRBY', record, 'deliveries', -1)
       end
-      requeue(record, key, gen, due)
+      requeue(record, key, gen, due, task)
     end
   end
+end
+
+for index, entries in pairs(history) do
+  redis.call('ZADD', index, unpack(entries))
+  -- entries whose records expired, and the oldest past the most an index keeps
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%.0f', now - ttl))
+  redis.call('ZREMRANGEBYRANK', index, 0, -historyLimit - 1)
+  redis.call('PEXPIRE', index, ttlText)
+end
+if #ended > 0 then
+  redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))
 end
 
 -- a stream id "ms-seq" as two numbers, to compare ids

@@ -6,12 +6,16 @@
   KEYS[1]  strikes hash              {name}:strikes
   KEYS[2]  strikes version string    {name}:strikes:version
   KEYS[3]  last change string        {name}:strikes:change
+  KEYS[4]  events log stream         {name}:events:log
 
   ARGV[1]  strike id
   ARGV[2]  a new, unique version token
   ARGV[3]  events channel
   ARGV[4]  the change without its versions, as src/redis/strike-changes.ts writes it; the versions
            go in front, each followed by a space
+  ARGV[5]  most entries the events log keeps (0: write no events)
+
+  A rule removed appends a "restore" event, the rule as its data, to the events log.
 
   Returns { removed strike JSON, change }, or false when there was no such strike.
 ]]
@@ -33,4 +37,8 @@ else
   redis.call('SET', KEYS[3], change)
 end
 redis.call('PUBLISH', ARGV[3], 'strikes ' .. change)
+if tonumber(ARGV[5]) > 0 then
+  -- the same six fields as every entry of the log (see finish.lua)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'type', 'restore', 'key', '', 'task', '', 'attempt', '', 'state', '', 'data', existing)
+end
 return { existing, change }

@@ -6,7 +6,8 @@
 
   KEYS[1]    stream                    {name}:stream
   KEYS[2]    strikes version string    {name}:strikes:version
-  KEYS[3..]  modes ids and reclaimed: the task record of each message, in message order
+  KEYS[3]    events log stream         {name}:events:log
+  KEYS[4..]  modes ids and reclaimed: the task record of each message, in message order
 
   ARGV[1]  consumer group
   ARGV[2]  worker name (consumer)
@@ -14,9 +15,13 @@
   ARGV[4]  strikes version the worker holds
   ARGV[5]  mode: "ids", "reclaimed" (taken over from a dead worker: a running record is expected)
            or "read"
-  ARGV[6..] modes ids and reclaimed: per message, stream id and generation
-           mode read: most messages to read, the task record key prefix {name}:task:, then the
-           names of the tasks this worker runs (a message naming another task is not started)
+  ARGV[6]  most entries the events log keeps (0: write no events)
+  ARGV[7]  task record key prefix    {name}:task:
+  ARGV[8..] modes ids and reclaimed: per message, stream id and generation
+           mode read: most messages to read, then the names of the tasks this worker runs (a
+           message naming another task is not started)
+
+  Each task started appends a "started" event to the events log (see src/redis/event-log.ts).
 
   In mode read the record keys are built here from the prefix, as they are only known once the
   stream is read; they share the shadow's hash tag, so they live in the same cluster slot.
@@ -32,8 +37,9 @@
     drop <id>
     skip <id>   mode reclaimed: the message is no longer this worker's; left alone
 ]]
-local stream, group, worker = KEYS[1], ARGV[1], ARGV[2]
-local now, mode = ARGV[3], ARGV[5]
+local stream, log, group, worker = KEYS[1], KEYS[3], ARGV[1], ARGV[2]
+local now, mode, eventsLimit, prefix = ARGV[3], ARGV[5], ARGV[6], ARGV[7]
+local writeEvents = tonumber(eventsLimit) > 0
 local SEP = '\31'
 
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then
@@ -46,6 +52,8 @@ local function drop(id)
   return 'drop' .. SEP .. id
 end
 
+-- key is the stored key, or '' in modes ids and reclaimed, whose replies leave it out (the caller
+-- sent it); the event names it all the same, cut from the record's key
 local function start(record, id, key, gen, reclaimed)
   if reclaimed then
     -- a message taken over, or read again after a reconnection, is this worker's to start only
@@ -67,6 +75,12 @@ local function start(record, id, key, gen, reclaimed)
     -- formatted once: a number handed to Redis or joined into a string is formatted each time
     local deliveries = tostring((tonumber(f[7]) or 0) + 1)
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
+    if writeEvents then
+      -- the same six fields as every entry of the log (see finish.lua)
+      local stored = key ~= '' and key or string.sub(record, #prefix + 1)
+      redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*',
+        'type', 'started', 'key', stored, 'task', f[3] or '', 'attempt', f[6] or '1', 'state', '', 'data', '')
+    end
     -- a first attempt stores no attempt field
     return table.concat({ 'run', id, key, gen, f[3] or '', f[5] or '', f[6] or '1', deliveries, f[4] or '{}' }, SEP)
   end
@@ -75,9 +89,9 @@ end
 
 local out = {}
 if mode == 'read' then
-  local count, prefix = ARGV[6], ARGV[7]
+  local count = ARGV[8]
   local known = {}
-  for i = 8, #ARGV do
+  for i = 9, #ARGV do
     known[ARGV[i]] = true
   end
   local reply = redis.call('XREADGROUP', 'GROUP', group, worker, 'COUNT', count, 'STREAMS', stream, '>')
@@ -100,8 +114,8 @@ if mode == 'read' then
   end
 else
   local reclaimed = mode == 'reclaimed'
-  for i = 3, #KEYS do
-    local n = (i - 3) * 2 + 6
+  for i = 4, #KEYS do
+    local n = (i - 4) * 2 + 8
     out[#out + 1] = start(KEYS[i], ARGV[n], '', ARGV[n + 1], reclaimed)
   end
 end

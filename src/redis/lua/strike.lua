@@ -6,6 +6,7 @@
   KEYS[1]  strikes hash              {name}:strikes
   KEYS[2]  strikes version string    {name}:strikes:version
   KEYS[3]  last change string        {name}:strikes:change
+  KEYS[4]  events log stream         {name}:events:log
 
   ARGV[1]  strike id (derived from the rule, so equal rules share it)
   ARGV[2]  the strike (JSON)
@@ -14,6 +15,9 @@
   ARGV[5]  events channel
   ARGV[6]  the change without its versions, as src/redis/strike-changes.ts writes it; the versions
            go in front, each followed by a space
+  ARGV[7]  most entries the events log keeps (0: write no events)
+
+  A rule stored appends a "strike" event, the rule as its data, to the events log.
 
   Returns { "exists", strike JSON } | { "full" } | { "created", strike JSON, change }
 ]]
@@ -29,4 +33,8 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[3], change)
 redis.call('PUBLISH', ARGV[5], 'strikes ' .. change)
+if tonumber(ARGV[7]) > 0 then
+  -- the same six fields as every entry of the log (see finish.lua)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'type', 'strike', 'key', '', 'task', '', 'attempt', '', 'state', '', 'data', ARGV[2])
+end
 return { 'created', ARGV[2], change }

@@ -1,0 +1,71 @@
+/**
+ * The cursor of a task listing: where a page ended, handed to the caller as an opaque string and
+ * taken back for the next page. It names the state and the task name it was made for, so that a
+ * cursor of one listing is refused by another rather than read as something it is not.
+ *
+ * Inside it is a position, which the list script reads (see src/redis/lua/list.lua): in a sorted
+ * set (a history index, newest first; the schedule, earliest first) the score and member of the
+ * last entry looked at; in the stream (queued and running tasks) the last message's id.
+ */
+import { ShadowsError } from './errors.js'
+import type { TaskState } from './records.js'
+
+/** Where a page of a listing ended. */
+export type ListPosition =
+  | {
+      /** A sorted set's entry: its score (epoch ms) and its member (a stored key). */
+      readonly score: number
+      readonly member: string
+    }
+  | {
+      /** A stream message's id. */
+      readonly id: string
+    }
+
+/** The version of the cursor's layout; a cursor of another is refused. */
+const VERSION = 1
+
+/** Longest cursor accepted: what a 200-character key with its score and the names around it takes, with room to spare. */
+export const MAX_CURSOR_LENGTH = 1024
+
+/** A stored key: a task key, or `~` and a UUID's 16 bytes in base64url (see redis/keys.ts). */
+const MEMBER = /^[A-Za-z0-9._:@~-]{1,200}$/
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/
+
+/** The opaque cursor of a listing of `state` (and `task`, when it is filtered by task name) that ended at `position`. */
+export function encodeCursor(state: TaskState, task: string | undefined, position: ListPosition): string {
+  const where = 'id' in position ? position.id : [position.score, position.member]
+  return Buffer.from(JSON.stringify([VERSION, state, task ?? '', where])).toString('base64url')
+}
+
+/**
+ * The position inside a cursor made by {@link encodeCursor} for the same `state` and `task`.
+ * Throws `SHADOWS_ERR_VALIDATION` for anything else: not a string, too long, not one of ours, or
+ * made for another listing.
+ */
+export function decodeCursor(cursor: unknown, state: TaskState, task: string | undefined): ListPosition {
+  const refuse = (why: string): never => {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid cursor: ${why}; pass the next value of the page before, unchanged`, { field: 'cursor' })
+  }
+  if (typeof cursor !== 'string' || cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) {
+    return refuse('not a cursor')
+  }
+  let body: unknown
+  try {
+    body = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    return refuse('not a cursor')
+  }
+  if (!Array.isArray(body) || body.length !== 4 || body[0] !== VERSION) return refuse('not a cursor')
+  const [, madeFor, madeForTask, where] = body as [number, unknown, unknown, unknown]
+  if (madeFor !== state || madeForTask !== (task ?? '')) return refuse('it was made for another listing (state or task)')
+  const stream = state === 'queued' || state === 'running'
+  if (stream) {
+    if (typeof where !== 'string' || !STREAM_ID.test(where)) return refuse('not a cursor')
+    return { id: where }
+  }
+  if (!Array.isArray(where) || where.length !== 2) return refuse('not a cursor')
+  const [score, member] = where as [unknown, unknown]
+  if (typeof score !== 'number' || !Number.isSafeInteger(score) || typeof member !== 'string' || !MEMBER.test(member)) return refuse('not a cursor')
+  return { score, member }
+}

@@ -1,65 +1,10 @@
 /**
  * One-shot client commands: add, snapshot, strike, restore, workers.
  */
-import { Shadow, shadowContext } from '../client/shadow.js'
 import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../core/strikes.js'
-import type { Command, CommandContext } from './command.js'
-import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
-import { loadTasks } from './tasks-module.js'
-import { explainRedisError, untilReady } from './unreachable.js'
-
-/**
- * How long a one-shot command waits for Redis to answer. Left to ioredis, a port that accepts and
- * never answers (or a TLS URL against a plain-text port) would hold the command for its connect
- * timeout twice over, some 20 s, before any message.
- */
-export const CONNECT_TIMEOUT_FLAG: Flag = {
-  name: 'connect-timeout',
-  type: 'string',
-  env: 'SHADOWS_CONNECT_TIMEOUT',
-  description: 'ms to wait for Redis to answer before giving up',
-  default: '3000',
-}
-
-async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => Promise<T>, tasksPath?: string): Promise<T> {
-  const tasks = tasksPath ? await loadTasks(tasksPath) : undefined
-  const connectTimeout = intFlag(context.flags, 'connect-timeout', 1) as number
-  const shadow = new Shadow({
-    url: stringFlag(context.flags, 'url') as string,
-    name: stringFlag(context.flags, 'name') as string,
-    logger: context.logger,
-    ...(tasks ? { tasks } : {}),
-    connection: { maxRetriesPerRequest: 1, connectionName: 'shadows:cli' },
-  })
-  try {
-    await untilReady(shadowContext(shadow).redis, connectTimeout)
-    return await use(shadow)
-  } catch (err) {
-    throw explainRedisError(err, shadow)
-  } finally {
-    await shadow.close()
-  }
-}
-
-function parseJson(text: string, flag: string): unknown {
-  try {
-    return JSON.parse(text)
-  } catch {
-    throw new UsageError(`--${flag} must be JSON, got ${JSON.stringify(text)}`)
-  }
-}
-
-function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? []
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')
-}
+import type { Command } from './command.js'
+import { intFlag, stringFlag, UsageError } from './flags.js'
+import { CONNECT_TIMEOUT_FLAG, parseJson, table, withShadow } from './session.js'
 
 export const add: Command = {
   name: 'add',

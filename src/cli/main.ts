@@ -5,14 +5,19 @@
 import { pino } from 'pino'
 import { isShadowsError } from '../core/errors.js'
 import { redactingSerializers, redactUrl } from '../redis/redact.js'
+import { cancel } from './cancel.js'
 import { add, restore, snapshot, strike, workers } from './client.js'
 import type { Command } from './command.js'
 import { dev } from './dev.js'
+import { get } from './get.js'
 import { flagSource, helpText, parseFlags, stringFlag, UsageError } from './flags.js'
 import { serve } from './serve.js'
+import { retry, tasks } from './tasks.js'
+import { version } from './version.js'
+import { watch } from './watch.js'
 import { worker } from './worker.js'
 
-const COMMANDS: readonly Command[] = [serve, worker, dev, add, snapshot, strike, restore, workers]
+const COMMANDS: readonly Command[] = [serve, worker, dev, add, get, cancel, tasks, retry, watch, snapshot, strike, restore, workers, version]
 
 function usage(): string {
   const rows = COMMANDS.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`)

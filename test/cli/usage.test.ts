@@ -6,6 +6,11 @@ import t from 'tap'
 import { add, restore, snapshot, strike, workers } from '../../src/cli/client.js'
 import type { Command } from '../../src/cli/command.js'
 import { dev } from '../../src/cli/dev.js'
+import { get } from '../../src/cli/get.js'
+import { cancel } from '../../src/cli/cancel.js'
+import { retry, tasks } from '../../src/cli/tasks.js'
+import { version } from '../../src/cli/version.js'
+import { watch } from '../../src/cli/watch.js'
 import { COMMON_FLAGS } from '../../src/cli/flags.js'
 import { serve } from '../../src/cli/serve.js'
 import { worker } from '../../src/cli/worker.js'
@@ -14,13 +19,13 @@ import { cliSession, fixture, lines, runFails, TASKS_FIXTURE } from '../helpers/
 
 t.teardown(closeAdmin)
 
-const COMMANDS: readonly Command[] = [serve, worker, dev, add, snapshot, strike, restore, workers]
+const COMMANDS: readonly Command[] = [serve, worker, dev, add, get, cancel, tasks, retry, watch, snapshot, strike, restore, workers, version]
 
 /** The environment variables of the CLI contract, and the commands that must read each. */
 const CONTRACT_ENV: Readonly<Record<string, readonly string[]>> = {
-  SHADOWS_URL: ['serve', 'worker', 'dev', 'add', 'snapshot', 'strike', 'restore', 'workers'],
-  SHADOWS_NAME: ['serve', 'worker', 'dev', 'add', 'snapshot', 'strike', 'restore', 'workers'],
-  LOG_LEVEL: ['serve', 'worker', 'dev', 'add', 'snapshot', 'strike', 'restore', 'workers'],
+  SHADOWS_URL: ['serve', 'worker', 'dev', 'add', 'get', 'cancel', 'tasks', 'retry', 'watch', 'snapshot', 'strike', 'restore', 'workers'],
+  SHADOWS_NAME: ['serve', 'worker', 'dev', 'add', 'get', 'cancel', 'tasks', 'retry', 'watch', 'snapshot', 'strike', 'restore', 'workers'],
+  LOG_LEVEL: ['serve', 'worker', 'dev', 'add', 'get', 'cancel', 'tasks', 'retry', 'watch', 'snapshot', 'strike', 'restore', 'workers'],
   SHADOWS_TASKS: ['serve', 'worker', 'dev', 'add'],
   PORT: ['serve', 'dev'],
   HOST: ['serve', 'dev'],
@@ -69,6 +74,12 @@ t.test('an unknown command or flag exits 2 with one line on stderr', async (t) =
     [['serve', '--tasks', TASKS_FIXTURE, '--port'], /^shadows serve: Option '--port <value>' argument missing/],
     [['snapshot', 'extra'], /^shadows snapshot: snapshot takes no arguments/],
     [['worker', '--tasks', TASKS_FIXTURE, 'stray'], /^shadows worker: worker takes no arguments/],
+    [['tasks'], /^shadows tasks: tasks needs --state/],
+    [['tasks', '--state', 'failed', '--limit', '0'], /^shadows tasks: --limit must be an integer from 1 to 1000, got "0"$/],
+    [['retry'], /^shadows retry: retry takes one task KEY, or --state/],
+    [['retry', 'k', '--state', 'failed'], /^shadows retry: retry takes one task KEY, or --state/],
+    [['retry', 'k', '--task', 'x'], /^shadows retry: --task goes with --state, not with a KEY/],
+    [['watch', '--type', 'failed,exploded'], /^shadows watch: --type takes a comma-separated list of .*; got "exploded"$/],
   ]
   const stderrs = await Promise.all(cases.map(([args]) => runFails(t, cli, args, 2)))
   cases.forEach(([, message], i) => t.match(stderrs[i], message))

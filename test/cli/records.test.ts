@@ -1,0 +1,37 @@
+/**
+ * One task's commands against the test Redis: get (its record as lines or JSON) and cancel; and
+ * version.
+ */
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { adminRedis, closeAdmin } from '../helpers/shadow.js'
+import { cliSession, runFails as fails, runOk as ok, taskRecord } from '../helpers/cli.js'
+
+t.teardown(closeAdmin)
+
+t.test('get shows a record as lines or JSON, cancel cancels, version prints the package version', async (t) => {
+  const cli = cliSession(t)
+  await ok(t, cli, ['add', 'greet', '--params', '{"name":"Later"}', '--key', 'later', '--delay', '600000'])
+  const shown = await ok(t, cli, ['get', 'later'])
+  t.match(shown, /^key +later$/m, 'the key')
+  t.match(shown, /^state +scheduled$/m, 'the state')
+  t.match(shown, /^params +\{"name":"Later"\}$/m, 'the params')
+  const record = JSON.parse(await ok(t, cli, ['get', 'later', '--json'])) as Record<string, unknown>
+  t.match(record, { key: 'later', task: 'greet', state: 'scheduled', params: { name: 'Later' } }, '--json: the record as GET /tasks/{key} answers it')
+
+  t.match(await ok(t, cli, ['cancel', 'later']), /^later \(greet\) cancelled; it was scheduled$/m)
+  t.same(
+    JSON.parse(await ok(t, cli, ['cancel', 'later', '--json'])),
+    { key: 'later', task: 'greet', state: 'cancelled', previous: 'cancelled' },
+    'again: already cancelled',
+  )
+  t.equal((await taskRecord(cli.name, 'later')).state, 'cancelled', 'cancelled in Redis')
+  t.equal(await adminRedis().zscore(`{${cli.name}}:schedule`, 'later'), null, 'and out of the schedule')
+
+  t.match(await fails(t, cli, ['get', 'nope'], 1), /^shadows get: SHADOWS_ERR_NOT_FOUND: no task with key nope/)
+  t.match(await fails(t, cli, ['cancel', 'nope'], 1), /^shadows cancel: SHADOWS_ERR_NOT_FOUND/)
+  t.match(await fails(t, cli, ['get'], 2), /get takes exactly one task KEY/)
+
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+  t.equal((await ok(t, cli, ['version'])).trim(), version, "version prints package.json's version")
+})

@@ -143,11 +143,13 @@ export class EventLog {
 }
 
 /**
- * The events of `log` that `options` asks for, as they come, from now or from just after
- * `options.since`; ends (and closes `log`) when the loop over it breaks, or when `log` or its
- * shadow closes. `options` is checked by the caller.
+ * The events of `log` that `options` asks for, as they come, from just after the id `from` resolves
+ * with (the caller reads it when it is asked for the events, so that "now" is that moment, not the
+ * first turn of the loop), or else from just after `options.since`, or else from the first read;
+ * ends (and closes `log`) when the loop over it breaks, or when `log` or its shadow closes.
+ * `options` is checked by the caller.
  */
-export async function* followEvents(log: EventLog, options: EventsOptions): AsyncGenerator<ShadowEvent, void, undefined> {
+export async function* followEvents(log: EventLog, options: EventsOptions, from?: Promise<string>): AsyncGenerator<ShadowEvent, void, undefined> {
   const matches = eventMatcher(options)
   // a read that fails because the log or its shadow closed ends the loop; any other failure is thrown
   const unlessClosed = async <T>(read: Promise<T>): Promise<T | undefined> => {
@@ -159,7 +161,7 @@ export async function* followEvents(log: EventLog, options: EventsOptions): Asyn
     }
   }
   try {
-    let after = options.since ?? (await unlessClosed(log.latest()))
+    let after = await unlessClosed(from ?? (options.since !== undefined ? Promise.resolve(options.since) : log.latest()))
     while (after !== undefined) {
       const batch = await unlessClosed(log.read({ after, count: FOLLOW_COUNT, block: FOLLOW_BLOCK }))
       if (batch === undefined) return

@@ -213,13 +213,16 @@ export class Shadow {
   /**
    * The task's record, or undefined when unknown or expired. With `wait` (ms), a task not finished
    * yet is waited for: the record comes as soon as it is completed, failed, cancelled or struck
-   * (pushed, not polled), or as it is when the wait ends.
+   * (pushed, not polled), or as it is when the wait ends or `signal` fires.
    */
   async get(key: string, options: GetOptions = {}): Promise<TaskInfo | undefined> {
     this.assertOpen()
     assertValidKey(key)
     const wait = waitOption(options?.wait, 'wait')
-    return wait === undefined || wait === 0 ? this.read(key) : this.waiters.untilFinished(key, wait)
+    const signal = options?.signal
+    if (signal !== undefined && !(signal instanceof AbortSignal))
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'signal must be an AbortSignal', { field: 'signal' })
+    return wait === undefined || wait === 0 ? this.read(key) : this.waiters.untilFinished(key, wait, signal)
   }
 
   /**
@@ -307,7 +310,12 @@ export class Shadow {
     if (options.since !== undefined && !isEventId(options.since)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'since must be an event id, <ms>-<sequence>', { field: 'since' })
     }
-    return followEvents(this.eventLog(), options)
+    const log = this.eventLog()
+    // "now" is when events() is called, not when the loop first asks for an event: an add made in
+    // between is seen. The read goes out at once, ahead of any command sent after this call.
+    const from = options.since !== undefined ? Promise.resolve(options.since) : log.latest()
+    from.catch(() => undefined)
+    return followEvents(log, options, from)
   }
 
   /**

@@ -71,6 +71,8 @@ export interface GetOptions {
    * completed, failed, cancelled or struck, or as it is when the wait ends (default 0: at once).
    */
   readonly wait?: number
+  /** Ends the wait early when it fires (the record as it is then); the waiter is forgotten at once. */
+  readonly signal?: AbortSignal
 }
 
 /** Options of `result`. */

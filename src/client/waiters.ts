@@ -32,6 +32,8 @@ interface Waiter {
   readonly key: string
   settled: boolean
   timer: NodeJS.Timeout | undefined
+  /** Stops listening to the caller's abort signal, when it gave one. */
+  release: (() => void) | undefined
   readonly resolve: (info: TaskInfo | undefined) => void
   readonly reject: (err: unknown) => void
 }
@@ -60,17 +62,23 @@ export class FinishWaiters {
   /**
    * The record of `key` as soon as its task is finished (completed, failed, cancelled or struck),
    * or as it is when `wait` ms have passed (no limit when undefined); undefined when there is no
-   * such task, or its record went while waiting.
+   * such task, or its record went while waiting. When `signal` fires the wait ends at once, as if
+   * its time were up, and the waiter is forgotten (a caller that went away holds nothing).
    */
-  async untilFinished(key: string, wait: number | undefined): Promise<TaskInfo | undefined> {
+  async untilFinished(key: string, wait: number | undefined, signal?: AbortSignal): Promise<TaskInfo | undefined> {
     const first = await this.ctx.read(key)
-    if (first === undefined || isFinished(first.state) || wait === 0) return first
+    if (first === undefined || isFinished(first.state) || wait === 0 || signal?.aborted) return first
     if (this.closed) throw closedError()
     const stored = storedKey(key)
     return new Promise<TaskInfo | undefined>((resolve, reject) => {
-      const waiter: Waiter = { key, settled: false, timer: undefined, resolve, reject }
+      const waiter: Waiter = { key, settled: false, timer: undefined, release: undefined, resolve, reject }
       this.add(stored, waiter)
       if (wait !== undefined) waiter.timer = setTimeout(() => void this.check(stored, [waiter], true), wait)
+      if (signal !== undefined) {
+        const ended = () => void this.check(stored, [waiter], true)
+        signal.addEventListener('abort', ended, { once: true })
+        waiter.release = () => signal.removeEventListener('abort', ended)
+      }
       // read again once subscribed: a finish pushed before the subscription took is seen here
       this.subscribe().then(
         () => this.check(stored, [waiter]),
@@ -108,6 +116,7 @@ export class FinishWaiters {
     if (waiter.settled) return false
     waiter.settled = true
     clearTimeout(waiter.timer)
+    waiter.release?.()
     const waiters = this.waiting.get(stored)
     waiters?.delete(waiter)
     if (waiters?.size === 0) this.waiting.delete(stored)

@@ -8,6 +8,7 @@
  * last entry looked at; in the stream (queued and running tasks) the last message's id.
  */
 import { ShadowsError } from './errors.js'
+import { isEventId } from './events.js'
 import type { TaskState } from './records.js'
 
 /** Where a page of a listing ended. */
@@ -30,7 +31,11 @@ export const MAX_CURSOR_LENGTH = 1024
 
 /** A stored key: a task key, or `~` and a UUID's 16 bytes in base64url (see redis/keys.ts). */
 const MEMBER = /^[A-Za-z0-9._:@~-]{1,200}$/
-const STREAM_ID = /^\d{1,20}-\d{1,20}$/
+/**
+ * The largest stream id: a page never ends past it (no message can follow it), and Redis refuses a
+ * range that starts after it.
+ */
+const LAST_STREAM_ID = '18446744073709551615-18446744073709551615'
 
 /** The opaque cursor of a listing of `state` (and `task`, when it is filtered by task name) that ended at `position`. */
 export function encodeCursor(state: TaskState, task: string | undefined, position: ListPosition): string {
@@ -61,7 +66,7 @@ export function decodeCursor(cursor: unknown, state: TaskState, task: string | u
   if (madeFor !== state || madeForTask !== (task ?? '')) return refuse('it was made for another listing (state or task)')
   const stream = state === 'queued' || state === 'running'
   if (stream) {
-    if (typeof where !== 'string' || !STREAM_ID.test(where)) return refuse('not a cursor')
+    if (!isEventId(where) || where === LAST_STREAM_ID) return refuse('not a cursor')
     return { id: where }
   }
   if (!Array.isArray(where) || where.length !== 2) return refuse('not a cursor')

@@ -72,11 +72,19 @@ export interface EventFilter {
   readonly types?: readonly EventType[]
 }
 
-const EVENT_ID = /^\d{1,20}-\d{1,20}$/
+const EVENT_ID = /^(\d{1,20})-(\d{1,20})$/
 
-/** Whether `id` is an event id: what a stream id looks like, `<ms>-<sequence>`. */
+/** The largest part of a stream id Redis takes (each part is an unsigned 64-bit integer). */
+const MAX_ID_PART = 2n ** 64n - 1n
+
+/**
+ * Whether `id` is an event id: a stream id, `<ms>-<sequence>`, each part one Redis takes (an
+ * unsigned 64-bit integer: twenty digits can say more, which Redis refuses).
+ */
 export function isEventId(id: unknown): id is string {
-  return typeof id === 'string' && EVENT_ID.test(id)
+  if (typeof id !== 'string') return false
+  const parts = EVENT_ID.exec(id)
+  return parts !== null && BigInt(parts[1] as string) <= MAX_ID_PART && BigInt(parts[2] as string) <= MAX_ID_PART
 }
 
 /** Whether `type` is one of {@link EVENT_TYPES}. */

@@ -1,6 +1,7 @@
 /**
  * Test helpers: each test gets its own shadow name on the test Redis, and on teardown checks that
- * no key of a finished task was left without a TTL, then removes the shadow's keys.
+ * no key of a finished task (record or history index) was left without a TTL, then removes every
+ * key of the shadow (history indexes and the events log included).
  */
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
@@ -44,11 +45,19 @@ export async function shadowKeysIn(name: string): Promise<string[]> {
   return found
 }
 
-/** Task records of finished tasks that have no TTL (should be none). */
+/**
+ * Keys that would outlive their use (should be none): task records of finished tasks without a
+ * TTL, and history indexes without a TTL (each expires with the newest record it names). The
+ * events log is bounded by its length (MAXLEN), not by a TTL: it is not reported.
+ */
 export async function leakedKeys(name: string): Promise<string[]> {
   const redis = adminRedis()
   const leaked: string[] = []
   for (const key of await shadowKeysIn(name)) {
+    if (key.startsWith(`{${name}}:history:`)) {
+      if ((await redis.pttl(key)) < 0) leaked.push(key)
+      continue
+    }
     if (!key.includes('}:task:')) continue
     const state = await redis.hget(key, 'state')
     const live = state === 'scheduled' || state === 'queued' || state === 'running'
@@ -65,7 +74,7 @@ export function makeShadow(t: TestLike, options: ShadowOptions = {}): Shadow {
   const shadow = new Shadow({ name: uniqueName(), url: TEST_URL, logger: testLogger, ...options })
   t.teardown(async () => {
     const leaked = await leakedKeys(shadow.name)
-    if (leaked.length > 0) t.fail(`finished task records left without a TTL: ${leaked.join(', ')}`)
+    if (leaked.length > 0) t.fail(`finished task records or history indexes left without a TTL: ${leaked.join(', ')}`)
     await shadow.close()
     const keys = await shadowKeysIn(shadow.name)
     if (keys.length > 0) await adminRedis().del(...keys)

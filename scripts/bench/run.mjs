@@ -2,17 +2,20 @@
 //
 // Every scenario (scripts/bench/scenarios/*.mjs) is measured for shadows and its references (BullMQ,
 // Bee-Queue, Fastify routes over BullMQ or one XADD, a bare Fastify route, a bare XREADGROUP/XACK
-// loop, a bare ZADD) alternately, A B A B, for --pairs pairs; each measurement runs in a fresh
-// child process (lib/child.mjs), which is "the worker process", under its own queue name, and
-// deletes its keys at the end. stdout gets one JSON line per figure and run, one JSON line per
+// loop, a bare ZADD, shadows with history and events off) alternately, A B A B, for --pairs pairs;
+// each measurement runs in a fresh child process (lib/child.mjs), which is "the worker process",
+// under its own queue name, and deletes its keys at the end. stdout gets one JSON line per figure and run, one JSON line per
 // figure with its median, then a Markdown table; progress goes to stderr.
 //
 //   --quick          small sizes and short windows (under 2 minutes); the full run takes under 15
-//   --only a,b       only these scenarios (drain, bulk, http, punctuality, idle, memory, scale, footprint)
-//   --n N            override each scenario's main size (tasks; for scale the largest schedule)
+//   --only a,b       only these scenarios (drain, bulk, http, punctuality, idle, memory, scale, footprint,
+//                    operators)
+//   --n N            override each scenario's main size (tasks; for scale the largest schedule; for
+//                    operators the tasks drained, completed and stored failed, and at most N SSE clients)
 //   --pairs P        A/B pairs per figure (default 3)
 //   --url URL        the Redis to measure on (default BENCH_REDIS_URL or redis://127.0.0.1:6379);
-//                    idle, memory and scale start private redis-servers so that INFO sees no one else
+//                    idle, memory, scale and operators (but for its drain) start private
+//                    redis-servers so that INFO sees no one else
 //   --dist DIR       the built library to measure (default BENCH_DIST or dist/, built when missing);
 //                    its modules are found under DIR/src/ or, for an older build, under DIR/
 //   --tag T          part of every queue name (default: random), bench-<tag>-<scenario>-...
@@ -28,7 +31,7 @@ import { parseArgs } from 'node:util'
 import { distUrl } from './lib/common.mjs'
 import { markdownTable, summarize, summaryLines, tableRows } from './lib/report.mjs'
 
-const SCENARIOS = ['drain', 'bulk', 'http', 'punctuality', 'idle', 'memory', 'scale', 'footprint']
+const SCENARIOS = ['drain', 'bulk', 'http', 'punctuality', 'idle', 'memory', 'scale', 'footprint', 'operators']
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const childScript = fileURLToPath(new URL('./lib/child.mjs', import.meta.url))
 

@@ -4,55 +4,12 @@
  * layout of dist/. No timing is asserted: benchmarks print numbers, tests check behaviour.
  */
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
-import { Redis } from 'ioredis'
-
-const root = fileURLToPath(new URL('../../', import.meta.url))
-const url = process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379'
-
-interface Figure {
-  scenario: string
-  figure: string
-  system: string
-  value: number
-  unit: string
-  stat?: string
-  runs?: number
-  pair?: number
-}
-
-function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [`${root}/scripts/bench/run.mjs`, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
-async function keysMatching(pattern: string): Promise<string[]> {
-  const redis = new Redis(url, { lazyConnect: false })
-  try {
-    const found: string[] = []
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      cursor = next
-      found.push(...keys)
-    } while (cursor !== '0')
-    return found
-  } finally {
-    redis.disconnect()
-  }
-}
+import { pathToFileURL } from 'node:url'
+import { keysMatching, root, runBench, url, type Figure } from './run-bench.js'
 
 t.test('bench --quick --only drain prints JSON lines and a table, and cleans up', { timeout: 300_000 }, async (t) => {
   const tag = `smoke${randomBytes(3).toString('hex')}`

@@ -3,11 +3,15 @@ import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { within } from './common.mjs'
 
-/** Forks `lib/<script>` with a JSON spec; its stdout and stderr go to our stderr. */
-export function forkHelper(script, spec) {
+/**
+ * Forks `lib/<script>` with a JSON spec; its stdout and stderr go to our stderr. With `gc` it runs
+ * with --expose-gc, so that it can collect garbage before it reports its heap.
+ */
+export function forkHelper(script, spec, { gc = false } = {}) {
   const child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), [JSON.stringify(spec)], {
     stdio: ['ignore', 2, 2, 'ipc'],
     env: process.env,
+    execArgv: gc ? [...process.execArgv, '--expose-gc'] : process.execArgv,
   })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   return {

@@ -10,6 +10,7 @@ const SYSTEM_LABEL = {
   xadd: 'XADD route',
   zadd: 'bare ZADD',
   shadows: 'shadows',
+  'shadows-off': 'shadows, history and events off',
 }
 
 /** Median of numbers (mean of the two middle ones for an even count). */
@@ -88,7 +89,11 @@ function judge(target, ratio, value) {
   return COMPARE[op](subject, target.value) ? 'yes' : 'NO'
 }
 
-/** The table rows: one per figure, or one per declared target of that figure. */
+/**
+ * The table rows: one per figure, or one per declared target of that figure. A target compares
+ * shadows' median with its `ref`'s, or, with `subject`, another system's (e.g. shadows configured
+ * otherwise) with it.
+ */
 export function tableRows(scenarios, summaries) {
   const rows = []
   for (const scenario of scenarios) {
@@ -96,21 +101,23 @@ export function tableRows(scenarios, summaries) {
     const figures = [...new Set(own.map((s) => s.figure))]
     for (const figure of figures) {
       const bySystem = new Map(own.filter((s) => s.figure === figure).map((s) => [s.system, s]))
-      const shadows = bySystem.get('shadows')
       const defaultRef = REFERENCES.find((r) => bySystem.has(r))
       const targets = scenario.targets?.[figure] ?? [{ kind: null, text: '' }]
       for (const target of targets) {
+        const subjectName = target.subject ?? 'shadows'
+        const subject = bySystem.get(subjectName)
         const refName = target.ref ?? defaultRef
         const ref = refName ? bySystem.get(refName) : undefined
-        const ratio = shadows && ref && ref.median !== 0 ? shadows.median / ref.median : undefined
-        const unit = shadows?.unit ?? ref?.unit ?? ''
+        const ratio = subject && ref && ref.median !== 0 ? subject.median / ref.median : undefined
+        const unit = subject?.unit ?? ref?.unit ?? ''
+        const versus = refName && refName !== 'bullmq' && targets.length > 1 ? ` vs ${refName}` : ''
         rows.push({
-          figure: `${scenario.name}: ${figure}${unit ? ` (${unit})` : ''}${refName && refName !== 'bullmq' && targets.length > 1 ? ` vs ${refName}` : ''}`,
-          shadows: cell(shadows, false),
+          figure: `${scenario.name}: ${figure}${unit ? ` (${unit})` : ''}${subjectName !== 'shadows' ? ` — ${subjectName}` : ''}${versus}`,
+          shadows: cell(subject, subjectName !== 'shadows'),
           reference: cell(ref, refName !== undefined && refName !== 'bullmq'),
           ratio: ratio === undefined ? '—' : `${ratio.toFixed(2)}×`,
           target: target.text || '—',
-          met: judge(target, ratio, shadows?.median),
+          met: judge(target, ratio, subject?.median),
         })
       }
     }

@@ -6,7 +6,8 @@
 //            BullMQ's Queue.add (key → jobId, when/delay → delay), then answers 202
 //   xadd     the same route storing each request with one awaited XADD (ioredis): the ceiling of
 //            a route that stores one request at a time
-// It reports { listening: port, at } once listening, answers 'rss' with { rss }, and on 'close' (or
+// It reports { listening: port, at } once listening, answers 'rss' with { rss } and 'memory' with
+// { memory } (process.memoryUsage(), after a full GC when forked with --expose-gc), and on 'close' (or
 // when its parent goes away) closes the app and exits. The keys the references write (BullMQ's
 // `bull:<name>:*`, the stream `<name>:stream`) are deleted by the measuring process once this one
 // has exited, so that they go even when it had to be killed.
@@ -114,7 +115,11 @@ function close() {
 
 process.on('message', (message) => {
   if (message === 'rss') process.send({ rss: process.memoryUsage().rss })
-  else if (message === 'close') void close()
+  else if (message === 'memory') {
+    // forked with --expose-gc (forkHelper's gc option): heap figures without garbage not yet collected
+    globalThis.gc?.()
+    process.send({ memory: process.memoryUsage() })
+  } else if (message === 'close') void close()
 })
 process.on('disconnect', () => void close())
 process.send({ listening: app.server.address().port, at: now() })

@@ -65,7 +65,8 @@ export const scenario = {
   },
 }
 
-export async function drainShadows({ n, concurrency, url, name }) {
+/** Drains `n` no-op tasks; `shadowOptions` go to the Shadow (e.g. `{ historyLimit: 0, eventsLimit: 0 }`). */
+export async function drainShadows({ n, concurrency, url, name, shadowOptions = {} }) {
   const { Shadow, Worker } = await lib()
   const logger = benchLogger()
   const allRan = deferred()
@@ -73,7 +74,7 @@ export async function drainShadows({ n, concurrency, url, name }) {
   const noop = await noopTask(() => {
     if (++ran === n) allRan.resolve()
   })
-  const shadow = new Shadow({ name, url, logger })
+  const shadow = new Shadow({ ...shadowOptions, name, url, logger })
   try {
     await shadowsFill(shadow, n, () => ({ task: noop, params: {} }))
     const worker = new Worker(shadow, { tasks: [noop], concurrency, logger })

@@ -18,7 +18,7 @@ export type { EventType, TaskEventType, StrikeEventType, TaskEvent, StrikeEvent,
 export { Worker } from './worker/worker.js'
 export type { WorkerOptions, WorkerObserver } from './worker/worker.js'
 export { defineTask } from './core/task.js'
-export type { Task, AnyTask, TaskOptions, TaskContext, RetryOptions, PerpetualOptions, CronOptions, ParamsOf } from './core/task.js'
+export type { Task, AnyTask, TaskOptions, TaskContext, RetryOptions, PerpetualOptions, PerpetualControl, CronOptions, ParamsOf } from './core/task.js'
 export { ShadowsError, isShadowsError, ERRORS, ERROR_CODES } from './core/errors.js'
 export type { ErrorCode } from './core/errors.js'
 export { TASK_STATES, FINISHED_STATES } from './core/records.js'
@@ -26,7 +26,16 @@ export type { TaskState, LiveState, FinishedState, TaskInfo, TaskError, TaskProg
 export { MAX_STRIKE_VALUE_BYTES, STRIKE_OPERATORS } from './core/strikes.js'
 export type { Strike, StrikeInput, StrikeOperator, JsonValue } from './core/strikes.js'
 export type { Snapshot, StateCounts, RunningTask, ScheduledTask, WorkerInfo } from './client/inspect.js'
-export { TimeoutError, CancelledError, ShutdownError, StruckError, PoisonTaskError, TASK_ERRORS } from './core/errors.js'
+export {
+  TimeoutError,
+  CancelledError,
+  ShutdownError,
+  StruckError,
+  PoisonTaskError,
+  RetryRequestedError,
+  NonRetryableError,
+  TASK_ERRORS,
+} from './core/errors.js'
 export type { TaskErrorCode } from './core/errors.js'
 export { isValidKey } from './core/validation.js'
 export type { When } from './core/validation.js'

@@ -66,6 +66,7 @@ export const TASK_ERRORS = {
   SHADOWS_ERR_SHUTDOWN: 'The worker shut down while the task ran; it went back on the queue.',
   SHADOWS_ERR_STRUCK: 'A strike rule matched when the worker was about to run the task; it was skipped.',
   SHADOWS_ERR_POISON_TASK: 'The task was delivered more than maxDeliveries times, its worker dying each time; it failed.',
+  SHADOWS_ERR_RETRY_REQUESTED: 'The task asked to run again later (ctx.retryIn, ctx.retryAt); the next attempt waits until then.',
 } as const satisfies Record<string, string>
 
 /** A code of {@link TASK_ERRORS}. */
@@ -118,5 +119,29 @@ export class PoisonTaskError extends TaskEndError {
   constructor(message: string) {
     super(message)
     this.name = 'PoisonTaskError'
+  }
+}
+
+/**
+ * What `ctx.retryIn()` and `ctx.retryAt()` throw to end the attempt: the task runs again at `due`
+ * (epoch ms), as its next attempt. The record keeps it as the attempt's error.
+ */
+export class RetryRequestedError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_RETRY_REQUESTED'
+  constructor(readonly due: number) {
+    super(`the task asked to run again at ${new Date(due).toISOString()}`)
+    this.name = 'RetryRequestedError'
+  }
+}
+
+/**
+ * Throw it from a task to fail the attempt for good: no retry, whatever the task's `retry` says
+ * (a perpetual or cron task still runs its next run). The record keeps its message, and
+ * `NonRetryableError` as `error.type`.
+ */
+export class NonRetryableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'NonRetryableError'
   }
 }

@@ -3,6 +3,7 @@
  * cron task, or a return to the queue. Pure but for the attempt's logger; the clock is a parameter.
  */
 import type { Logger } from 'pino'
+import { NonRetryableError, RetryRequestedError } from './errors.js'
 import { describeError } from './records.js'
 import { nextCronTime, retryDelay, type AnyTask } from './task.js'
 
@@ -14,6 +15,9 @@ export type AttemptResult =
   | { readonly kind: 'returned'; readonly value: unknown }
   | { readonly kind: 'threw'; readonly error: unknown }
   | { readonly kind: 'aborted'; readonly cause: AbortCause; readonly error: Error }
+
+/** When a run chose the next run of its chain: `after` ms from the run's end, or `at` epoch ms. */
+export type ChainNext = { readonly after: number } | { readonly at: number }
 
 /** What the policy needs to know about an attempt that ended (a worker's Attempt is one). */
 export interface EndedAttempt {
@@ -28,6 +32,10 @@ export interface EndedAttempt {
   readonly startedAt: number
   /** Whether the task called `ctx.perpetual.cancel()`. */
   readonly chainCancelled: boolean
+  /** What the task said of its chain's next run (`ctx.perpetual.after()`, `.at()`). */
+  readonly chainNext?: ChainNext | undefined
+  /** When the task asked to run again (`ctx.retryIn()`, `ctx.retryAt()`), epoch ms. */
+  readonly retryDue?: number | undefined
   /** Where the end is logged (it carries task, key and attempt). */
   readonly logger: Logger
 }
@@ -56,24 +64,37 @@ export function nextRunAt(task: AnyTask, when: number, now = Date.now()): number
   return undefined
 }
 
+/** When the chain of a perpetual or cron task runs next after this run, or undefined when it ends. */
+function chainNextRun(attempt: EndedAttempt, now: number): number | undefined {
+  const { task, when } = attempt.input
+  if (attempt.chainCancelled || (task.perpetual === undefined && task.cron === undefined)) return undefined
+  const chosen = attempt.chainNext
+  if (chosen === undefined) return nextRunAt(task, when, now)
+  return 'after' in chosen ? now + chosen.after : Math.max(chosen.at, now)
+}
+
+/** Whether `error` says not to retry: a NonRetryableError (of this copy of shadows or another). */
+function isNonRetryable(error: unknown): boolean {
+  return error instanceof NonRetryableError || (error instanceof Error && error.name === 'NonRetryableError')
+}
+
 function failure(attempt: EndedAttempt, error: unknown, now: number): Decision {
-  const { task, when, attempt: number } = attempt.input
+  const { task, attempt: number } = attempt.input
   const elapsed = now - attempt.startedAt
   const data = JSON.stringify(describeError(error))
-  if (task.retry && number < task.retry.attempts) {
+  if (task.retry && number < task.retry.attempts && !isNonRetryable(error)) {
     const delay = retryDelay(task.retry, number)
     attempt.logger.warn({ err: error, elapsed, retryIn: delay }, 'task failed; will retry')
     return { outcome: 'retry', data, due: now + delay }
   }
   attempt.logger.error({ err: error, elapsed }, 'task failed')
-  const next = attempt.chainCancelled ? undefined : nextRunAt(task, when, now)
+  const next = chainNextRun(attempt, now)
   if (next !== undefined) return { outcome: 'again-failed', data, due: next }
   return { outcome: 'failed', data, due: 0 }
 }
 
 /** Turns how an attempt ended into what to record, at time `now`. `debug` logs every completion. */
 export function decideOutcome(attempt: EndedAttempt, result: AttemptResult, debug: boolean, now = Date.now()): Decision {
-  const { task, when } = attempt.input
   const elapsed = now - attempt.startedAt
   if (result.kind === 'aborted' && result.cause === 'shutdown') {
     attempt.logger.info('interrupted by shutdown; back on the queue')
@@ -83,6 +104,12 @@ export function decideOutcome(attempt: EndedAttempt, result: AttemptResult, debu
     attempt.logger.info({ elapsed }, 'task cancelled')
     return { outcome: 'cancelled', data: JSON.stringify(describeError(result.error)), due: 0 }
   }
+  if (attempt.retryDue !== undefined) {
+    // asked for, even if the task caught what retryIn threw and returned
+    const due = Math.max(attempt.retryDue, now)
+    attempt.logger.info({ elapsed, retryIn: due - now }, 'task asked to run again later')
+    return { outcome: 'retry', data: JSON.stringify(describeError(new RetryRequestedError(attempt.retryDue))), due }
+  }
   if (result.kind !== 'returned') return failure(attempt, result.error, now)
   let data: string
   try {
@@ -91,7 +118,7 @@ export function decideOutcome(attempt: EndedAttempt, result: AttemptResult, debu
     return failure(attempt, new TypeError(`the task's result is not JSON: ${(err as Error).message}`), now)
   }
   if (debug) attempt.logger.debug({ elapsed }, 'task completed')
-  const next = attempt.chainCancelled ? undefined : nextRunAt(task, when, now)
+  const next = chainNextRun(attempt, now)
   if (next !== undefined) return { outcome: 'again', data, due: next }
   return { outcome: 'completed', data, due: 0 }
 }

@@ -11,7 +11,11 @@ import { assertValidTaskName } from './validation.js'
 import type { Shadow } from '../client/shadow.js'
 import type { Worker } from '../worker/worker.js'
 
-/** How a failed attempt is tried again. `attempts` counts every try, the first included. */
+/**
+ * How a failed attempt is tried again. `attempts` counts every try, the first included;
+ * `Infinity` retries for ever (exponential backoff then needs `maxDelay`). A task that throws
+ * `NonRetryableError` is not retried.
+ */
 export interface RetryOptions {
   readonly attempts: number
   /** Delay before the second try, in ms (default 1000). */
@@ -33,7 +37,7 @@ export interface PerpetualOptions {
 /** A task that runs at each wall-clock time a cron expression matches (croner syntax). */
 export interface CronOptions {
   readonly expression: string
-  /** IANA time zone, e.g. `Europe/Paris` (default: the worker's). */
+  /** IANA time zone, e.g. `Europe/Paris` (default `UTC`, whatever the host's time zone). */
   readonly tz?: string
 }
 
@@ -52,8 +56,30 @@ export interface TaskContext {
   readonly worker: Worker
   /** Stores progress with the task; `get()` shows it. */
   progress(current: number, total?: number, message?: string): Promise<void>
-  /** For perpetual and cron tasks: `cancel()` ends the chain after this run. */
-  readonly perpetual: { cancel(): void } | undefined
+  /**
+   * Ends this attempt and runs the task again in `ms` ms, as its next attempt (an attempt is used,
+   * whatever `retry` says). It throws: `return ctx.retryIn(5000)` or `throw` both read well.
+   */
+  retryIn(ms: number): never
+  /** As {@link retryIn}, at `when` (a past time: at once). */
+  retryAt(when: Date | number): never
+  /**
+   * Pushes this attempt's timeout out: it now fires no sooner than `ms` ms from now. For long work
+   * that is making progress. Without a task `timeout` there is nothing to push.
+   */
+  extendTimeout(ms: number): void
+  /** For perpetual and cron tasks; undefined for the others. */
+  readonly perpetual: PerpetualControl | undefined
+}
+
+/** What a run of a perpetual or cron task can say of the chain. */
+export interface PerpetualControl {
+  /** Ends the chain after this run. */
+  cancel(): void
+  /** The next run is `ms` ms after this run ends, instead of what `every` or the cron says. */
+  after(ms: number): void
+  /** The next run is at `when`, instead of what `every` or the cron says (a past time: at once). */
+  at(when: Date | number): void
 }
 
 /** The options `defineTask` takes. */
@@ -121,11 +147,14 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
   if (params.type !== 'object') fail(`task ${name}: params must be a TypeBox object schema`)
   let fullRetry: Required<RetryOptions> | undefined
   if (retry !== undefined) {
-    positiveInteger(retry.attempts, `task ${name}: retry.attempts`)
+    if (retry.attempts !== Infinity) positiveInteger(retry.attempts, `task ${name}: retry.attempts`)
     positiveInteger(retry.delay ?? 1000, `task ${name}: retry.delay`, true)
     if (retry.maxDelay !== undefined) positiveInteger(retry.maxDelay, `task ${name}: retry.maxDelay`, true)
     const backoff = retry.backoff ?? 'fixed'
     if (backoff !== 'fixed' && backoff !== 'exponential') fail(`task ${name}: retry.backoff must be fixed or exponential`)
+    if (retry.attempts === Infinity && backoff === 'exponential' && retry.maxDelay === undefined) {
+      fail(`task ${name}: retry.attempts Infinity with exponential backoff needs retry.maxDelay`)
+    }
     fullRetry = Object.freeze({
       attempts: retry.attempts,
       delay: retry.delay ?? 1000,
@@ -139,7 +168,7 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
   if (cron !== undefined) {
     try {
       // croner checks the time zone only when it computes a date: compute one
-      const job = new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) })
+      const job = new Cron(cron.expression, { paused: true, timezone: cron.tz ?? 'UTC' })
       const next = job.nextRun()
       job.stop()
       if (!next) throw new Error('it never matches')
@@ -164,13 +193,15 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
 
 /** Delay before the attempt after `failedAttempt` (1-based), per the task's retry policy. */
 export function retryDelay(retry: Required<RetryOptions>, failedAttempt: number): number {
-  const base = retry.backoff === 'exponential' ? retry.delay * 2 ** (failedAttempt - 1) : retry.delay
+  // the power is bounded (2^60 is past any delay maxDelay allows): a finite number even for
+  // attempt 10,000 of a task retried for ever, and 0 for a zero delay
+  const base = retry.backoff === 'exponential' ? retry.delay * 2 ** Math.min(failedAttempt - 1, 60) : retry.delay
   return Math.min(base, retry.maxDelay)
 }
 
 /** Next due time of a cron task strictly after `after`, or undefined when the expression never matches again. */
 export function nextCronTime(cron: CronOptions, after: Date): Date | undefined {
-  const job = new Cron(cron.expression, { paused: true, ...(cron.tz ? { timezone: cron.tz } : {}) })
+  const job = new Cron(cron.expression, { paused: true, timezone: cron.tz ?? 'UTC' })
   try {
     return job.nextRun(after) ?? undefined
   } finally {

@@ -127,7 +127,7 @@ function isCalendarDate(timestamp: string): boolean {
 
 /**
  * The due time in epoch ms from `when` or `delay` (ms from now); now when neither is given. A past
- * time means now.
+ * time is kept as given: the task runs at once, and its lateness shows.
  */
 export function resolveDue(options: { when?: When | undefined; delay?: number | undefined }, now: number): number {
   const { when, delay } = options
@@ -141,7 +141,8 @@ export function resolveDue(options: { when?: When | undefined; delay?: number | 
     return now + Math.trunc(delay)
   }
   if (when === undefined) return now
-  return Math.max(parseWhen(when), now)
+  // a past time runs at once, and is kept as given: the record and the answer show how late it is
+  return parseWhen(when)
 }
 
 /**

@@ -3,10 +3,10 @@
  * outcome. Pure of Redis except for progress, which goes through the `progress` callback.
  */
 import type { Logger } from 'pino'
-import { CancelledError, ShutdownError, TimeoutError } from '../core/errors.js'
+import { CancelledError, RetryRequestedError, ShutdownError, TimeoutError } from '../core/errors.js'
 import { userKey } from '../redis/keys.js'
-import type { AbortCause, AttemptResult } from '../core/outcome-policy.js'
-import type { AnyTask, TaskContext } from '../core/task.js'
+import type { AbortCause, AttemptResult, ChainNext } from '../core/outcome-policy.js'
+import type { AnyTask, PerpetualControl, TaskContext } from '../core/task.js'
 
 export type { AbortCause, AttemptResult } from '../core/outcome-policy.js'
 
@@ -36,12 +36,19 @@ export class Attempt {
   readonly startedAt = Date.now()
   /** Set when `ctx.perpetual.cancel()` was called. */
   chainCancelled = false
+  /** Set by `ctx.perpetual.after()` or `.at()`: when the next run of the chain is due. */
+  chainNext: ChainNext | undefined
+  /** Set by `ctx.retryIn()` or `ctx.retryAt()`: when the next attempt is due, epoch ms. */
+  retryDue: number | undefined
   // the logger and the abort controller are made on first use: most tasks never touch them
   private childLogger: Logger | undefined
   private controller: AbortController | undefined
   private cause: AbortCause | undefined
   private reason: Error | undefined
   private abortFired: ((result: AttemptResult) => void) | undefined
+  private timer: NodeJS.Timeout | undefined
+  /** When the timeout fires, epoch ms; undefined for a task without a timeout. */
+  private deadline: number | undefined
 
   constructor(
     readonly input: AttemptInput,
@@ -73,11 +80,24 @@ export class Attempt {
     this.abortFired?.({ kind: 'aborted', cause, error })
   }
 
+  /** Pushes the timeout out to `ms` from now, unless it already fires later (or there is none). */
+  extendTimeout(ms: number): void {
+    if (this.deadline === undefined || this.cause) return
+    const deadline = Date.now() + ms
+    if (deadline <= this.deadline) return
+    this.deadline = deadline
+    clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.abort('timeout'), ms)
+  }
+
   /** Runs the task once. Never throws. `progress` stores a progress report of this attempt. */
   run(handles: TaskHandles, progress: ProgressReport): Promise<AttemptResult> {
     const { task, params } = this.input
     const ctx = new AttemptContext(this, handles, progress)
-    const timer = task.timeout !== undefined ? setTimeout(() => this.abort('timeout'), task.timeout) : undefined
+    if (task.timeout !== undefined) {
+      this.deadline = Date.now() + task.timeout
+      this.timer = setTimeout(() => this.abort('timeout'), task.timeout)
+    }
     // one promise, settled by whichever comes first: the task's end or the abort signal
     return new Promise<AttemptResult>((resolve) => {
       let settled = false
@@ -85,7 +105,7 @@ export class Attempt {
         if (settled) return
         settled = true
         this.abortFired = undefined
-        clearTimeout(timer)
+        clearTimeout(this.timer)
         resolve(result)
       }
       this.abortFired = settle
@@ -163,13 +183,44 @@ class AttemptContext implements TaskContext {
     return this.progressFn
   }
 
-  get perpetual(): TaskContext['perpetual'] {
+  readonly retryIn = (ms: number): never => {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('retryIn: ms must be a non-negative number')
+    return this.retryAt(Date.now() + ms)
+  }
+
+  readonly retryAt = (when: Date | number): never => {
+    const due = epochMs(when, 'retryAt')
+    this.owner.retryDue = due
+    throw new RetryRequestedError(due)
+  }
+
+  readonly extendTimeout = (ms: number): void => {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('extendTimeout: ms must be a non-negative number')
+    this.owner.extendTimeout(ms)
+  }
+
+  get perpetual(): PerpetualControl | undefined {
     const { task } = this.owner.input
     if (task.perpetual === undefined && task.cron === undefined) return undefined
+    const owner = this.owner
     return {
-      cancel: () => {
-        this.owner.chainCancelled = true
+      cancel() {
+        owner.chainCancelled = true
+      },
+      after(ms: number) {
+        if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new TypeError('perpetual.after: ms must be a non-negative number')
+        owner.chainNext = { after: ms }
+      },
+      at(when: Date | number) {
+        owner.chainNext = { at: epochMs(when, 'perpetual.at') }
       },
     }
   }
+}
+
+/** A Date or epoch ms as epoch ms; a TypeError naming `what` for anything else. */
+function epochMs(when: Date | number, what: string): number {
+  const ms = when instanceof Date ? when.getTime() : when
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) throw new TypeError(`${what}: give a valid Date or epoch ms`)
+  return ms
 }

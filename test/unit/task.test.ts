@@ -183,3 +183,36 @@ t.test('nextCronTime: the time zone decides the wall clock', async (t) => {
   // across a DST change: Paris switched to summer time on 2024-03-31
   t.same(nextCronTime(paris, new Date('2024-03-30T12:00:00Z')), new Date('2024-03-31T07:00:00Z'), 'across the spring DST change')
 })
+
+t.test('retry for ever: attempts Infinity; with exponential backoff it needs maxDelay, and its delays stay finite', async (t) => {
+  const forever = defineTask({ name: 'forever', run, retry: { attempts: Infinity, delay: 100, backoff: 'exponential', maxDelay: 60_000 } })
+  t.equal(forever.retry?.attempts, Infinity)
+  t.equal(retryDelay(forever.retry!, 1), 100)
+  t.equal(retryDelay(forever.retry!, 10_000), 60_000, 'attempt 10,000 waits maxDelay, not Infinity')
+  const zero = defineTask({ name: 'zero', run, retry: { attempts: Infinity, delay: 0, backoff: 'exponential', maxDelay: 10 } })
+  t.equal(retryDelay(zero.retry!, 5_000), 0, 'a zero delay stays 0, never NaN')
+  t.equal(defineTask({ name: 'fixed', run, retry: { attempts: Infinity } }).retry?.attempts, Infinity, 'fixed backoff needs no maxDelay')
+  throwsCode(
+    t,
+    () => defineTask({ name: 'x', run, retry: { attempts: Infinity, backoff: 'exponential' } }),
+    'SHADOWS_ERR_VALIDATION',
+    'exponential for ever without maxDelay',
+  )
+  for (const attempts of [-Infinity, Number.NaN, 0, 1.5]) {
+    throwsCode(t, () => defineTask({ name: 'x', run, retry: { attempts } }), 'SHADOWS_ERR_VALIDATION', `attempts ${attempts}`)
+  }
+})
+
+t.test('cron without tz runs in UTC, whatever the host time zone', async (t) => {
+  const saved = process.env.TZ
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.TZ
+    else process.env.TZ = saved
+  })
+  const after = new Date('2026-07-01T00:00:00Z')
+  for (const zone of ['America/New_York', 'Asia/Kolkata', 'UTC']) {
+    process.env.TZ = zone
+    t.equal(nextCronTime({ expression: '0 12 * * *' }, after)?.toISOString(), '2026-07-01T12:00:00.000Z', `noon UTC on a host in ${zone}`)
+  }
+  t.equal(nextCronTime({ expression: '0 12 * * *', tz: 'Europe/Paris' }, after)?.toISOString(), '2026-07-01T10:00:00.000Z', 'a tz given is kept')
+})

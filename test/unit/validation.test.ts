@@ -55,12 +55,12 @@ t.test('due times refused: no offset, a day the calendar lacks, hour 24, out of 
   t.equal(parseWhen('2028-02-29T00:00:00Z'), Date.UTC(2028, 1, 29), '29 February of a leap year is a day')
 })
 
-t.test('resolveDue: when or delay, not both; nothing or the past means now', async (t) => {
+t.test('resolveDue: when or delay, not both; nothing means now; a past time is kept (it runs at once)', async (t) => {
   t.equal(resolveDue({}, NOW), NOW)
   t.equal(resolveDue({ delay: 1500 }, NOW), NOW + 1500)
   t.equal(resolveDue({ delay: 0.7 }, NOW), NOW, 'a delay in whole ms')
   t.equal(resolveDue({ when: NOW + 60_000 }, NOW), NOW + 60_000)
-  t.equal(resolveDue({ when: '2020-01-01T00:00:00Z' }, NOW), NOW, 'a past time runs now')
+  t.equal(resolveDue({ when: '2020-01-01T00:00:00Z' }, NOW), Date.UTC(2020, 0, 1), 'a past time is kept as given')
   throwsCode(t, () => resolveDue({ when: NOW, delay: 5 }, NOW), 'SHADOWS_ERR_VALIDATION', 'both')
   for (const delay of [-1, Number.POSITIVE_INFINITY, Number.NaN, MAX_DUE]) {
     throwsCode(t, () => resolveDue({ delay }, NOW), 'SHADOWS_ERR_VALIDATION', `delay ${delay}`)

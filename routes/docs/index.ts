@@ -46,8 +46,10 @@ export const docsRoutes = fp<Record<never, never>>(
           { name: 'tasks', description: 'Add, schedule, replace, cancel and read tasks (scope enqueue; reads: read).' },
           { name: 'strikes', description: 'Skip tasks or parameter values (scope ops).' },
           { name: 'inspect', description: 'Snapshot and workers (scope read).' },
+          { name: 'events', description: 'The events of tasks and strikes, live, as Server-Sent Events (scope read).' },
           { name: 'health', description: 'Liveness, readiness (public) and metrics (scope read).' },
           { name: 'docs', description: 'This API, browsable and as a document (public).' },
+          { name: 'dashboard', description: 'The operator dashboard: its page and files (public; the page calls the API with the token a person enters).' },
         ],
       },
       // the UI plugin hides its routes; its page at /docs is part of the API, its assets are not

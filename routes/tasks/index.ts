@@ -1,12 +1,32 @@
 /**
- * /tasks: add, add in batches, read, replace and cancel tasks.
+ * /tasks: add, add in batches, read (waiting for the end, if asked), replace and cancel tasks;
+ * list them by state, and run finished ones again.
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { ShadowsError, type AddOptions, type BatchItem, type Execution, type TaskInfo } from '../../src/index.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { MAX_LIST_LIMIT, ShadowsError, isShadowsError, type AddOptions, type BatchItem, type Execution, type TaskInfo } from '../../src/index.js'
 import { assertValidKey, errors } from '../../src/gateway/contract.js'
-import { AddBody, Added, BatchBody, BatchResults, Cancelled, Duplicate, KeyParams, ReplaceBody, Replaced, TaskRecord } from './schemas.js'
+import {
+  AddBody,
+  Added,
+  BatchBody,
+  BatchResults,
+  Cancelled,
+  Duplicate,
+  GetQuery,
+  KeyParams,
+  ListQuery,
+  MAX_GET_WAIT,
+  ReplaceBody,
+  Replaced,
+  RetryAllBody,
+  RetryCounts,
+  Retried,
+  TaskPage,
+  TaskRecord,
+} from './schemas.js'
 
 const checkItem = TypeCompiler.Compile(AddBody)
 
@@ -37,7 +57,39 @@ function recordBody(info: TaskInfo) {
   }
 }
 
-/** POST /tasks, POST /tasks/batch, GET, PUT and DELETE /tasks/{key}. */
+/** A count from a query string (digits, by its schema) within `min`–`max`; `SHADOWS_ERR_VALIDATION` otherwise. */
+function count(text: string, field: string, min: number, max: number): number {
+  const value = /^[0-9]{1,10}$/.test(text) ? Number(text) : Number.NaN
+  if (!(value >= min && value <= max)) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${field} must be an integer from ${min} to ${max}`, { field })
+  return value
+}
+
+/**
+ * `shadow.get(key, { wait })`, ended early when the client goes away (its waiter is freed at once)
+ * or the gateway closes (close() does not wait for the wait). The socket's idle limit is raised to
+ * outlast the wait.
+ */
+async function waitForRecord(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, key: string, wait: number): Promise<TaskInfo | undefined> {
+  const ended = new AbortController()
+  const end = () => ended.abort()
+  const gone = () => {
+    if (!reply.raw.writableEnded) end()
+  }
+  const socket = request.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined
+  const idle = app.server.timeout
+  if (idle > 0 && idle < wait + 5000 && typeof socket?.setTimeout === 'function') socket.setTimeout(wait + 5000)
+  reply.raw.once('close', gone)
+  app.shutdownSignal.addEventListener('abort', end, { once: true })
+  if (app.shutdownSignal.aborted) end()
+  try {
+    return await app.shadow.get(key, { wait, signal: ended.signal })
+  } finally {
+    reply.raw.off('close', gone)
+    app.shutdownSignal.removeEventListener('abort', end)
+  }
+}
+
+/** POST /tasks, POST /tasks/batch, GET, PUT and DELETE /tasks/{key}, GET /tasks, POST /tasks/{key}/retry, POST /tasks/retry. */
 export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { shadow, metrics } = app
 
@@ -120,17 +172,97 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'read' },
       schema: {
-        summary: "A task's state, result, error and progress",
+        summary: "A task's state, result, error and progress; with wait, as soon as it is finished",
         tags: ['tasks'],
         params: KeyParams,
+        querystring: GetQuery,
         response: { 200: TaskRecord, ...errors(400, 401, 403, 404, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { key } = request.params
-      const info = await shadow.get(key)
+      const wait = request.query.wait === undefined ? 0 : count(request.query.wait, 'wait', 0, MAX_GET_WAIT)
+      const info = wait === 0 ? await shadow.get(key) : await waitForRecord(app, request, reply, key, wait)
       if (!info) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key} (unknown, or its record expired)`)
       return recordBody(info)
+    },
+  )
+
+  app.get(
+    '/tasks',
+    {
+      config: { scope: 'read' },
+      schema: {
+        operationId: 'listTasks',
+        summary: 'List the tasks in one state, a page at a time',
+        tags: ['tasks'],
+        querystring: ListQuery,
+        response: { 200: TaskPage, ...errors(400, 401, 403, 503) },
+      },
+    },
+    async (request) => {
+      const { state, task, limit, cursor } = request.query
+      const page = await shadow.list({
+        state,
+        ...(task !== undefined ? { task } : {}),
+        ...(limit !== undefined ? { limit: count(limit, 'limit', 1, MAX_LIST_LIMIT) } : {}),
+        ...(cursor !== undefined ? { cursor } : {}),
+      })
+      return { tasks: page.tasks.map(recordBody), ...(page.next !== undefined ? { next: page.next } : {}) }
+    },
+  )
+
+  app.post(
+    '/tasks/:key/retry',
+    {
+      config: { scope: 'enqueue' },
+      schema: {
+        operationId: 'retryTask',
+        summary: 'Run a finished task again: same key, same params, attempts counted afresh',
+        tags: ['tasks'],
+        params: KeyParams,
+        response: { 202: Retried, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
+      },
+    },
+    async (request, reply) => {
+      const retried = await shadow.retry(request.params.key)
+      return reply
+        .code(202)
+        .header('location', `/tasks/${retried.key}`)
+        .send({ key: retried.key, task: retried.task, when: retried.when.toISOString(), state: retried.state })
+    },
+  )
+
+  app.post(
+    '/tasks/retry',
+    {
+      config: { scope: 'ops' },
+      schema: {
+        operationId: 'retryTasks',
+        summary: 'Run again every failed, cancelled or struck task that matches a filter',
+        tags: ['tasks'],
+        body: RetryAllBody,
+        response: { 200: RetryCounts, ...errors(400, 401, 403, 413, 415, 503) },
+      },
+    },
+    async (request) => {
+      const { state, task, finishedAfter, limit } = request.body
+      try {
+        return await shadow.retryAll({
+          state,
+          ...(task !== undefined ? { task } : {}),
+          ...(finishedAfter !== undefined ? { finishedAfter } : {}),
+          ...(limit !== undefined ? { limit } : {}),
+        })
+      } catch (err) {
+        // the library checks the time as it checks an add's `when`, and says so
+        if (isShadowsError(err, 'SHADOWS_ERR_VALIDATION') && err.details?.field === 'when') {
+          throw new ShadowsError('SHADOWS_ERR_VALIDATION', err.message.replace(/^when\b/, 'finishedAfter').replace(/\bwhen\b/, 'finishedAfter'), {
+            field: 'finishedAfter',
+          })
+        }
+        throw err
+      }
     },
   )
 

@@ -2,8 +2,8 @@
  * Request and response schemas of /tasks.
  */
 import { Type, type Static } from '@sinclair/typebox'
-import { TASK_STATES } from '../../src/index.js'
-import { ErrorCodeSchema, Key, Timestamp, literals } from '../../src/gateway/contract.js'
+import { MAX_LIST_LIMIT, MAX_RETRY_ALL, TASK_STATES, type RetryableState, type TaskState } from '../../src/index.js'
+import { ErrorCodeSchema, Key, Timestamp, described, literals } from '../../src/gateway/contract.js'
 
 /** The states in which a key is taken. */
 export const LiveStateSchema = literals(['scheduled', 'queued', 'running'] as const)
@@ -88,8 +88,8 @@ export const Replaced = Type.Object(
   { additionalProperties: false, 'x-response-description': 'Replaced atomically (replaced: true), or created (replaced: false).' },
 )
 
-/** 200 of GET /tasks/{key}. */
-export const TaskRecord = Type.Object(
+/** A task's record, as GET /tasks/{key} and GET /tasks answer it. */
+const RecordSchema = Type.Object(
   {
     key: Key,
     task: Type.String(),
@@ -106,8 +106,11 @@ export const TaskRecord = Type.Object(
       Type.Object({ current: Type.Number(), total: Type.Optional(Type.Number()), message: Type.Optional(Type.String()) }, { additionalProperties: false }),
     ),
   },
-  { additionalProperties: false, 'x-response-description': "The task's record." },
+  { additionalProperties: false },
 )
+
+/** 200 of GET /tasks/{key}. */
+export const TaskRecord = described(RecordSchema, "The task's record: as soon as it is finished, or when the wait ends, with wait.")
 
 /** 200 of DELETE /tasks/{key}. */
 export const Cancelled = Type.Object(
@@ -117,3 +120,80 @@ export const Cancelled = Type.Object(
 
 /** The path parameter of /tasks/{key}. */
 export const KeyParams = Type.Object({ key: Key })
+
+/**
+ * A string of one of `values`, as one `enum` (a query value is a string; ajv's error names the
+ * allowed values).
+ */
+function oneOf<T extends string>(values: readonly T[], description: string) {
+  return Type.Unsafe<T>({ type: 'string', enum: [...values], description })
+}
+
+/** Digits: a count in a query string (the gateway does not coerce query values; ranges are checked by the handler). */
+const Digits = (description: string, example: string) => Type.String({ pattern: '^[0-9]+$', description, examples: [example] })
+
+/** Longest wait of GET /tasks/{key}?wait=, in ms. */
+export const MAX_GET_WAIT = 60_000
+
+/** The query of GET /tasks/{key}. */
+export const GetQuery = Type.Object({
+  wait: Type.Optional(
+    Digits(
+      `Wait up to this many ms (at most ${MAX_GET_WAIT}) for the task to finish: the record comes as soon as it is finished, or when the wait ends.`,
+      '30000',
+    ),
+  ),
+})
+
+/** The query of GET /tasks. */
+export const ListQuery = Type.Object({
+  state: oneOf<TaskState>(TASK_STATES, 'The state of the tasks to list.'),
+  task: Type.Optional(Type.String({ description: 'Only tasks of this name.' })),
+  limit: Type.Optional(Digits(`Most tasks on the page: 1-${MAX_LIST_LIMIT} (default 100).`, '100')),
+  cursor: Type.Optional(Type.String({ description: 'The next of the page before, unchanged; absent for the first page.' })),
+})
+
+/** 200 of GET /tasks. */
+export const TaskPage = Type.Object(
+  {
+    tasks: Type.Array(RecordSchema, {
+      description: 'Records as GET /tasks/{key} answers them: finished states newest first, scheduled by due time, queued and running oldest first.',
+    }),
+    next: Type.Optional(Type.String({ description: 'An opaque cursor: pass it as cursor for the following page. Absent when nothing follows.' })),
+  },
+  { additionalProperties: false, 'x-response-description': 'One page of the tasks in the state.' },
+)
+
+/** 202 of POST /tasks/{key}/retry. */
+export const Retried = Type.Object(
+  { key: Key, task: Type.String(), when: Timestamp, state: Type.Literal('queued') },
+  {
+    additionalProperties: false,
+    'x-response-description': 'Queued again: the same key and params, attempts counted afresh.',
+    headers: { Location: { type: 'string', description: 'The task: /tasks/{key}.', examples: ['/tasks/order-42'] } },
+  },
+)
+
+/** Body of POST /tasks/retry. */
+export const RetryAllBody = Type.Object(
+  {
+    state: oneOf<RetryableState>(['failed', 'cancelled', 'struck'], 'The finished state of the tasks to run again.'),
+    task: Type.Optional(Type.String({ description: 'Only tasks of this name.' })),
+    finishedAfter: Type.Optional(
+      Type.String({ description: 'Only tasks that finished at or after this time: RFC 3339 with an offset.', examples: ['2026-11-28T10:00:00Z'] }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: MAX_RETRY_ALL, description: `Most tasks to look at, newest first (default and at most ${MAX_RETRY_ALL}).` }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+/** 200 of POST /tasks/retry. */
+export const RetryCounts = Type.Object(
+  {
+    retried: Type.Integer({ description: 'Tasks queued again.' }),
+    skipped: Type.Integer({ description: 'Tasks left as they were: a strike matches them, or their key was taken meanwhile.' }),
+  },
+  { additionalProperties: false, 'x-response-description': 'What was retried and what was skipped.' },
+)

@@ -12,6 +12,7 @@ import type { AnyTask } from '../core/task.js'
 import type { RedisClient } from '../redis/scripts.js'
 import { authPlugin, parseTokens } from './auth.js'
 import { bodyPlugin } from './body.js'
+import { DEFAULT_EVENTS_CLIENT_BUFFER, DEFAULT_EVENTS_KEEP_ALIVE, EventStreams } from './event-streams.js'
 import { answerClientError, classify, errorRepliesPlugin, sendError } from './error-replies.js'
 import { lifecyclePlugin } from './lifecycle.js'
 import { gatewayLogger } from './logging.js'
@@ -55,7 +56,12 @@ export interface AppOptions {
   readonly url?: string
   /** An existing connection; the app leaves it open on close. */
   readonly redis?: RedisClient
+  /** How long a finished task's record is kept, in ms (see ShadowOptions). */
   readonly executionTtl?: number
+  /** Most finished tasks listable per state (see ShadowOptions); give the workers the same. */
+  readonly historyLimit?: number
+  /** Most entries the events log keeps (see ShadowOptions); give the workers the same. */
+  readonly eventsLimit?: number
   /** `token:scope,scope;token2:scope`; none = no authentication (loopback only, see server.ts). */
   readonly tokens?: string
   /** Largest request body in bytes (default 1 MiB). */
@@ -72,6 +78,13 @@ export interface AppOptions {
   readonly keepAliveTimeout?: number
   /** Most connections open at once; a connection past it is closed at once (default 1024). */
   readonly maxConnections?: number
+  /** Time between two keep-alive comments on a `GET /events` stream, in ms (default 15 000). */
+  readonly eventsKeepAlive?: number
+  /**
+   * Most bytes that may wait to be sent to one `GET /events` client (default 1 MiB); a client that
+   * reads slower is sent a `dropped` event and closed.
+   */
+  readonly eventsClientBuffer?: number
 }
 
 /**
@@ -127,12 +140,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Node closes a connection accepted past this count before it reads a byte
   app.server.maxConnections = maxConnections
 
+  const eventsKeepAlive = options.eventsKeepAlive ?? DEFAULT_EVENTS_KEEP_ALIVE
+  if (!Number.isInteger(eventsKeepAlive) || eventsKeepAlive < 1 || eventsKeepAlive > 2 ** 31 - 1) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'eventsKeepAlive must be a positive integer (ms)')
+  }
+  const eventsClientBuffer = options.eventsClientBuffer ?? DEFAULT_EVENTS_CLIENT_BUFFER
+  if (!Number.isInteger(eventsClientBuffer) || eventsClientBuffer < 1) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'eventsClientBuffer must be a positive integer (bytes)')
+  }
+
   const shadow = new Shadow({
     tasks: options.tasks,
     ...(options.name !== undefined ? { name: options.name } : {}),
     ...(options.url !== undefined ? { url: options.url } : {}),
     ...(options.redis !== undefined ? { redis: options.redis } : {}),
     ...(options.executionTtl !== undefined ? { executionTtl: options.executionTtl } : {}),
+    ...(options.historyLimit !== undefined ? { historyLimit: options.historyLimit } : {}),
+    ...(options.eventsLimit !== undefined ? { eventsLimit: options.eventsLimit } : {}),
     logger: logger ?? pino({ level: 'silent' }),
     // fail fast while Redis is away, so that clients get a 503 instead of a hanging request
     connection: { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectionName: 'shadows:gateway' },
@@ -148,6 +172,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     } catch {
       throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
     }
+  })
+  const eventStreams = new EventStreams({ shadow, logger: shadow.logger, keepAlive: eventsKeepAlive, clientBuffer: eventsClientBuffer })
+  const shutdown = new AbortController()
+  app.decorate('eventStreams', eventStreams)
+  app.decorate('shutdownSignal', shutdown.signal)
+  // before the server waits for the requests in flight: long waits end now and event streams
+  // close, so that close() does not wait for them
+  app.addHook('preClose', async () => {
+    shutdown.abort()
+    eventStreams.close()
   })
   app.addHook('onClose', async () => {
     await shadow.close()

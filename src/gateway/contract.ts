@@ -8,6 +8,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import type { Shadow } from '../client/shadow.js'
 import { ERROR_CODES, type ErrorCode } from '../core/errors.js'
+import type { EventStreams } from './event-streams.js'
 import type { Metrics } from './metrics.js'
 
 export { assertValidKey } from '../core/validation.js'
@@ -25,6 +26,10 @@ declare module 'fastify' {
     pingRedis(): Promise<void>
     /** Whether bearer tokens are configured (without them, listen only on loopback). */
     authenticated: boolean
+    /** The `GET /events` streams of this gateway, all fed by one reader of the events log. */
+    eventStreams: EventStreams
+    /** Fires when the gateway starts closing: long requests (waits) end then, rather than hold up the close. */
+    shutdownSignal: AbortSignal
   }
   interface FastifyContextConfig {
     /** The token scope a route needs; a route that names none needs ops. */
@@ -80,7 +85,10 @@ const ERROR_RESPONSES: Readonly<Record<number, { description: string; headers?: 
     description: "The token lacks the scope (SHADOWS_ERR_FORBIDDEN); without tokens: the Host is not a loopback name, or the Origin is not the gateway's own.",
   },
   404: { description: 'Unknown or expired (SHADOWS_ERR_NOT_FOUND).' },
-  409: { description: 'Conflict: SHADOWS_ERR_STRUCK (nothing stored), SHADOWS_ERR_ALREADY_FINISHED or SHADOWS_ERR_TOO_MANY_STRIKES.' },
+  409: {
+    description:
+      'Conflict: SHADOWS_ERR_STRUCK (nothing stored), SHADOWS_ERR_ALREADY_FINISHED, SHADOWS_ERR_NOT_FINISHED (only a finished task can be retried) or SHADOWS_ERR_TOO_MANY_STRIKES.',
+  },
   413: { description: 'The body is larger than the limit (SHADOWS_ERR_PAYLOAD_TOO_LARGE).' },
   415: { description: 'The body is not application/json (SHADOWS_ERR_UNSUPPORTED_MEDIA_TYPE).' },
   503: {

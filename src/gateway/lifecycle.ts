@@ -38,6 +38,11 @@ export const lifecyclePlugin = fp<LifecycleOptions>(
     app.addHook('preClose', async () => {
       closing = true
     })
+    // an answer sent while closing (a wait the shutdown ended, say) closes its connection: a
+    // keep-alive connection left idle would hold close() until its keep-alive timeout
+    app.addHook('onSend', async (_request, reply) => {
+      if (closing) reply.header('connection', 'close')
+    })
     app.addHook('onRequest', async (_request, reply) => {
       if (!closing) return undefined
       reply.header('connection', 'close')

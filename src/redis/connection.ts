@@ -152,7 +152,10 @@ export function closeNow(client: RedisClient): void {
  * pub/sub (so without auto-pipelining: nothing may queue behind a blocking command).
  */
 export function duplicate(client: RedisClient): RedisClient {
-  const copy = client instanceof Cluster ? client.duplicate(undefined, { enableAutoPipelining: false }) : client.duplicate({ enableAutoPipelining: false })
+  // with the offline queue: its first command is sent as it connects. An original without one
+  // (the gateway's, to fail fast) would otherwise fail every first subscribe or read at once
+  const settings = { enableAutoPipelining: false, enableOfflineQueue: true }
+  const copy = client instanceof Cluster ? client.duplicate(undefined, settings) : client.duplicate(settings)
   // its own errors are redacted too; the TLS diagnosis of the original speaks for both
   watchConnection(copy, { diagnoseTls: false })
   defineScripts(copy)

@@ -26,6 +26,8 @@ interface Route {
   readonly payload?: unknown
   /** Makes sure a permitted request can succeed (e.g. a strike to restore exists). */
   readonly prepare?: (app: FastifyInstance) => Promise<void>
+  /** An endless stream (SSE): a permitted request is made over a real connection, and closed once its headers came. */
+  readonly stream?: boolean
 }
 
 const ROUTES: readonly Route[] = [
@@ -48,6 +50,19 @@ const ROUTES: readonly Route[] = [
   },
   { method: 'GET', url: '/workers', scope: 'read' },
   { method: 'GET', url: '/metrics', scope: 'read' },
+  { method: 'GET', url: '/tasks?state=failed', scope: 'read' },
+  { method: 'GET', url: '/tasks/fixture?wait=1', scope: 'read' },
+  {
+    method: 'POST',
+    url: '/tasks/retryable/retry',
+    scope: 'enqueue',
+    // a finished task to retry: cancelled again (a retried one is queued)
+    prepare: async (app) => {
+      await app.shadow.cancel('retryable')
+    },
+  },
+  { method: 'POST', url: '/tasks/retry', scope: 'ops', payload: { state: 'failed' } },
+  { method: 'GET', url: '/events', scope: 'read', stream: true },
 ]
 
 const PUBLIC: readonly { method: InjectOptions['method']; url: string }[] = [
@@ -57,6 +72,14 @@ const PUBLIC: readonly { method: InjectOptions['method']; url: string }[] = [
   { method: 'GET', url: '/docs' },
   { method: 'GET', url: '/openapi.json' },
 ]
+
+/** A GET of an endless stream over a real connection: its status, closed once the headers came. */
+async function streamed(address: string, url: string, token: string): Promise<{ statusCode: number; headers: Record<string, unknown>; body: string }> {
+  const controller = new AbortController()
+  const res = await fetch(`${address}${url}`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal })
+  controller.abort()
+  return { statusCode: res.status, headers: Object.fromEntries(res.headers), body: '' }
+}
 
 /** Whether a token with `granted` may use a route that needs `needed` (ops implies the others). */
 function permitted(granted: Granted, needed: Route['scope']): boolean {
@@ -69,6 +92,8 @@ t.test('every route × no token, wrong token, missing scope, right scope', async
   await app.shadow.add('greet', { key: 'fixture', delay: 60_000 })({ name: 'fixture' })
   await app.shadow.add('greet', { key: 'doomed', delay: 60_000 })({ name: 'doomed' })
   const restorable = (await app.shadow.strike({ task: 'restorable' })).strike.id
+  await app.shadow.add('greet', { key: 'retryable', delay: 60_000 })({ name: 'retryable' })
+  const address = await listen(app, { host: '127.0.0.1', port: 0, authenticated: true })
 
   for (const route of ROUTES) {
     const url = route.url.replace('RESTORABLE', restorable)
@@ -94,7 +119,10 @@ t.test('every route × no token, wrong token, missing scope, right scope', async
 
     for (const granted of Object.keys(TOKEN_OF) as Granted[]) {
       await route.prepare?.(app)
-      const res = await app.inject(request(`Bearer ${TOKEN_OF[granted]}`))
+      const res =
+        route.stream === true && permitted(granted, route.scope)
+          ? await streamed(address, url, TOKEN_OF[granted])
+          : await app.inject(request(`Bearer ${TOKEN_OF[granted]}`))
       if (permitted(granted, route.scope)) {
         t.ok(res.statusCode >= 200 && res.statusCode < 300, `${name} with ${granted}: success (got ${res.statusCode} ${res.body.slice(0, 120)})`)
       } else {

@@ -461,7 +461,7 @@ t.test('unknown routes and methods', async (t) => {
     { what: 'an unknown path', request: { method: 'GET', url: '/nowhere' }, status: 404, code: 'SHADOWS_ERR_NOT_FOUND', message: /nowhere/ },
     { what: 'an unknown POST', request: post('/task', '{"task":"greet"}'), status: 404, code: 'SHADOWS_ERR_NOT_FOUND' },
     { what: 'a wrong method', request: { method: 'PATCH', url: '/tasks/k', payload: { task: 'greet' } }, status: 404, code: 'SHADOWS_ERR_NOT_FOUND' },
-    { what: 'GET /tasks', request: { method: 'GET', url: '/tasks' }, status: 404, code: 'SHADOWS_ERR_NOT_FOUND' },
+    { what: 'GET /tasks without a state', request: { method: 'GET', url: '/tasks' }, status: 400, code: 'SHADOWS_ERR_VALIDATION', message: /state/ },
     { what: 'the root', request: { method: 'GET', url: '/' }, status: 404, code: 'SHADOWS_ERR_NOT_FOUND' },
     { what: 'a query string', request: { method: 'GET', url: '/nowhere?x=1' }, status: 404, code: 'SHADOWS_ERR_NOT_FOUND' },
   ])

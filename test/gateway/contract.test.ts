@@ -20,7 +20,7 @@ const yamlDocument = parse(readFileSync(new URL('openapi.yaml', ROOT), 'utf8')) 
   components: { schemas: Record<string, { properties: Record<string, { enum?: string[] }> }> }
 }
 
-/** The routes of the HTTP contract (v1), as `METHOD /path` with OpenAPI-style parameters. */
+/** The routes of the HTTP contract (v1 and v2), as `METHOD /path` with OpenAPI-style parameters. */
 const CONTRACT_ROUTES = [
   'POST /tasks',
   'POST /tasks/batch',
@@ -37,6 +37,12 @@ const CONTRACT_ROUTES = [
   'GET /metrics',
   'GET /docs',
   'GET /openapi.json',
+  'GET /ui',
+  'GET /ui/{file}',
+  'GET /tasks',
+  'POST /tasks/{key}/retry',
+  'POST /tasks/retry',
+  'GET /events',
 ]
 
 /**
@@ -106,6 +112,21 @@ t.test('every registered route is in openapi.yaml with the same methods, and the
   for (const route of registered.filter((r) => DOCS_ASSETS.test(r.split(' ')[1] ?? ''))) {
     t.match(route, /^(GET|HEAD) \/docs\//, `${route} is a read-only docs asset`)
   }
+})
+
+t.test('GET /events is documented as a text/event-stream, and its filters and Last-Event-ID as parameters', async (t) => {
+  const operation = yamlDocument.paths['/events']?.get as {
+    responses: Record<string, { content?: Record<string, unknown> }>
+    parameters: { in: string; name: string }[]
+  }
+  t.same(Object.keys(operation.responses['200']?.content ?? {}), ['text/event-stream'], 'the stream, not JSON')
+  t.same(operation.parameters.map((p) => `${p.in} ${p.name}`).sort(), ['header last-event-id', 'query key', 'query task', 'query type'])
+  const list = yamlDocument.paths['/tasks']?.get as { parameters: { name: string; required?: boolean }[] }
+  t.same(
+    list.parameters.map((p) => `${p.name}${p.required ? '' : '?'}`),
+    ['state', 'task?', 'limit?', 'cursor?'],
+    'GET /tasks: state is required',
+  )
 })
 
 t.test('the error registry, the Error schema and the README Errors table agree', async (t) => {

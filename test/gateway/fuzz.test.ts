@@ -280,6 +280,15 @@ async function onlyAcceptedStored(t: Test, name: string, accepted: Accepted): Pr
       for (const member of await redis.zrange(key, 0, -1)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
     } else if (rest === 'strikes') {
       for (const id of await redis.hkeys(key)) if (!accepted.strikes.has(id)) stray.push(`${key} field ${id}`)
+    } else if (rest.startsWith('history:')) {
+      // the history indexes of finished tasks (cancelled ones, here)
+      for (const member of await redis.zrange(key, 0, -1)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
+    } else if (rest === 'events:log') {
+      // one event per transition: of an accepted task, or of an accepted strike (no key)
+      for (const [, fields] of await redis.xrange(key, '-', '+')) {
+        const taskKey = fields[fields.indexOf('key') + 1]
+        if (taskKey !== undefined && taskKey !== '' && !keys.has(taskKey)) stray.push(`${key} entry ${taskKey}`)
+      }
     } else if (rest === 'strikes:version' || rest === 'strikes:change') {
       if (accepted.strikes.size === 0) stray.push(key)
     } else {

@@ -307,7 +307,11 @@ t.test('bytes that are not UTF-8, in a JSON body and in a path: 4xx, never 5xx',
   assertError(t, header, 400, 'SHADOWS_ERR_VALIDATION', 'control bytes in a header')
   const overLong = parseRaw(await rawExchange(port, Buffer.from(`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)))
   assertError(t, overLong, 400, 'SHADOWS_ERR_VALIDATION', 'headers over the size limit')
-  t.same((await shadowKeysIn(name)).sort(), [`{${name}}:stream`, `{${name}}:task:utf8`], 'only the valid task was stored')
+  t.same(
+    (await shadowKeysIn(name)).sort(),
+    [`{${name}}:events:log`, `{${name}}:stream`, `{${name}}:task:utf8`],
+    'only the valid task was stored (and its added event)',
+  )
 })
 
 /** Task names that look like paths, shell, code, markup, or members of Object.prototype. */

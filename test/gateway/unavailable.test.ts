@@ -27,6 +27,12 @@ const API: readonly InjectOptions[] = [
   { method: 'POST', url: '/strikes', payload: { task: 'greet' } },
   { method: 'DELETE', url: '/strikes/abc' },
   { method: 'GET', url: '/workers' },
+  { method: 'GET', url: '/tasks?state=failed' },
+  { method: 'GET', url: '/tasks/x?wait=1000' },
+  { method: 'POST', url: '/tasks/x/retry' },
+  { method: 'POST', url: '/tasks/retry', payload: { state: 'failed' } },
+  { method: 'GET', url: '/events' },
+  { method: 'GET', url: '/events?type=failed', headers: { 'last-event-id': '0-0' } },
   { method: 'GET', url: '/health/ready' },
 ]
 

@@ -5,6 +5,7 @@ import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '.
 import type { Command } from './command.js'
 import { intFlag, stringFlag, UsageError } from './flags.js'
 import { CONNECT_TIMEOUT_FLAG, parseJson, table, withShadow } from './session.js'
+import { RETENTION_FLAGS } from './retention.js'
 
 export const add: Command = {
   name: 'add',
@@ -18,6 +19,7 @@ export const add: Command = {
     { name: 'key', type: 'string', description: 'task key (default: a UUID)' },
     { name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module to validate against' },
     CONNECT_TIMEOUT_FLAG,
+    ...RETENTION_FLAGS,
   ],
   async run(context) {
     const { flags, out } = context
@@ -85,6 +87,7 @@ export const strike: Command = {
       description: `JSON value ([lo, hi] for between), at most ${MAX_STRIKE_VALUE_BYTES} bytes as JSON; a bare word is a string`,
     },
     CONNECT_TIMEOUT_FLAG,
+    ...RETENTION_FLAGS,
   ],
   async run(context) {
     const { flags } = context
@@ -119,7 +122,7 @@ export const restore: Command = {
   usage: 'shadows restore ID [--connect-timeout MS]',
   summary: 'Removes a strike rule by id (tasks skipped meanwhile stay skipped).',
   positionals: true,
-  flags: [CONNECT_TIMEOUT_FLAG],
+  flags: [CONNECT_TIMEOUT_FLAG, ...RETENTION_FLAGS],
   async run(context) {
     const [id, ...extra] = context.flags.positionals
     if (!id || extra.length > 0) throw new UsageError('restore takes exactly one strike ID')

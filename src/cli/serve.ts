@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
 import { onShutdownSignal, runOnce } from './signals.js'
 import { loadTasks } from './tasks-module.js'
+import { RETENTION_FLAGS, retentionOptions } from './retention.js'
 
 export const GATEWAY_FLAGS: readonly Flag[] = [
   { name: 'port', type: 'string', env: 'PORT', description: 'port to listen on', default: '8080' },
@@ -24,7 +25,7 @@ export const GATEWAY_FLAGS: readonly Flag[] = [
     description: 'most connections open at once; more are closed at once',
     default: '1024',
   },
-  { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
+  ...RETENTION_FLAGS,
 ]
 
 export const serve: Command = {
@@ -43,7 +44,7 @@ export const serve: Command = {
     const bodyLimit = intFlag(flags, 'body-limit', 1) as number
     const requestTimeout = intFlag(flags, 'request-timeout', 1) as number
     const maxConnections = intFlag(flags, 'max-connections', 1) as number
-    const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
+    const retention = retentionOptions(flags)
     if (!tokens && !isLoopback(host)) {
       throw new UsageError(
         `refusing to listen on ${host} without authentication: set SHADOWS_TOKENS (or --tokens), or listen on a loopback address such as 127.0.0.1`,
@@ -63,7 +64,7 @@ export const serve: Command = {
         bodyLimit,
         requestTimeout,
         maxConnections,
-        executionTtl,
+        ...retention,
         logger,
       })
       const address = await listen(app, { host, port, authenticated: Boolean(tokens) })

@@ -25,9 +25,22 @@ export const CONNECT_TIMEOUT_FLAG: Flag = {
 export async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => Promise<T>, tasksPath?: string): Promise<T> {
   const tasks = tasksPath ? await loadTasks(tasksPath) : undefined
   const connectTimeout = intFlag(context.flags, 'connect-timeout', 1) as number
+  // commands that change tasks or strikes write history and events as the deployment says
+  const retention = Object.fromEntries(
+    (
+      [
+        ['executionTtl', 'execution-ttl'],
+        ['historyLimit', 'history-limit'],
+        ['eventsLimit', 'events-limit'],
+      ] as const
+    )
+      .map(([option, flag]) => [option, intFlag(context.flags, flag, 0)] as const)
+      .filter(([, value]) => value !== undefined),
+  )
   const shadow = new Shadow({
     url: stringFlag(context.flags, 'url') as string,
     name: stringFlag(context.flags, 'name') as string,
+    ...retention,
     logger: context.logger,
     ...(tasks ? { tasks } : {}),
     connection: { maxRetriesPerRequest: 1, connectionName: 'shadows:cli' },

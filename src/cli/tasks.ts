@@ -7,6 +7,7 @@ import type { Command } from './command.js'
 import { intFlag, stringFlag, UsageError } from './flags.js'
 import { recordJson } from './get.js'
 import { CONNECT_TIMEOUT_FLAG, table, withShadow } from './session.js'
+import { RETENTION_FLAGS } from './retention.js'
 
 /** What a row says of a task: its error when it has one, its progress while it runs, else its result. */
 function outcomeCell(info: TaskInfo): string {
@@ -81,6 +82,7 @@ export const retry: Command = {
     { name: 'limit', type: 'string', description: 'with --state: most tasks to retry, newest first, 1-10000' },
     { name: 'json', type: 'boolean', description: 'print JSON instead of a line' },
     CONNECT_TIMEOUT_FLAG,
+    ...RETENTION_FLAGS,
   ],
   async run(context) {
     const { flags, out } = context

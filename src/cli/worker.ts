@@ -11,6 +11,7 @@ import { intFlag, stringFlag, type Flag } from './flags.js'
 import { onShutdownSignal, runOnce } from './signals.js'
 import { loadTasks } from './tasks-module.js'
 import { explainRedisError } from './unreachable.js'
+import { RETENTION_FLAGS, retentionOptions } from './retention.js'
 
 export const WORKER_FLAGS: readonly Flag[] = [
   { name: 'concurrency', type: 'string', env: 'SHADOWS_CONCURRENCY', description: 'most tasks running at once', default: '10' },
@@ -22,7 +23,7 @@ export const WORKER_FLAGS: readonly Flag[] = [
     default: '300000',
   },
   { name: 'grace-period', type: 'string', env: 'SHADOWS_GRACE_PERIOD', description: 'ms running tasks may finish on shutdown', default: '30000' },
-  { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
+  ...RETENTION_FLAGS,
 ]
 
 /** Serves `metrics` as Prometheus text on http://host:port/metrics. */
@@ -60,10 +61,10 @@ export const worker: Command = {
     const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
     const redeliveryTimeout = intFlag(flags, 'redelivery-timeout', 1) as number
     const gracePeriod = intFlag(flags, 'grace-period', 0) as number
-    const executionTtl = intFlag(flags, 'execution-ttl', 0) as number
+    const retention = retentionOptions(flags)
     const metricsPort = intFlag(flags, 'metrics-port', 0, 65535)
     const metricsHost = stringFlag(flags, 'metrics-host') as string
-    const shadow = new Shadow({ url: stringFlag(flags, 'url') as string, name: stringFlag(flags, 'name') as string, executionTtl, logger })
+    const shadow = new Shadow({ url: stringFlag(flags, 'url') as string, name: stringFlag(flags, 'name') as string, ...retention, logger })
     const metrics = metricsPort !== undefined ? new Metrics(shadow) : undefined
     let instance: Worker | undefined
     let metricsServer: Server | undefined

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { adminRedis, closeAdmin } from '../helpers/shadow.js'
-import { cliSession, runFails as fails, runOk as ok, taskRecord } from '../helpers/cli.js'
+import { cliSession, runFails as fails, runOk as ok, taskRecord, TASKS_FIXTURE } from '../helpers/cli.js'
 
 t.teardown(closeAdmin)
 
@@ -34,4 +34,25 @@ t.test('get shows a record as lines or JSON, cancel cancels, version prints the 
 
   const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
   t.equal((await ok(t, cli, ['version'])).trim(), version, "version prints package.json's version")
+})
+
+t.test('SHADOWS_HISTORY_LIMIT and SHADOWS_EVENTS_LIMIT reach every process that writes: one-shot commands and the worker', async (t) => {
+  const cli = cliSession(t)
+  const log = `{${cli.name}}:events:log`
+  const off = { SHADOWS_HISTORY_LIMIT: '0', SHADOWS_EVENTS_LIMIT: '0' }
+  await ok(t, cli, ['add', 'greet', '--params', '{"name":"A"}', '--key', 'a'], off)
+  await ok(t, cli, ['add', 'greet', '--params', '{"name":"B"}', '--key', 'b', '--delay', '600000'], off)
+  await ok(t, cli, ['cancel', 'b'], off)
+  const worker = cli.spawn(['worker', '--tasks', TASKS_FIXTURE, '--until-finished', '--history-limit', '0', '--events-limit', '0'])
+  t.same(await worker.exited, { code: 0, signal: null }, 'the worker ran what was queued')
+  t.equal((await taskRecord(cli.name, 'a')).state, 'completed')
+  t.equal(await adminRedis().exists(log), 0, 'no events written')
+  t.same(await adminRedis().keys(`{${cli.name}}:history:*`), [], 'no history written')
+
+  // and by default, both are kept
+  await ok(t, cli, ['add', 'greet', '--params', '{"name":"C"}', '--key', 'c', '--delay', '600000'])
+  await ok(t, cli, ['cancel', 'c'])
+  t.equal(await adminRedis().xlen(log), 2, 'added and cancelled')
+  t.same(await adminRedis().zrange(`{${cli.name}}:history:cancelled`, 0, -1), ['c'], 'c is in the history of cancelled tasks')
+  t.match(await fails(t, cli, ['cancel', 'c', '--events-limit', 'many'], 2), /--events-limit must be an integer from 0/)
 })

@@ -32,6 +32,9 @@ const CONTRACT_ENV: Readonly<Record<string, readonly string[]>> = {
   SHADOWS_TOKENS: ['serve'],
   SHADOWS_CONCURRENCY: ['worker', 'dev'],
   SHADOWS_REDELIVERY_TIMEOUT: ['worker'],
+  SHADOWS_EXECUTION_TTL: ['serve', 'worker', 'add', 'cancel', 'retry', 'strike', 'restore'],
+  SHADOWS_HISTORY_LIMIT: ['serve', 'worker', 'add', 'cancel', 'retry', 'strike', 'restore'],
+  SHADOWS_EVENTS_LIMIT: ['serve', 'worker', 'add', 'cancel', 'retry', 'strike', 'restore'],
 }
 
 t.test('--help on every subcommand: exit 0, the usage line, every flag and its environment variable', async (t) => {
@@ -75,11 +78,11 @@ t.test('an unknown command or flag exits 2 with one line on stderr', async (t) =
     [['snapshot', 'extra'], /^shadows snapshot: snapshot takes no arguments/],
     [['worker', '--tasks', TASKS_FIXTURE, 'stray'], /^shadows worker: worker takes no arguments/],
     [['tasks'], /^shadows tasks: tasks needs --state/],
-    [['tasks', '--state', 'failed', '--limit', '0'], /^shadows tasks: --limit must be an integer from 1 to 1000, got "0"$/],
+    [['tasks', '--state', 'failed', '--limit', '0'], /^shadows tasks: --limit must be an integer from 1 to 1000, got "0"$/m],
     [['retry'], /^shadows retry: retry takes one task KEY, or --state/],
     [['retry', 'k', '--state', 'failed'], /^shadows retry: retry takes one task KEY, or --state/],
     [['retry', 'k', '--task', 'x'], /^shadows retry: --task goes with --state, not with a KEY/],
-    [['watch', '--type', 'failed,exploded'], /^shadows watch: --type takes a comma-separated list of .*; got "exploded"$/],
+    [['watch', '--type', 'failed,exploded'], /^shadows watch: --type takes a comma-separated list of .*; got "exploded"$/m],
   ]
   const stderrs = await Promise.all(cases.map(([args]) => runFails(t, cli, args, 2)))
   cases.forEach(([, message], i) => t.match(stderrs[i], message))

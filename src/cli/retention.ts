@@ -1,0 +1,33 @@
+/**
+ * What a process that writes task history and events keeps (gateway and worker alike): the flags,
+ * and the shadow options they make. Every process of a shadow had better be given the same.
+ */
+import { intFlag, type Flag, type ParsedFlags } from './flags.js'
+
+export const RETENTION_FLAGS: readonly Flag[] = [
+  { name: 'execution-ttl', type: 'string', env: 'SHADOWS_EXECUTION_TTL', description: 'ms a finished task stays readable', default: '900000' },
+  {
+    name: 'history-limit',
+    type: 'string',
+    env: 'SHADOWS_HISTORY_LIMIT',
+    description: 'most finished tasks listable per state (0: no history)',
+    default: '10000',
+  },
+  { name: 'events-limit', type: 'string', env: 'SHADOWS_EVENTS_LIMIT', description: 'most entries the events log keeps (0: no events)', default: '10000' },
+]
+
+/** The shadow options the retention flags give. */
+export interface Retention {
+  readonly executionTtl: number
+  readonly historyLimit: number
+  readonly eventsLimit: number
+}
+
+/** The retention flags, checked (a usage error names a bad one). */
+export function retentionOptions(flags: ParsedFlags): Retention {
+  return {
+    executionTtl: intFlag(flags, 'execution-ttl', 0) as number,
+    historyLimit: intFlag(flags, 'history-limit', 0) as number,
+    eventsLimit: intFlag(flags, 'events-limit', 0) as number,
+  }
+}

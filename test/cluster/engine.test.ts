@@ -89,6 +89,7 @@ t.test('the URL selects the cluster client, and all keys of a shadow live on the
   t.same(
     [...(byNode.get(owner) ?? [])].sort(),
     [
+      shadowContext(shadow).keys.eventLog,
       shadowContext(shadow).keys.schedule,
       shadowContext(shadow).keys.stream,
       shadowContext(shadow).keys.strikes,
@@ -433,4 +434,40 @@ t.test('six shadows over the masters each run their own tasks', async (t) => {
     t.same([...byNode.keys()], [await cluster.ownerOf(shadowContext(shadow).keys.stream)], `${shadow.name}: keys on one master only`)
   }
   t.equal(runs.length, 36, 'no task ran twice or in another shadow')
+})
+
+t.test('history, retry, results and events on a cluster: every key the scripts build lives in the slot of {name}', async (t) => {
+  let failing = true
+  const flaky = defineTask({
+    name: 'flaky',
+    async run() {
+      if (failing) throw new Error('down')
+      return 'up'
+    },
+  })
+  const shadow = clusterShadow(t)
+  const events = shadow.events({ key: 'f' })
+  const stop = runInBackground(makeWorker(t, shadow, [flaky]))
+  t.teardown(stop)
+  await shadow.add(flaky, { key: 'f' })({})
+  await rejectsWith(t, () => shadow.result('f', { timeout: 30_000 }), 'SHADOWS_ERR_TASK_FAILED', 'the result of a failed task')
+  const page = await shadow.list({ state: 'failed' })
+  t.same(
+    page.tasks.map((task) => task.key),
+    ['f'],
+    'the failed task is listed',
+  )
+  failing = false
+  t.match(await shadow.retry('f'), { key: 'f', state: 'queued' })
+  t.equal(await shadow.result('f', { timeout: 30_000 }), 'up', 'retried, it completes')
+  const seen: string[] = []
+  for await (const event of events) {
+    seen.push(event.type)
+    if (seen.length === 6) break
+  }
+  t.same(seen, ['added', 'started', 'failed', 'retrying', 'started', 'completed'], 'every transition, in order')
+  const owner = await cluster.ownerOf(shadowContext(shadow).keys.stream)
+  const byNode = await keysByNode(shadow.name)
+  t.same([...byNode.keys()], [owner], 'history indexes and the events log are on the master of the {name} slot')
+  t.ok(byNode.get(owner)?.includes(shadowContext(shadow).keys.history('completed')), 'the history of completed tasks is among them')
 })

@@ -19,7 +19,7 @@ import { shadowContext, type Shadow } from '../client/shadow.js'
 import { Backoff } from '../core/backoff.js'
 import { ShadowsError } from '../core/errors.js'
 import { assertEventFilter, eventMatcher, type EventFilter } from '../core/events.js'
-import { readEventLog } from '../redis/event-log.js'
+import { readEventLog, trimmedBefore } from '../redis/event-log.js'
 import { EventClient, compareEventIds, isResumableId } from './sse.js'
 
 /** Default time between two keep-alive comments on an idle stream: 15 s. */
@@ -178,6 +178,15 @@ export class EventStreams {
     const { redis, keys } = shadowContext(this.options.shadow)
     try {
       let after = client.cursor ?? upTo
+      // the log keeps the last eventsLimit events: a client that was away longer is told it missed some
+      const oldest = await trimmedBefore(redis, keys)
+      if (oldest !== undefined && compareEventIds(oldest, after) > 0 && compareEventIds(after, upTo) < 0) {
+        client.notice('gap', {
+          message: `events after ${after} and before ${oldest} may be missing: the log keeps the last eventsLimit events; resuming from the oldest it holds`,
+          lastEventId: after,
+          oldestEventId: oldest,
+        })
+      }
       while (!client.isEnded && compareEventIds(after, upTo) < 0) {
         const batch = await readEventLog(redis, keys, after, READ_COUNT)
         if (batch.next === after) break

@@ -120,6 +120,14 @@ export class EventClient {
     for (const event of held) this.send(event)
   }
 
+  /**
+   * An event of the stream itself, not of the log (a `gap` in what a resuming client missed): no
+   * `id:`, so a client's Last-Event-ID stays on the last event of the log it saw.
+   */
+  notice(type: string, data: Record<string, unknown>): void {
+    if (!this.ended) this.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`)
+  }
+
   /** A comment line (proxies see traffic; clients ignore it); skipped while bytes still wait. */
   comment(text: string): void {
     if (!this.ended && this.res.writableLength === 0) this.write(`: ${text}\n\n`)

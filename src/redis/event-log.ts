@@ -103,6 +103,25 @@ export async function oldestEventId(redis: RedisClient, keys: ShadowKeys): Promi
 }
 
 /**
+ * The oldest event id the log holds when older ones were trimmed off it (it keeps the last
+ * `eventsLimit`), or undefined when it never lost one (or does not exist).
+ */
+export async function trimmedBefore(redis: RedisClient, keys: ShadowKeys): Promise<string | undefined> {
+  let info: unknown[]
+  try {
+    info = (await redis.xinfo('STREAM', keys.eventLog)) as unknown[]
+  } catch (err) {
+    if (/no such key/i.test((err as Error).message)) return undefined
+    throw err
+  }
+  const field = (name: string): unknown => info[info.indexOf(name) + 1]
+  const added = Number(field('entries-added'))
+  const length = Number(field('length'))
+  const first = field('first-entry') as [string, unknown] | null
+  return first && added > length ? first[0] : undefined
+}
+
+/**
  * Reads up to `count` entries of the log after the id `after`; when there are none yet and `block`
  * is given, waits for one up to `block` ms (on `redis`, which it holds meanwhile: a connection of
  * its own).

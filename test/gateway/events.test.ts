@@ -444,3 +444,34 @@ t.test('hostile filters and Last-Event-ID: 400 with a stable code, before any st
   t.same(await shadowKeysIn(name), before, 'nothing written')
   t.equal(app.eventStreams.stats.clients, 0, 'no stream opened')
 })
+
+t.test('a client resuming from an event the capped log no longer holds is told with a gap event, then gets what is left', async (t) => {
+  // MAXLEN ~ trims whole stream nodes (100 entries by default): 400 adds with a limit of 50 trim
+  const { app, name, base } = await serve(t, { eventsLimit: 50 })
+  await add(app, 'greet', 'first', { name: 'first' })
+  const [[firstId]] = (await adminRedis().xrange(shadowKeys(name).eventLog, '-', '+', 'COUNT', 1)) as unknown as [[string]]
+  const never = await openStream(base, '/events', { 'last-event-id': firstId })
+  await add(app, 'greet', 'not-trimmed-yet', { name: 'x' })
+  await never.until(eventOf('added', 'not-trimmed-yet'))
+  t.notOk(
+    never.events.some((e) => e.event === 'gap'),
+    'nothing trimmed yet: no gap',
+  )
+  never.close()
+  for (let i = 0; i < 400; i++) await app.shadow.add('greet', { key: `k${i}` })({ name: 'n' })
+  const oldest = ((await adminRedis().xrange(shadowKeys(name).eventLog, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]![0]
+  t.not(oldest, firstId, 'the log was trimmed past the first event')
+
+  const resumed = await openStream(base, '/events', { 'last-event-id': firstId })
+  await resumed.until(eventOf('added', 'k399'))
+  const [gap, ...rest] = resumed.events
+  t.match(gap, { event: 'gap', id: undefined, data: { type: 'gap', lastEventId: firstId, oldestEventId: oldest } }, 'first a gap event, without an id')
+  t.equal(rest[0]?.id, oldest, 'then the oldest event the log holds')
+  t.same(
+    rest.map((e) => e.id),
+    await logIdsAfter(name, firstId),
+    'and every event it holds after it',
+  )
+  resumed.close()
+  for (const key of ['first', 'not-trimmed-yet', ...Array.from({ length: 400 }, (_, i) => `k${i}`)]) await app.shadow.cancel(key)
+})

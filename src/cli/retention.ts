@@ -2,6 +2,7 @@
  * What a process that writes task history and events keeps (gateway and worker alike): the flags,
  * and the shadow options they make. Every process of a shadow had better be given the same.
  */
+import type { ShadowOptions } from '../client/shadow.js'
 import { intFlag, type Flag, type ParsedFlags } from './flags.js'
 
 export const RETENTION_FLAGS: readonly Flag[] = [
@@ -17,17 +18,23 @@ export const RETENTION_FLAGS: readonly Flag[] = [
 ]
 
 /** The shadow options the retention flags give. */
-export interface Retention {
-  readonly executionTtl: number
-  readonly historyLimit: number
-  readonly eventsLimit: number
-}
+export type Retention = Partial<Pick<ShadowOptions, 'executionTtl' | 'historyLimit' | 'eventsLimit'>>
 
-/** The retention flags, checked (a usage error names a bad one). */
+const OPTIONS = [
+  ['executionTtl', 'execution-ttl'],
+  ['historyLimit', 'history-limit'],
+  ['eventsLimit', 'events-limit'],
+] as const
+
+/**
+ * The retention flags, checked (a usage error names a bad one); a command without them gives none
+ * (the shadow's defaults apply).
+ */
 export function retentionOptions(flags: ParsedFlags): Retention {
-  return {
-    executionTtl: intFlag(flags, 'execution-ttl', 0) as number,
-    historyLimit: intFlag(flags, 'history-limit', 0) as number,
-    eventsLimit: intFlag(flags, 'events-limit', 0) as number,
+  const options: { -readonly [K in keyof Retention]: number } = {}
+  for (const [option, flag] of OPTIONS) {
+    const value = intFlag(flags, flag, 0)
+    if (value !== undefined) options[option] = value
   }
+  return options
 }

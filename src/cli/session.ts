@@ -7,6 +7,7 @@ import type { CommandContext } from './command.js'
 import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
 import { loadTasks } from './tasks-module.js'
 import { explainRedisError, untilReady } from './unreachable.js'
+import { retentionOptions } from './retention.js'
 
 /**
  * How long a one-shot command waits for Redis to answer. Left to ioredis, a port that accepts and
@@ -25,22 +26,11 @@ export const CONNECT_TIMEOUT_FLAG: Flag = {
 export async function withShadow<T>(context: CommandContext, use: (shadow: Shadow) => Promise<T>, tasksPath?: string): Promise<T> {
   const tasks = tasksPath ? await loadTasks(tasksPath) : undefined
   const connectTimeout = intFlag(context.flags, 'connect-timeout', 1) as number
-  // commands that change tasks or strikes write history and events as the deployment says
-  const retention = Object.fromEntries(
-    (
-      [
-        ['executionTtl', 'execution-ttl'],
-        ['historyLimit', 'history-limit'],
-        ['eventsLimit', 'events-limit'],
-      ] as const
-    )
-      .map(([option, flag]) => [option, intFlag(context.flags, flag, 0)] as const)
-      .filter(([, value]) => value !== undefined),
-  )
   const shadow = new Shadow({
     url: stringFlag(context.flags, 'url') as string,
     name: stringFlag(context.flags, 'name') as string,
-    ...retention,
+    // commands that change tasks or strikes write history and events as the deployment says
+    ...retentionOptions(context.flags),
     logger: context.logger,
     ...(tasks ? { tasks } : {}),
     connection: { maxRetriesPerRequest: 1, connectionName: 'shadows:cli' },

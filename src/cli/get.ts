@@ -5,18 +5,7 @@ import { ShadowsError } from '../core/errors.js'
 import type { TaskInfo } from '../core/records.js'
 import type { Command } from './command.js'
 import { UsageError } from './flags.js'
-import { CONNECT_TIMEOUT_FLAG, withShadow } from './session.js'
-
-/** A record as JSON, its times as RFC 3339. */
-export function recordJson(info: TaskInfo): Record<string, unknown> {
-  const { when, startedAt, finishedAt, ...rest } = info
-  return {
-    ...rest,
-    when: when.toISOString(),
-    ...(startedAt ? { startedAt: startedAt.toISOString() } : {}),
-    ...(finishedAt ? { finishedAt: finishedAt.toISOString() } : {}),
-  }
-}
+import { CONNECT_TIMEOUT_FLAG, errorText, progressText, withShadow } from './session.js'
 
 /** A record as aligned `field  value` lines, the fields a person looks for first. */
 export function recordLines(info: TaskInfo): string {
@@ -30,11 +19,8 @@ export function recordLines(info: TaskInfo): string {
   if (info.worker !== undefined) rows.push(['worker', info.worker])
   if (info.startedAt) rows.push(['started', info.startedAt.toISOString()])
   if (info.finishedAt) rows.push(['finished', info.finishedAt.toISOString()])
-  if (info.progress) {
-    const { current, total, message } = info.progress
-    rows.push(['progress', `${current}${total !== undefined ? `/${total}` : ''}${message ? `  ${message}` : ''}`])
-  }
-  if (info.error) rows.push(['error', `${info.error.type}: ${info.error.message}`])
+  if (info.progress) rows.push(['progress', progressText(info.progress)])
+  if (info.error) rows.push(['error', errorText(info.error)])
   if (info.result !== undefined) rows.push(['result', JSON.stringify(info.result)])
   rows.push(['params', JSON.stringify(info.params)])
   const width = Math.max(...rows.map(([field]) => field.length))
@@ -52,7 +38,8 @@ export const get: Command = {
     if (!key || extra.length > 0) throw new UsageError('get takes exactly one task KEY')
     const info = await withShadow(context, (shadow) => shadow.get(key))
     if (!info) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key} (unknown, or its record expired)`, { key })
-    context.out(context.flags.values.json ? JSON.stringify(recordJson(info)) : recordLines(info))
+    // a Date is written as RFC 3339: the JSON is the record as GET /tasks/{key} answers it
+    context.out(context.flags.values.json ? JSON.stringify(info) : recordLines(info))
     return 0
   },
 }

@@ -1,8 +1,10 @@
 /**
  * What the one-shot commands share: a shadow opened for one call (waiting at most
- * --connect-timeout for Redis, its failures explained in one line), and plain-text tables.
+ * --connect-timeout for Redis, its failures explained in one line), plain-text tables, and a
+ * task's progress and error in a few words.
  */
 import { Shadow, shadowContext } from '../client/shadow.js'
+import type { TaskError, TaskProgress } from '../core/records.js'
 import type { CommandContext } from './command.js'
 import { intFlag, stringFlag, UsageError, type Flag } from './flags.js'
 import { loadTasks } from './tasks-module.js'
@@ -65,4 +67,14 @@ export function table(rows: readonly (readonly string[])[]): string {
         .trimEnd(),
     )
     .join('\n')
+}
+
+/** Progress as `current[/total][ message]`. */
+export function progressText({ current, total, message }: TaskProgress): string {
+  return `${current}${total !== undefined ? `/${total}` : ''}${message ? ` ${message}` : ''}`
+}
+
+/** An error as `Type: message`. */
+export function errorText({ type, message }: TaskError): string {
+  return `${type}: ${message}`
 }

@@ -5,15 +5,13 @@
 import type { TaskInfo } from '../core/records.js'
 import type { Command } from './command.js'
 import { intFlag, stringFlag, UsageError } from './flags.js'
-import { recordJson } from './get.js'
-import { CONNECT_TIMEOUT_FLAG, table, withShadow } from './session.js'
+import { CONNECT_TIMEOUT_FLAG, errorText, progressText, table, withShadow } from './session.js'
 import { RETENTION_FLAGS } from './retention.js'
 
 /** What a row says of a task: its error when it has one, its progress while it runs, else its result. */
 function outcomeCell(info: TaskInfo): string {
-  if (info.error) return `${info.error.type}: ${info.error.message}`
-  if (info.progress)
-    return `${info.progress.current}${info.progress.total !== undefined ? `/${info.progress.total}` : ''} ${info.progress.message ?? ''}`.trim()
+  if (info.error) return errorText(info.error)
+  if (info.progress) return progressText(info.progress)
   return info.result === undefined ? '' : JSON.stringify(info.result)
 }
 
@@ -52,7 +50,7 @@ export const tasks: Command = {
       shadow.list({ state: state as never, limit, ...(task !== undefined ? { task } : {}), ...(cursor !== undefined ? { cursor } : {}) }),
     )
     if (flags.values.json) {
-      out(JSON.stringify({ tasks: page.tasks.map(recordJson), ...(page.next ? { next: page.next } : {}) }))
+      out(JSON.stringify(page))
       return 0
     }
     if (page.tasks.length === 0) out(`no ${state} tasks${task !== undefined ? ` of ${task}` : ''}`)

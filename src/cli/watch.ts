@@ -6,7 +6,7 @@ import { EVENT_TYPES, isEventType, type EventType, type ShadowEvent } from '../c
 import { describeStrike } from '../core/strikes.js'
 import type { Command } from './command.js'
 import { stringFlag, UsageError } from './flags.js'
-import { CONNECT_TIMEOUT_FLAG, withShadow } from './session.js'
+import { CONNECT_TIMEOUT_FLAG, errorText, progressText, withShadow } from './session.js'
 
 /** The widest event type, for the type column. */
 const TYPE_WIDTH = Math.max(...EVENT_TYPES.map((type) => type.length))
@@ -22,11 +22,8 @@ export function eventLine(event: ShadowEvent): string {
   if (event.type === 'added' || event.type === 'retrying' || ((event.type === 'completed' || event.type === 'failed') && event.state !== event.type)) {
     parts.push(`-> ${event.state}`)
   }
-  if (event.progress) {
-    const { current, total, message } = event.progress
-    parts.push(`${current}${total !== undefined ? `/${total}` : ''}${message ? ` ${message}` : ''}`)
-  }
-  if (event.error) parts.push(`${event.error.type}: ${event.error.message}`.replace(/\s+/g, ' '))
+  if (event.progress) parts.push(progressText(event.progress))
+  if (event.error) parts.push(errorText(event.error).replace(/\s+/g, ' '))
   return parts.join('  ')
 }
 

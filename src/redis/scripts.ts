@@ -1,6 +1,7 @@
 /**
- * Loads the Lua scripts (one atomic operation per file) and registers them as ioredis commands,
- * which send EVALSHA and fall back to EVAL when Redis lost its script cache (after a restart).
+ * Loads the Lua scripts (one atomic operation per file, each behind the helpers of lua/shared.lua)
+ * and registers them as ioredis commands, which send EVALSHA and fall back to EVAL when Redis lost
+ * its script cache (after a restart).
  */
 import { readFileSync } from 'node:fs'
 import type { ChainableCommander, Cluster, Redis } from 'ioredis'
@@ -13,9 +14,18 @@ const SCRIPT_NAMES = ['add', 'move-due', 'start', 'finish', 'cancel', 'progress'
 /** The name of one script file, without `.lua`. */
 export type ScriptName = (typeof SCRIPT_NAMES)[number]
 
-const SOURCES: Readonly<Record<ScriptName, string>> = Object.fromEntries(
-  SCRIPT_NAMES.map((name) => [name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')]),
-) as Record<ScriptName, string>
+const luaFile = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8')
+
+/**
+ * Loaded ahead of every script: the helpers more than one script needs (Redis runs each script
+ * alone, so they cannot share functions otherwise).
+ */
+const SHARED = luaFile('shared')
+
+const SOURCES: Readonly<Record<ScriptName, string>> = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, SHARED + luaFile(name)])) as Record<
+  ScriptName,
+  string
+>
 
 /** The ioredis command name a script is registered under. */
 export function commandName(name: ScriptName): string {

@@ -40,7 +40,6 @@
 local schedule, stream, log = KEYS[1], KEYS[2], KEYS[4]
 local now, mode, channel, prefix, madeUpKeys = tonumber(ARGV[1]), ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local eventsLimit = ARGV[7]
-local writeEvents = tonumber(eventsLimit) > 0
 local FIRST = 8
 
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[3] then
@@ -140,10 +139,7 @@ local function addTask(n)
       end
       replies[#replies + 1] = 1 + replaced
     end
-    if writeEvents then
-      -- the same six fields as every entry of the log (see finish.lua)
-      redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*', 'type', 'added', 'key', key, 'task', task, 'attempt', '', 'state', state, 'data', '')
-    end
+    appendEvent(log, eventsLimit, 'added', key, task, '', state, '')
   end
 end
 

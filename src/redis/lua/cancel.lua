@@ -24,7 +24,7 @@
   Returns { "missing" } | { "cancelled", previous state, task } | { "finished", state, task }
 ]]
 local record, schedule, stream, log = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local key, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local key, now, ttl, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local historyPrefix, historyLimit, eventsLimit, finishedChannel = ARGV[5], tonumber(ARGV[6]), ARGV[7], ARGV[8]
 
 local f = redis.call('HMGET', record, 'state', 'sid', 'gen', 'task', 'attempt')
@@ -55,23 +55,15 @@ else
   redis.call('PUBLISH', channel, 'cancel ' .. f[3] .. ' ' .. key)
 end
 redis.call('HSET', record, 'state', 'cancelled', 'finished', now)
-if ttl > 0 then
+if tonumber(ttl) > 0 then
   redis.call('PEXPIRE', record, ttl)
   if historyLimit > 0 then
-    local oldest = '(' .. string.format('%.0f', tonumber(now) - ttl)
-    for _, index in ipairs({ historyPrefix .. 'cancelled', historyPrefix .. 'cancelled:' .. task }) do
-      redis.call('ZADD', index, now, key)
-      redis.call('ZREMRANGEBYSCORE', index, '-inf', oldest)
-      redis.call('ZREMRANGEBYRANK', index, 0, -historyLimit - 1)
-      redis.call('PEXPIRE', index, ttl)
-    end
+    writeHistory(historyPrefix .. 'cancelled', { now, key }, now, ttl, historyLimit)
+    writeHistory(historyPrefix .. 'cancelled:' .. task, { now, key }, now, ttl, historyLimit)
   end
 else
   redis.call('DEL', record)
 end
-if tonumber(eventsLimit) > 0 then
-  -- the same six fields as every entry of the log (see finish.lua)
-  redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*', 'type', 'cancelled', 'key', key, 'task', task, 'attempt', f[5] or '1', 'state', '', 'data', '')
-end
+appendEvent(log, eventsLimit, 'cancelled', key, task, f[5] or '1', '', '')
 redis.call('PUBLISH', finishedChannel, key)
 return { 'cancelled', state, task }

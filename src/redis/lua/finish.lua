@@ -50,14 +50,7 @@ local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), to
 -- as given, for writing: a number handed to Redis is formatted again on every call
 local nowText, ttlText = ARGV[3], ARGV[4]
 local prefix, historyPrefix, historyLimit, eventsLimit, finishedChannel = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local writeEvents = tonumber(eventsLimit) > 0
 local FIRST = 11
-
--- one entry of the events log (see src/redis/event-log.ts): always the same six fields, so that
--- the stream stores their names once per node rather than once per entry
-local function event(type, key, task, attempt, state, data)
-  redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*', 'type', type, 'key', key, 'task', task, 'attempt', attempt, 'state', state, 'data', data)
-end
 
 -- the history entries of this batch, per index: one ZADD and one trim per index, not per task
 local history = {}
@@ -143,18 +136,14 @@ for n = FIRST, #ARGV, 6 do
         redis.call('DEL', record)
       end
       ended[#ended + 1] = key
-      if writeEvents then
-        -- the result stays in the record: the event says the task completed, not what it returned
-        event(outcome, key, task, attempt, '', field == 'error' and data or '')
-      end
+      -- the result stays in the record: the event says the task completed, not what it returned
+      appendEvent(log, eventsLimit, outcome, key, task, attempt, '', field == 'error' and data or '')
     elseif outcome == 'retry' then
       local next = tostring((tonumber(attempt) or 1) + 1)
       redis.call('HSET', record, 'attempt', next, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
       local state = requeue(record, key, gen, due, task)
-      if writeEvents then
-        event('retrying', key, task, next, state, data)
-      end
+      appendEvent(log, eventsLimit, 'retrying', key, task, next, state, data)
     elseif outcome == 'again' or outcome == 'again-failed' then
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
       redis.call('HSET', record, 'finished', nowText)
@@ -162,13 +151,11 @@ for n = FIRST, #ARGV, 6 do
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
       local state = requeue(record, key, gen, due, task)
-      if writeEvents then
-        -- the run ended, the task did not: the event carries the state its next run waits in
-        if outcome == 'again' then
-          event('completed', key, task, attempt, state, '')
-        else
-          event('failed', key, task, attempt, state, data)
-        end
+      -- the run ended, the task did not: the event carries the state its next run waits in
+      if outcome == 'again' then
+        appendEvent(log, eventsLimit, 'completed', key, task, attempt, state, '')
+      else
+        appendEvent(log, eventsLimit, 'failed', key, task, attempt, state, data)
       end
     elseif outcome == 'defer' then
       if mine then
@@ -181,11 +168,7 @@ for n = FIRST, #ARGV, 6 do
 end
 
 for index, entries in pairs(history) do
-  redis.call('ZADD', index, unpack(entries))
-  -- entries whose records expired, and the oldest past the most an index keeps
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%.0f', now - ttl))
-  redis.call('ZREMRANGEBYRANK', index, 0, -historyLimit - 1)
-  redis.call('PEXPIRE', index, ttlText)
+  writeHistory(index, entries, now, ttlText, historyLimit)
 end
 if #ended > 0 then
   redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))
@@ -200,18 +183,6 @@ end
 -- whether the id (ams, aseq) comes before (bms, bseq)
 local function before(ams, aseq, bms, bseq)
   return ams < bms or (ams == bms and aseq < bseq)
-end
-
--- the id of the last message the group delivered
-local function lastDelivered()
-  for _, fields in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    local name, last
-    for i = 1, #fields, 2 do
-      if fields[i] == 'name' then name = fields[i + 1] elseif fields[i] == 'last-delivered-id' then last = fields[i + 1] end
-    end
-    if name == group then return last end
-  end
-  return '0-0'
 end
 
 if #acked > 0 then
@@ -239,7 +210,7 @@ if #acked > 0 then
       cms, cseq = pms, pseq
     end
   end
-  local lms, lseq = parse(lastDelivered())
+  local lms, lseq = parse(lastDelivered(stream, group) or '0-0')
   if before(lms, lseq + 1, cms, cseq) then
     cms, cseq = lms, lseq + 1
   end

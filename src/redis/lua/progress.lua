@@ -16,10 +16,7 @@
 local f = redis.call('HMGET', KEYS[1], 'gen', 'state', 'worker', 'task', 'attempt')
 if f[1] == ARGV[1] and f[2] == 'running' and f[3] == ARGV[2] then
   redis.call('HSET', KEYS[1], 'progress', ARGV[3])
-  if tonumber(ARGV[5]) > 0 then
-    -- the same six fields as every entry of the log (see finish.lua)
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'type', 'progress', 'key', ARGV[4], 'task', f[4] or '', 'attempt', f[5] or '1', 'state', '', 'data', ARGV[3])
-  end
+  appendEvent(KEYS[2], ARGV[5], 'progress', ARGV[4], f[4] or '', f[5] or '1', '', ARGV[3])
   return 1
 end
 return 0

@@ -37,8 +37,5 @@ else
   redis.call('SET', KEYS[3], change)
 end
 redis.call('PUBLISH', ARGV[3], 'strikes ' .. change)
-if tonumber(ARGV[5]) > 0 then
-  -- the same six fields as every entry of the log (see finish.lua)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[5], '*', 'type', 'restore', 'key', '', 'task', '', 'attempt', '', 'state', '', 'data', existing)
-end
+appendEvent(KEYS[4], ARGV[5], 'restore', '', '', '', '', existing)
 return { existing, change }

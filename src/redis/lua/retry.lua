@@ -27,7 +27,6 @@
 ]]
 local stream, log = KEYS[1], KEYS[3]
 local now, prefix, historyPrefix, eventsLimit = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
-local writeEvents = tonumber(eventsLimit) > 0
 
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] then
   return { 'stale' }
@@ -56,10 +55,7 @@ for n = 6, #ARGV, 2 do
     redis.call('PERSIST', record)
     redis.call('ZREM', historyPrefix .. state, key)
     redis.call('ZREM', historyPrefix .. state .. ':' .. task, key)
-    if writeEvents then
-      -- the same six fields as every entry of the log (see finish.lua)
-      redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*', 'type', 'retrying', 'key', key, 'task', task, 'attempt', '1', 'state', 'queued', 'data', '')
-    end
+    appendEvent(log, eventsLimit, 'retrying', key, task, '1', 'queued', '')
     replies[#replies + 1] = 'retried'
   end
 end

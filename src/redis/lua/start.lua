@@ -39,7 +39,6 @@
 ]]
 local stream, log, group, worker = KEYS[1], KEYS[3], ARGV[1], ARGV[2]
 local now, mode, eventsLimit, prefix = ARGV[3], ARGV[5], ARGV[6], ARGV[7]
-local writeEvents = tonumber(eventsLimit) > 0
 local SEP = '\31'
 
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then
@@ -75,12 +74,8 @@ local function start(record, id, key, gen, reclaimed)
     -- formatted once: a number handed to Redis or joined into a string is formatted each time
     local deliveries = tostring((tonumber(f[7]) or 0) + 1)
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
-    if writeEvents then
-      -- the same six fields as every entry of the log (see finish.lua)
-      local stored = key ~= '' and key or string.sub(record, #prefix + 1)
-      redis.call('XADD', log, 'MAXLEN', '~', eventsLimit, '*',
-        'type', 'started', 'key', stored, 'task', f[3] or '', 'attempt', f[6] or '1', 'state', '', 'data', '')
-    end
+    local stored = key ~= '' and key or string.sub(record, #prefix + 1)
+    appendEvent(log, eventsLimit, 'started', stored, f[3] or '', f[6] or '1', '', '')
     -- a first attempt stores no attempt field
     return table.concat({ 'run', id, key, gen, f[3] or '', f[5] or '', f[6] or '1', deliveries, f[4] or '{}' }, SEP)
   end

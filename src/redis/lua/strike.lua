@@ -33,8 +33,5 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[3], change)
 redis.call('PUBLISH', ARGV[5], 'strikes ' .. change)
-if tonumber(ARGV[7]) > 0 then
-  -- the same six fields as every entry of the log (see finish.lua)
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'type', 'strike', 'key', '', 'task', '', 'attempt', '', 'state', '', 'data', ARGV[2])
-end
+appendEvent(KEYS[4], ARGV[7], 'strike', '', '', '', '', ARGV[2])
 return { 'created', ARGV[2], change }

@@ -79,6 +79,31 @@ local function keep(key, score, record, id)
   found = found + 1
 end
 
+-- Looks at the index's entries a batch at a time, from where the last page ended, until the page
+-- is full or the budget spent. fetch(want) reads the next batch of up to `want` entries and answers
+-- it with its number of entries; visit(batch, i) looks at its i-th, answering false for one past
+-- the end of what is read. Answers whether the index ran out; if not, the caller asks whether
+-- anything is left.
+local function walk(fetch, visit)
+  while found < limit and examined < budget do
+    local want = math.min(budget - examined, math.max(limit - found, 50))
+    local batch, count = fetch(want)
+    for i = 1, count do
+      if not visit(batch, i) then
+        return true
+      end
+      examined = examined + 1
+      if found == limit or examined == budget then
+        return false
+      end
+    end
+    if count < want then
+      return true
+    end
+  end
+  return false
+end
+
 if state == 'queued' or state == 'running' then
   if redis.call('EXISTS', index) == 0 then
     return out
@@ -86,44 +111,29 @@ if state == 'queued' or state == 'running' then
   local last = '+'
   if state == 'running' then
     -- a running task's message was delivered: none past the group's last delivered one
-    last = nil
-    for _, fields in ipairs(redis.call('XINFO', 'GROUPS', index)) do
-      local name, delivered
-      for i = 1, #fields, 2 do
-        if fields[i] == 'name' then name = fields[i + 1] elseif fields[i] == 'last-delivered-id' then delivered = fields[i + 1] end
-      end
-      if name == group then last = delivered end
-    end
+    last = lastDelivered(index, group)
     if not last then
       return out
     end
   end
   local from = position == '' and '-' or '(' .. position
-  local ended = false
-  while found < limit and examined < budget and not ended do
-    local want = math.min(budget - examined, math.max(limit - found, 50))
+  local ended = walk(function(want)
     local entries = redis.call('XRANGE', index, from, last, 'COUNT', want)
-    ended = #entries < want
-    for _, entry in ipairs(entries) do
-      local id, fields = entry[1], entry[2]
-      examined = examined + 1
-      position = id
-      from = '(' .. id
-      local key, task
-      for i = 1, #fields, 2 do
-        if fields[i] == 'key' then key = fields[i + 1] elseif fields[i] == 'task' then task = fields[i + 1] end
-      end
-      -- the message names its task: another task's is passed over without reading its record
-      if key and (only == '' or task == only) then
-        keep(key, '', redis.call('HGETALL', prefix .. key), id)
-      end
-      if found == limit or examined == budget then
-        -- whether anything is left is asked below
-        ended = false
-        break
-      end
+    return entries, #entries
+  end, function(entries, i)
+    local id, fields = entries[i][1], entries[i][2]
+    position = id
+    from = '(' .. id
+    local key, task
+    for j = 1, #fields, 2 do
+      if fields[j] == 'key' then key = fields[j + 1] elseif fields[j] == 'task' then task = fields[j + 1] end
     end
-  end
+    -- the message names its task: another task's is passed over without reading its record
+    if key and (only == '' or task == only) then
+      keep(key, '', redis.call('HGETALL', prefix .. key), id)
+    end
+    return true
+  end)
   if not ended and #redis.call('XRANGE', index, from, last, 'COUNT', 1) > 0 then
     out[1] = position
   end
@@ -159,28 +169,19 @@ local range = newestFirst and 'ZREVRANGE' or 'ZRANGE'
 local function readable(score)
   return not earliest or tonumber(score) >= earliest
 end
-local ended = false
-while found < limit and examined < budget and not ended do
-  local want = math.min(budget - examined, math.max(limit - found, 50))
+local ended = walk(function(want)
   local entries = redis.call(range, index, rank, rank + want - 1, 'WITHSCORES')
-  ended = #entries < want * 2
-  for i = 1, #entries, 2 do
-    local key, score = entries[i], entries[i + 1]
-    if not readable(score) then
-      ended = true
-      break
-    end
-    examined = examined + 1
-    rank = rank + 1
-    position = score .. ' ' .. key
-    keep(key, score, redis.call('HGETALL', prefix .. key))
-    if found == limit or examined == budget then
-      -- whether anything is left is asked below
-      ended = false
-      break
-    end
+  return entries, #entries / 2
+end, function(entries, i)
+  local key, score = entries[2 * i - 1], entries[2 * i]
+  if not readable(score) then
+    return false
   end
-end
+  rank = rank + 1
+  position = score .. ' ' .. key
+  keep(key, score, redis.call('HGETALL', prefix .. key))
+  return true
+end)
 if not ended then
   local next = redis.call(range, index, rank, rank, 'WITHSCORES')
   if next[2] and readable(next[2]) then

@@ -10,6 +10,7 @@ import { closeNow, duplicate } from '../redis/connection.js'
 import { latestEventId, oldestEventId, readEventLog, type EventBatch } from '../redis/event-log.js'
 import type { ShadowKeys } from '../redis/keys.js'
 import type { RedisClient } from '../redis/scripts.js'
+import { MAX_WAIT } from './waiters.js'
 
 export type { EventBatch } from '../redis/event-log.js'
 
@@ -42,9 +43,6 @@ export interface EventsOptions extends EventFilter {
 
 /** Most events one read takes. */
 export const MAX_EVENT_READ = 10_000
-
-/** The longest wait of one read, in ms (what a timer can measure). */
-const MAX_BLOCK = 2 ** 31 - 1
 
 /** How long one read of {@link followEvents} waits before it asks again (no event is missed between). */
 const FOLLOW_BLOCK = 10_000
@@ -108,7 +106,7 @@ export class EventLog {
     if (!Number.isInteger(count) || count < 1 || count > MAX_EVENT_READ) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', `count must be an integer from 1 to ${MAX_EVENT_READ}`, { field: 'count' })
     }
-    if (!Number.isInteger(block) || block < 0 || block > MAX_BLOCK) {
+    if (!Number.isInteger(block) || block < 0 || block > MAX_WAIT) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'block must be a non-negative integer (ms)', { field: 'block' })
     }
     if (this.closed) throw closedError()
@@ -143,14 +141,13 @@ export class EventLog {
 }
 
 /**
- * The events of `log` that `options` asks for, as they come, from just after the id `from` resolves
- * with (the caller reads it when it is asked for the events, so that "now" is that moment, not the
- * first turn of the loop), or else from just after `options.since`, or else from the first read;
- * ends (and closes `log`) when the loop over it breaks, or when `log` or its shadow closes.
- * `options` is checked by the caller.
+ * The events of `log` that `filter` asks for, as they come, from just after the id `from` resolves
+ * with (the `since` option, or the latest id read when the caller is asked for the events, so that
+ * "now" is that moment, not the first turn of the loop); ends (and closes `log`) when the loop over
+ * it breaks, or when `log` or its shadow closes. `filter` is checked by the caller.
  */
-export async function* followEvents(log: EventLog, options: EventsOptions, from?: Promise<string>): AsyncGenerator<ShadowEvent, void, undefined> {
-  const matches = eventMatcher(options)
+export async function* followEvents(log: EventLog, filter: EventFilter, from: Promise<string>): AsyncGenerator<ShadowEvent, void, undefined> {
+  const matches = eventMatcher(filter)
   // a read that fails because the log or its shadow closed ends the loop; any other failure is thrown
   const unlessClosed = async <T>(read: Promise<T>): Promise<T | undefined> => {
     try {
@@ -161,7 +158,7 @@ export async function* followEvents(log: EventLog, options: EventsOptions, from?
     }
   }
   try {
-    let after = await unlessClosed(from ?? (options.since !== undefined ? Promise.resolve(options.since) : log.latest()))
+    let after = await unlessClosed(from)
     while (after !== undefined) {
       const batch = await unlessClosed(log.read({ after, count: FOLLOW_COUNT, block: FOLLOW_BLOCK }))
       if (batch === undefined) return

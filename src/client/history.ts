@@ -162,10 +162,10 @@ export async function retryKey(ctx: HistoryContext, key: string): Promise<Retrie
   for (let tries = 0; tries < MAX_TRIES; tries++) {
     const fields = await ctx.redis.hgetall(ctx.keys.task(stored))
     const state = fields.state
-    if (state === undefined) throw notFound(key)
+    if (state === undefined) throw notFoundError(key)
     if (!isTaskState(state) || !isFinished(state)) throw notFinished(key, state)
     const task = candidate(stored, fields)
-    if (task === undefined) throw notFound(key)
+    if (task === undefined) throw notFoundError(key)
     const strikes = await ctx.strikes.current(tries > 0)
     const strike = strikes.match(task.task, task.params)
     if (strike) throw struckError(key, task.task, strike)
@@ -174,14 +174,15 @@ export async function retryKey(ctx: HistoryContext, key: string): Promise<Retrie
     if (reply === STALE) continue
     const [outcome] = reply
     if (outcome === 'retried') return { key, task: task.task, when: new Date(now), state: 'queued' }
-    if (outcome === 'missing') throw notFound(key)
+    if (outcome === 'missing') throw notFoundError(key)
     // changed: another incarnation of the key finished meanwhile; judge that one
     if (outcome !== 'changed' && outcome !== undefined) throw notFinished(key, outcome)
   }
   throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', `task ${key} or the strikes kept changing while retrying it`, { key })
 }
 
-function notFound(key: string): ShadowsError {
+/** `SHADOWS_ERR_NOT_FOUND` for a key with no record (never one, or it expired). */
+export function notFoundError(key: string): ShadowsError {
   return new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key} (unknown, or its record expired)`, { key })
 }
 

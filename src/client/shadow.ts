@@ -15,7 +15,7 @@ import { addStrike, cancelTask, removeStrike, type AddResult } from '../redis/co
 import type { RedisClient } from '../redis/scripts.js'
 import { StrikeCopy } from '../redis/strike-copy.js'
 import { EventLog, followEvents, type EventsOptions } from './events.js'
-import { listPage, retryKey, retryMatching, type ListQuery, type Retried, type RetryCounts, type RetryFilter, type TaskPage } from './history.js'
+import { listPage, notFoundError, retryKey, retryMatching, type ListQuery, type Retried, type RetryCounts, type RetryFilter, type TaskPage } from './history.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
 import { prepareAdd, toExecution } from './prepare.js'
 import { storeBatch, storeOne, type StoreContext } from './store.js'
@@ -119,6 +119,7 @@ export class Shadow {
   private readonly registry: ReadonlyMap<string, AnyTask> | undefined
   private readonly ownsRedis: boolean
   private readonly strikeCopy: StrikeCopy
+  private readonly context: ShadowContext
   private closing: Promise<void> | undefined
   private readonly storeContext: StoreContext
   private readonly storing = new Set<Promise<unknown>>()
@@ -147,7 +148,7 @@ export class Shadow {
     this.strikeCopy = new StrikeCopy(this.redis, this.keys)
     this.storeContext = { adds: new AddCalls(this.redis, this.keys, this.eventsLimit), strikes: this.strikeCopy, registry: this.registry }
     this.waiters = new FinishWaiters({ redis: this.redis, keys: this.keys, logger: this.logger, read: (key) => this.read(key) })
-    contexts.set(this, {
+    this.context = {
       name,
       url: this.url,
       redis: this.redis,
@@ -157,7 +158,8 @@ export class Shadow {
       historyLimit: this.historyLimit,
       eventsLimit: this.eventsLimit,
       strikes: this.strikeCopy,
-    })
+    }
+    contexts.set(this, this.context)
     if (this.ownsRedis) {
       this.redis.on('error', (err: Error) => this.logger.warn({ err, shadow: name }, describeRedisFailure(err) ?? 'redis connection error'))
     }
@@ -240,7 +242,7 @@ export class Shadow {
     assertValidKey(key)
     const timeout = waitOption(options?.timeout, 'timeout')
     const info = await this.waiters.untilFinished(key, timeout)
-    if (info === undefined) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key} (unknown, or its record expired)`, { key })
+    if (info === undefined) throw notFoundError(key)
     const { state } = info
     if (state === 'completed') return info.result
     if (isFinished(state)) {
@@ -261,7 +263,7 @@ export class Shadow {
    */
   async list(query: ListQuery): Promise<TaskPage> {
     this.assertOpen()
-    return listPage(shadowContext(this), query)
+    return listPage(this.context, query)
   }
 
   /**
@@ -272,7 +274,7 @@ export class Shadow {
    */
   async retry(key: string): Promise<Retried> {
     this.assertOpen()
-    const retried = await retryKey(shadowContext(this), key)
+    const retried = await retryKey(this.context, key)
     this.logger.info({ shadow: this.name, key, task: retried.task }, 'task retried')
     return retried
   }
@@ -285,7 +287,7 @@ export class Shadow {
    */
   async retryAll(filter: RetryFilter): Promise<RetryCounts> {
     this.assertOpen()
-    const counts = await retryMatching(shadowContext(this), filter)
+    const counts = await retryMatching(this.context, filter)
     this.logger.info({ shadow: this.name, state: filter.state, task: filter.task, ...counts }, 'tasks retried')
     return counts
   }

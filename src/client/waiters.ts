@@ -52,13 +52,6 @@ export class FinishWaiters {
 
   constructor(private readonly ctx: WaitersContext) {}
 
-  /** How many callers wait now. */
-  get size(): number {
-    let size = 0
-    for (const waiters of this.waiting.values()) size += waiters.size
-    return size
-  }
-
   /**
    * The record of `key` as soon as its task is finished (completed, failed, cancelled or struck),
    * or as it is when `wait` ms have passed (no limit when undefined); undefined when there is no

@@ -1,6 +1,7 @@
 /**
- * The events log (`keys.eventLog`): a stream the Lua scripts append one entry to per transition,
- * capped at `eventsLimit` entries (`XADD … MAXLEN ~`), and its one decoder and readers.
+ * The events log (`keys.eventLog`): a stream the Lua scripts append one entry to per transition
+ * (with `appendEvent` of lua/shared.lua), capped at `eventsLimit` entries (`XADD … MAXLEN ~`), and
+ * its one decoder and readers.
  *
  * Every entry has the same six fields, in the same order, so that Redis stores their names once
  * per node of the stream rather than once per entry; a field that does not apply is "":
@@ -19,7 +20,7 @@
  * The entry's id is the event's id, and its milliseconds part the time it happened.
  */
 import type { ShadowEvent, TaskEventType } from '../core/events.js'
-import type { TaskError, TaskProgress, TaskState } from '../core/records.js'
+import { isTaskState, type TaskError, type TaskProgress, type TaskState } from '../core/records.js'
 import type { Strike } from '../core/strikes.js'
 import { userKey, type ShadowKeys } from './keys.js'
 import type { RedisClient } from './scripts.js'
@@ -37,8 +38,6 @@ const IMPLIED_STATE: Readonly<Record<TaskEventType, TaskState>> = {
   struck: 'struck',
 }
 
-const STATES: ReadonlySet<string> = new Set(['scheduled', 'queued', 'running', 'completed', 'failed', 'cancelled', 'struck'])
-
 /** JSON text as an object, or undefined when it is empty or not a JSON object. */
 function jsonObject(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined || text === '') return undefined
@@ -54,7 +53,7 @@ function jsonObject(text: string | undefined): Record<string, unknown> | undefin
  * The event an entry of the log describes, or undefined for an entry of no known type (written by
  * another build, say) or missing what its type needs.
  */
-export function decodeLogEntry(id: string, fields: readonly string[] | null | undefined): ShadowEvent | undefined {
+function decodeLogEntry(id: string, fields: readonly string[] | null | undefined): ShadowEvent | undefined {
   const f = entryFields(fields)
   const at = new Date(Number(id.slice(0, id.indexOf('-'))))
   const { type } = f
@@ -66,7 +65,7 @@ export function decodeLogEntry(id: string, fields: readonly string[] | null | un
   }
   if (type === undefined || !Object.hasOwn(IMPLIED_STATE, type) || !f.key) return undefined
   const taskType = type as TaskEventType
-  const state = f.state && STATES.has(f.state) ? (f.state as TaskState) : IMPLIED_STATE[taskType]
+  const state = isTaskState(f.state) ? f.state : IMPLIED_STATE[taskType]
   const attempt = f.attempt ? Number(f.attempt) : undefined
   const data = jsonObject(f.data)
   return {

@@ -166,14 +166,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.decorate('shadow', shadow)
   app.decorate('metrics', metrics)
   app.decorate('authenticated', tokens.entries.length > 0)
-  app.decorate('pingRedis', async () => {
+  const pingRedis = async (): Promise<void> => {
     try {
       await redis.ping()
     } catch {
       throw new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'Redis is unreachable; retry later')
     }
-  })
-  const eventStreams = new EventStreams({ shadow, logger: shadow.logger, keepAlive: eventsKeepAlive, clientBuffer: eventsClientBuffer })
+  }
+  app.decorate('pingRedis', pingRedis)
+  const eventStreams = new EventStreams({ shadow, logger: shadow.logger, ping: pingRedis, keepAlive: eventsKeepAlive, clientBuffer: eventsClientBuffer })
   const shutdown = new AbortController()
   app.decorate('eventStreams', eventStreams)
   app.decorate('shutdownSignal', shutdown.signal)

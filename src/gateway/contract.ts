@@ -12,6 +12,7 @@ import type { EventStreams } from './event-streams.js'
 import type { Metrics } from './metrics.js'
 
 export { assertValidKey } from '../core/validation.js'
+export { allowIdle } from './sockets.js'
 
 /** What a route needs: a token scope, or nothing (`public`). */
 export type Scope = 'enqueue' | 'read' | 'ops' | 'public'

@@ -18,9 +18,10 @@ import type { EventLog } from '../client/events.js'
 import { shadowContext, type Shadow } from '../client/shadow.js'
 import { Backoff } from '../core/backoff.js'
 import { ShadowsError } from '../core/errors.js'
-import { assertEventFilter, eventMatcher, type EventFilter } from '../core/events.js'
+import { assertEventFilter, eventMatcher, isEventId, type EventFilter } from '../core/events.js'
 import { readEventLog, trimmedBefore } from '../redis/event-log.js'
-import { EventClient, compareEventIds, isResumableId } from './sse.js'
+import { allowIdle } from './sockets.js'
+import { EventClient, compareEventIds, outgoing } from './sse.js'
 
 /** Default time between two keep-alive comments on an idle stream: 15 s. */
 export const DEFAULT_EVENTS_KEEP_ALIVE = 15_000
@@ -38,6 +39,8 @@ const READ_COUNT = 1000
 export interface EventStreamsOptions {
   readonly shadow: Shadow
   readonly logger: Logger
+  /** Resolves when Redis answers; rejects with `SHADOWS_ERR_UNAVAILABLE` otherwise (the app's `pingRedis`). */
+  readonly ping: () => Promise<void>
   /** Time between keep-alive comments, in ms. */
   readonly keepAlive: number
   /** Most bytes that may wait for one client; past it the client is sent a `dropped` event and closed. */
@@ -56,8 +59,8 @@ export interface StreamStats {
   readonly dropped: number
 }
 
-function unavailable(message = 'Redis is unreachable; retry later'): ShadowsError {
-  return new ShadowsError('SHADOWS_ERR_UNAVAILABLE', message)
+function shuttingDown(): ShadowsError {
+  return new ShadowsError('SHADOWS_ERR_UNAVAILABLE', 'the gateway is shutting down; retry later')
 }
 
 /** Every SSE client of one gateway, fed by one reader of the events log. */
@@ -90,18 +93,13 @@ export class EventStreams {
     const { lastEventId, ...filter } = query
     assertEventFilter(filter)
     const since = lastEventId === undefined || lastEventId === '' ? undefined : lastEventId
-    if (since !== undefined && !isResumableId(since)) {
+    if (since !== undefined && !isEventId(since)) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'Last-Event-ID must be the id of an event: <ms>-<sequence>, two 64-bit unsigned integers', {
         field: 'Last-Event-ID',
       })
     }
-    if (this.closed) throw unavailable('the gateway is shutting down; retry later')
-    const { redis } = shadowContext(this.options.shadow)
-    try {
-      await redis.ping()
-    } catch {
-      throw unavailable()
-    }
+    if (this.closed) throw shuttingDown()
+    await this.options.ping()
 
     const client = new EventClient(reply.raw, eventMatcher(filter), this.options.clientBuffer, (ended, why) => this.forget(ended, why))
     if (since !== undefined) client.held = []
@@ -114,7 +112,9 @@ export class EventStreams {
       throw err
     }
     const joinedAt = this.position
-    this.keepSocketOpen(request)
+    // the gateway closes a socket idle for connectionTimeout: leave room for a few keep-alive
+    // comments (a client that reads nothing at all still goes: its socket times out)
+    allowIdle(request, 3 * this.options.keepAlive)
     reply.hijack()
     client.start(outgoingHeaders(reply))
     this.startHeartbeat()
@@ -142,7 +142,7 @@ export class EventStreams {
       try {
         this.log ??= this.options.shadow.eventLog()
         this.position = await this.log.latest()
-        if (this.closed) throw unavailable('the gateway is shutting down; retry later')
+        if (this.closed) throw shuttingDown()
         this.running = true
         void this.run(this.log)
       } finally {
@@ -160,7 +160,10 @@ export class EventStreams {
         const batch = await log.read({ after: this.position, count: READ_COUNT, block: READ_BLOCK })
         failures.succeeded()
         this.position = batch.next
-        for (const event of batch.events) for (const client of this.clients) client.offer(event)
+        for (const event of batch.events) {
+          const out = outgoing(event)
+          for (const client of this.clients) client.offer(out)
+        }
       } catch (err) {
         if (this.closed) break
         try {
@@ -190,7 +193,7 @@ export class EventStreams {
       while (!client.isEnded && compareEventIds(after, upTo) < 0) {
         const batch = await readEventLog(redis, keys, after, READ_COUNT)
         if (batch.next === after) break
-        for (const event of batch.events) client.send(event)
+        for (const event of batch.events) client.send(outgoing(event))
         after = batch.next
       }
       client.caughtUp()
@@ -212,18 +215,6 @@ export class EventStreams {
       for (const client of this.clients) client.comment('keep-alive')
     }, this.options.keepAlive)
     this.heartbeat.unref()
-  }
-
-  /**
-   * The gateway closes a socket idle for `connectionTimeout`; a stream is kept busy by its
-   * keep-alive comments, so the socket's limit must leave room for a few of them. A client that
-   * reads nothing at all still goes: nothing can be written to it, and the socket times out.
-   */
-  private keepSocketOpen(request: FastifyRequest): void {
-    const socket = request.raw.socket as { setTimeout?: (ms: number) => unknown; timeout?: number } | undefined
-    const idle = request.server.server.timeout
-    const needed = 3 * this.options.keepAlive
-    if (idle > 0 && idle < needed && typeof socket?.setTimeout === 'function') socket.setTimeout(needed)
   }
 
   private forget(client: EventClient, why: 'dropped' | 'gone' | 'closed'): void {

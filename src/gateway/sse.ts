@@ -5,33 +5,22 @@
 import type { ServerResponse } from 'node:http'
 import type { ShadowEvent } from '../core/events.js'
 
-/** The largest part of an event id (`<ms>-<sequence>`): Redis stream ids are two unsigned 64-bit integers. */
-const MAX_ID_PART = 2n ** 64n - 1n
-
-/** The two parts of an event id, or undefined when `id` is not one Redis could hold. */
-function idParts(id: string): readonly [bigint, bigint] | undefined {
-  const match = /^(\d{1,20})-(\d{1,20})$/.exec(id)
-  if (!match) return undefined
-  const ms = BigInt(match[1] as string)
-  const sequence = BigInt(match[2] as string)
-  return ms > MAX_ID_PART || sequence > MAX_ID_PART ? undefined : [ms, sequence]
+/** The two parts of an event id (checked with `isEventId`, or read from Redis). */
+function idParts(id: string): readonly [bigint, bigint] {
+  const dash = id.indexOf('-')
+  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))]
 }
 
-/** Whether `id` is an event id Redis can hold: `<ms>-<sequence>`, each part a 64-bit unsigned integer. */
-export function isResumableId(id: string): boolean {
-  return idParts(id) !== undefined
-}
-
-/** Orders two valid event ids: negative when `a` came first, 0 when equal, positive otherwise. */
+/** Orders two event ids: negative when `a` came first, 0 when equal, positive otherwise. */
 export function compareEventIds(a: string, b: string): number {
-  const [am, as] = idParts(a) ?? [0n, 0n]
-  const [bm, bs] = idParts(b) ?? [0n, 0n]
+  const [am, as] = idParts(a)
+  const [bm, bs] = idParts(b)
   if (am !== bm) return am < bm ? -1 : 1
   return as === bs ? 0 : as < bs ? -1 : 1
 }
 
 /** The `data:` of an event: `{ type, key, task, at, attempt?, state?, error?, progress?, strike? }`. */
-export function eventData(event: ShadowEvent): Record<string, unknown> {
+function eventData(event: ShadowEvent): Record<string, unknown> {
   const at = event.at.toISOString()
   if ('strike' in event) return { type: event.type, ...(event.task !== undefined ? { task: event.task } : {}), at, strike: event.strike }
   return {
@@ -47,8 +36,19 @@ export function eventData(event: ShadowEvent): Record<string, unknown> {
 }
 
 /** An event as SSE lines: `id:`, `event:`, one `data:` line of JSON (JSON text holds no raw newline). */
-export function formatEvent(event: ShadowEvent): string {
+function formatEvent(event: ShadowEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(eventData(event))}\n\n`
+}
+
+/** An event with its SSE text, formatted once for every client it goes to. */
+export interface OutgoingEvent {
+  readonly event: ShadowEvent
+  readonly text: string
+}
+
+/** `event` ready for the wire. */
+export function outgoing(event: ShadowEvent): OutgoingEvent {
+  return { event, text: formatEvent(event) }
 }
 
 /** How long a dropped or closed client may take to read its last bytes before its socket is destroyed. */
@@ -59,7 +59,7 @@ export class EventClient {
   /** The id of the last event this client was offered (sent or filtered out): later ones only. */
   cursor: string | undefined
   /** While the client catches up from its Last-Event-ID: the live events that came meanwhile. */
-  held: ShadowEvent[] | undefined
+  held: OutgoingEvent[] | undefined
   /** The bytes the held events that pass the filter will take. */
   private heldBytes = 0
   private ended = false
@@ -96,19 +96,20 @@ export class EventClient {
     this.res.flushHeaders()
   }
 
-  /** Sends `event` when the filter keeps it, unless it is not after the cursor; moves the cursor. */
-  send(event: ShadowEvent): void {
+  /** Sends the event when the filter keeps it, unless it is not after the cursor; moves the cursor. */
+  send(out: OutgoingEvent): void {
+    const { event } = out
     if (this.ended || (this.cursor !== undefined && compareEventIds(event.id, this.cursor) <= 0)) return
     this.cursor = event.id
-    if (this.matches(event)) this.write(formatEvent(event))
+    if (this.matches(event)) this.write(out.text)
   }
 
   /** A live event: held while the client catches up, sent otherwise. */
-  offer(event: ShadowEvent): void {
-    if (this.held === undefined) return this.send(event)
-    this.held.push(event)
+  offer(out: OutgoingEvent): void {
+    if (this.held === undefined) return this.send(out)
+    this.held.push(out)
     // what is held waits for this client as much as what is buffered
-    if (this.matches(event)) this.heldBytes += Buffer.byteLength(formatEvent(event))
+    if (this.matches(out.event)) this.heldBytes += Buffer.byteLength(out.text)
     if (this.res.writableLength + this.heldBytes > this.limit) this.drop()
   }
 
@@ -117,7 +118,7 @@ export class EventClient {
     const held = this.held ?? []
     this.held = undefined
     this.heldBytes = 0
-    for (const event of held) this.send(event)
+    for (const out of held) this.send(out)
   }
 
   /**

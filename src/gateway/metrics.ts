@@ -37,20 +37,9 @@ export class Metrics {
     this.failed = counter('shadows_tasks_failed_total', 'Attempts that failed for good.')
     this.retried = counter('shadows_tasks_retried_total', 'Failed attempts scheduled to be tried again.')
     this.cancelled = counter('shadows_tasks_cancelled_total', 'Tasks cancelled.')
-    this.duration = new Histogram({
-      name: 'shadows_task_duration_seconds',
-      help: 'Time an attempt ran.',
-      labelNames: ['task'] as const,
-      buckets: SECONDS,
-      registers,
-    })
-    this.punctuality = new Histogram({
-      name: 'shadows_task_punctuality_seconds',
-      help: 'Start time minus due time (when).',
-      labelNames: ['task'] as const,
-      buckets: SECONDS,
-      registers,
-    })
+    const histogram = (name: string, help: string) => new Histogram({ name, help, labelNames: ['task'] as const, buckets: SECONDS, registers })
+    this.duration = histogram('shadows_task_duration_seconds', 'Time an attempt ran.')
+    this.punctuality = histogram('shadows_task_punctuality_seconds', 'Start time minus due time (when).')
     const httpLabels = ['method', 'route', 'status_code'] as const
     this.httpRequests = new Counter({ name: 'shadows_http_requests_total', help: 'HTTP requests answered.', labelNames: httpLabels, registers })
     this.httpDuration = new Histogram({
@@ -62,29 +51,22 @@ export class Metrics {
     })
     if (shadow) {
       const { redis, keys } = shadowContext(shadow)
-      const depth = async (gauge: Gauge, read: () => Promise<number>) => {
-        try {
-          gauge.set(await read())
-        } catch {
-          // Redis unreachable: keep the last value rather than failing the scrape
-        }
-      }
-      new Gauge({
-        name: 'shadows_queue_depth',
-        help: 'Entries on the stream (queued and running).',
-        registers,
-        async collect() {
-          await depth(this, () => redis.xlen(keys.stream))
-        },
-      })
-      new Gauge({
-        name: 'shadows_schedule_depth',
-        help: 'Tasks waiting in the schedule.',
-        registers,
-        async collect() {
-          await depth(this, () => redis.zcard(keys.schedule))
-        },
-      })
+      // read at each scrape; while Redis is unreachable the last value stays rather than failing the scrape
+      const depth = (name: string, help: string, read: () => Promise<number>) =>
+        new Gauge({
+          name,
+          help,
+          registers,
+          async collect() {
+            try {
+              this.set(await read())
+            } catch {
+              // keep the last value
+            }
+          },
+        })
+      depth('shadows_queue_depth', 'Entries on the stream (queued and running).', () => redis.xlen(keys.stream))
+      depth('shadows_schedule_depth', 'Tasks waiting in the schedule.', () => redis.zcard(keys.schedule))
     }
     collectDefaultMetrics({ register: this.registry, prefix: 'shadows_process_' })
   }

@@ -6,8 +6,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { MAX_LIST_LIMIT, ShadowsError, isShadowsError, type AddOptions, type BatchItem, type Execution, type TaskInfo } from '../../src/index.js'
-import { assertValidKey, errors } from '../../src/gateway/contract.js'
+import { ShadowsError, isShadowsError, type AddOptions, type BatchItem, type Execution, type TaskInfo } from '../../src/index.js'
+import { allowIdle, assertValidKey, errors } from '../../src/gateway/contract.js'
 import {
   AddBody,
   Added,
@@ -39,8 +39,14 @@ function timing(body: { when?: string | undefined; delay?: number | undefined; k
   }
 }
 
-function addedBody(e: Execution) {
+/** `{ key, task, when, state }` of a task just stored: added, or retried. */
+function addedBody<S extends string>(e: { readonly key: string; readonly task: string; readonly when: Date; readonly state: S }) {
   return { key: e.key, task: e.task, when: e.when.toISOString(), state: e.state }
+}
+
+/** 202 with the task's address. */
+function accepted(reply: FastifyReply, e: Parameters<typeof addedBody>[0]): FastifyReply {
+  return reply.code(202).header('location', `/tasks/${e.key}`).send(addedBody(e))
 }
 
 function duplicateBody(e: Execution) {
@@ -75,9 +81,7 @@ async function waitForRecord(app: FastifyInstance, request: FastifyRequest, repl
   const gone = () => {
     if (!reply.raw.writableEnded) end()
   }
-  const socket = request.raw.socket as { setTimeout?: (ms: number) => unknown } | undefined
-  const idle = app.server.timeout
-  if (idle > 0 && idle < wait + 5000 && typeof socket?.setTimeout === 'function') socket.setTimeout(wait + 5000)
+  allowIdle(request, wait + 5000)
   reply.raw.once('close', gone)
   app.shutdownSignal.addEventListener('abort', end, { once: true })
   if (app.shutdownSignal.aborted) end()
@@ -98,7 +102,16 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return execution
   }
   const countStruck = (err: unknown, task: unknown) => {
-    if (err instanceof ShadowsError && err.code === 'SHADOWS_ERR_STRUCK' && typeof task === 'string') metrics.struck.inc({ task })
+    if (isShadowsError(err, 'SHADOWS_ERR_STRUCK') && typeof task === 'string') metrics.struck.inc({ task })
+  }
+  /** Runs one add (or replace) of `task`, counting it when a strike refuses it. */
+  const countingStruck = async <T>(task: string, add: () => Promise<T>): Promise<T> => {
+    try {
+      return await add()
+    } catch (err) {
+      countStruck(err, task)
+      throw err
+    }
   }
 
   app.post(
@@ -114,14 +127,9 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { task, params = {} } = request.body
-      try {
-        const execution = counted(await shadow.add(task, timing(request.body))(params as Record<string, unknown>))
-        if (execution.duplicate) return reply.code(200).send(duplicateBody(execution))
-        return reply.code(202).header('location', `/tasks/${execution.key}`).send(addedBody(execution))
-      } catch (err) {
-        countStruck(err, task)
-        throw err
-      }
+      const execution = counted(await countingStruck(task, () => shadow.add(task, timing(request.body))(params as Record<string, unknown>)))
+      if (execution.duplicate) return reply.code(200).send(duplicateBody(execution))
+      return accepted(reply, execution)
     },
   )
 
@@ -205,7 +213,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const page = await shadow.list({
         state,
         ...(task !== undefined ? { task } : {}),
-        ...(limit !== undefined ? { limit: count(limit, 'limit', 1, MAX_LIST_LIMIT) } : {}),
+        // digits, by the schema; the library checks the range, and says so
+        ...(limit !== undefined ? { limit: Number(limit) } : {}),
         ...(cursor !== undefined ? { cursor } : {}),
       })
       return { tasks: page.tasks.map(recordBody), ...(page.next !== undefined ? { next: page.next } : {}) }
@@ -224,13 +233,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 202: Retried, ...errors(400, 401, 403, 404, 409, 413, 415, 503) },
       },
     },
-    async (request, reply) => {
-      const retried = await shadow.retry(request.params.key)
-      return reply
-        .code(202)
-        .header('location', `/tasks/${retried.key}`)
-        .send({ key: retried.key, task: retried.task, when: retried.when.toISOString(), state: retried.state })
-    },
+    async (request, reply) => accepted(reply, await shadow.retry(request.params.key)),
   )
 
   app.post(
@@ -282,14 +285,9 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { key } = request.params
       assertValidKey(key)
       const { task, params = {} } = request.body
-      try {
-        const replacement = await shadow.replace(task, { ...timing(request.body), key })(params as Record<string, unknown>)
-        metrics.added.inc({ task })
-        return { ...replacement, when: replacement.when.toISOString() }
-      } catch (err) {
-        countStruck(err, task)
-        throw err
-      }
+      const replacement = await countingStruck(task, () => shadow.replace(task, { ...timing(request.body), key })(params as Record<string, unknown>))
+      metrics.added.inc({ task })
+      return { ...replacement, when: replacement.when.toISOString() }
     },
   )
 

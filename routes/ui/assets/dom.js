@@ -117,13 +117,15 @@ export function strikeText(strike) {
   return condition
 }
 
+/** A task's progress as one line: `3 / 10 · message`. */
+export function progressText({ current, total, message }) {
+  return `${current}${total !== undefined ? ` / ${total}` : ''}${message ? ` · ${message}` : ''}`
+}
+
 /** What an event says beyond its type, task and key. */
 function eventDetail(data) {
   if (data.error) return errorText(data.error)
-  if (data.progress) {
-    const { current, total, message } = data.progress
-    return `${current}${total !== undefined ? ` / ${total}` : ''}${message ? ` · ${message}` : ''}`
-  }
+  if (data.progress) return progressText(data.progress)
   if (data.strike) return strikeText(data.strike)
   return data.attempt !== undefined ? `attempt ${data.attempt}` : ''
 }

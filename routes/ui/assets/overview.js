@@ -6,8 +6,8 @@
  * the gateway does not serve the route it needs.
  */
 import { api, ApiError } from './api.js'
-import { actionButton, set, errorText, eventItem, h, json, strikeText, table, taskLink, time } from './dom.js'
-import { follow } from './events.js'
+import { actionButton, set, errorText, eventItem, h, json, strikeText, table, taskHref, taskLink, time } from './dom.js'
+import { followLive, gathered } from './live.js'
 
 const LIVE_STATES = ['scheduled', 'queued', 'running']
 const FINISHED_STATES = ['completed', 'failed', 'cancelled', 'struck']
@@ -63,30 +63,8 @@ export function mountOverview(main, shell) {
     openForm(),
   )
 
-  // reads are gathered: one in flight at a time, and one more after it when asked meanwhile
-  let loading = false
-  let again = false
-  let timer
-  let poller
-  const later = (ms = GATHER) => {
-    if (timer === undefined && mounted) timer = setTimeout(() => ((timer = undefined), void refresh()), ms)
-  }
-  const refresh = async () => {
-    if (loading) {
-      again = true
-      return
-    }
-    loading = true
-    try {
-      await load()
-    } finally {
-      loading = false
-      if (again) {
-        again = false
-        later()
-      }
-    }
-  }
+  const reads = gathered(load, GATHER)
+  const refresh = reads.now
 
   async function load() {
     const [snapshot, workers, strikes, ...lists] = await Promise.allSettled([
@@ -169,33 +147,25 @@ export function mountOverview(main, shell) {
     return set(parts.workers.body, table(['name', 'tasks', 'running', 'last seen'], rows, 'No live worker.'))
   }
 
-  const cancelButton = (key) =>
-    actionButton('Cancel', async () => {
-      if (await shell.act(`Cancelled ${key}`, () => api.cancel(key))) void refresh()
+  /** A button that runs `action` through the shell, then reads the page again when it succeeded. */
+  const act = (label, done, action) =>
+    actionButton(label, async () => {
+      if (await shell.act(done, action)) void refresh()
     })
+  const cancelButton = (key) => act('Cancel', `Cancelled ${key}`, () => api.cancel(key))
+  /** A row of a task: its key (a link to its page), its name, then `cells`. */
+  const taskRow = (task, ...cells) => h('tr', { 'data-key': task.key }, h('td', null, taskLink(task.key)), h('td', null, task.task), cells)
 
   function renderRunning(snapshot) {
     if (snapshot.status === 'rejected') return set(parts.running.body, unavailable(snapshot.reason, 'GET /snapshot'))
-    const rows = snapshot.value.running.map((r) =>
-      h(
-        'tr',
-        { 'data-key': r.key },
-        h('td', null, taskLink(r.key)),
-        h('td', null, r.task),
-        h('td', null, r.worker),
-        h('td', null, time(r.startedAt)),
-        h('td', null, cancelButton(r.key)),
-      ),
-    )
+    const rows = snapshot.value.running.map((r) => taskRow(r, h('td', null, r.worker), h('td', null, time(r.startedAt)), h('td', null, cancelButton(r.key))))
     return set(parts.running.body, table(['key', 'task', 'worker', 'started', ''], rows, 'Nothing is running.'))
   }
 
   function renderScheduled(snapshot) {
     if (snapshot.status === 'rejected') return set(parts.scheduled.body, unavailable(snapshot.reason, 'GET /snapshot'))
     const { scheduled, counts } = snapshot.value
-    const rows = scheduled.map((s) =>
-      h('tr', { 'data-key': s.key }, h('td', null, taskLink(s.key)), h('td', null, s.task), h('td', null, time(s.when)), h('td', null, cancelButton(s.key))),
-    )
+    const rows = scheduled.map((s) => taskRow(s, h('td', null, time(s.when)), h('td', null, cancelButton(s.key))))
     return set(
       parts.scheduled.body,
       table(['key', 'task', 'due', ''], rows, 'Nothing is scheduled.'),
@@ -206,19 +176,14 @@ export function mountOverview(main, shell) {
   function renderFailed(list) {
     if (list.status === 'rejected') return set(parts.failed.body, unavailable(list.reason, 'GET /tasks?state=failed'))
     const rows = list.value.tasks.map((r) =>
-      h(
-        'tr',
-        { 'data-key': r.key },
-        h('td', null, taskLink(r.key)),
-        h('td', null, r.task),
+      taskRow(
+        r,
         h('td', null, time(r.finishedAt)),
         h('td', { class: 'error' }, errorText(r.error)),
         h(
           'td',
           null,
-          actionButton('Retry', async () => {
-            if (await shell.act(`Retried ${r.key}`, () => api.retry(r.key))) void refresh()
-          }),
+          act('Retry', `Retried ${r.key}`, () => api.retry(r.key)),
         ),
       ),
     )
@@ -231,18 +196,7 @@ export function mountOverview(main, shell) {
 
   function renderCompleted(list) {
     if (list.status === 'rejected') return set(parts.completed.body, unavailable(list.reason, 'GET /tasks?state=completed'))
-    const rows = list.value.tasks
-      .slice(0, 10)
-      .map((r) =>
-        h(
-          'tr',
-          { 'data-key': r.key },
-          h('td', null, taskLink(r.key)),
-          h('td', null, r.task),
-          h('td', null, time(r.finishedAt)),
-          h('td', { class: 'json' }, json(r.result, 60)),
-        ),
-      )
+    const rows = list.value.tasks.slice(0, 10).map((r) => taskRow(r, h('td', null, time(r.finishedAt)), h('td', { class: 'json' }, json(r.result, 60))))
     return set(parts.completed.body, table(['key', 'task', 'finished', 'result'], rows, 'No completed task.'))
   }
 
@@ -257,9 +211,7 @@ export function mountOverview(main, shell) {
         h(
           'td',
           null,
-          actionButton('Restore', async () => {
-            if (await shell.act(`Restored: ${strikeText(s)}`, () => api.restore(s.id))) void refresh()
-          }),
+          act('Restore', `Restored: ${strikeText(s)}`, () => api.restore(s.id)),
         ),
       ),
     )
@@ -320,7 +272,7 @@ export function mountOverview(main, shell) {
   }
 
   let feedQueued = false
-  const close = follow({
+  const stopFollowing = followLive(shell, {
     since: lastSeen,
     onEvent(event) {
       if (event.id !== undefined) lastSeen = event.id
@@ -330,40 +282,32 @@ export function mountOverview(main, shell) {
         feedQueued = true
         requestAnimationFrame(() => ((feedQueued = false), mounted && renderFeed()))
       }
-      later()
+      reads.soon()
     },
-    onState(state, detail) {
-      if (!mounted) return
-      if (state === 'open') {
-        shell.status('live')
-        renderFeed()
-        void refresh()
-      } else if (state === 'retrying') {
-        shell.status(`reconnecting in ${Math.round(detail / 1000)} s`)
-      } else if (state === 'refused' && detail === 401) {
-        shell.needToken()
-      } else {
-        // no /events (an older gateway) or refused: read the page again every few seconds
-        shell.status(`refreshing every ${POLL_EVERY / 1000} s`)
-        set(
-          parts.events.body,
-          h(
-            'p',
-            { class: 'note' },
-            state === 'missing' ? 'This gateway does not serve GET /events: no live events.' : 'Live events were refused for this token.',
-          ),
-        )
-        poller = setInterval(() => void refresh(), POLL_EVERY)
-      }
+    onOpen() {
+      renderFeed()
+      void refresh()
     },
+    // no /events (an older gateway) or refused: the page is read again every few seconds
+    onNoEvents(state) {
+      set(
+        parts.events.body,
+        h(
+          'p',
+          { class: 'note' },
+          state === 'missing' ? 'This gateway does not serve GET /events: no live events.' : 'Live events were refused for this token.',
+        ),
+      )
+    },
+    poll: () => void refresh(),
+    pollEvery: POLL_EVERY,
   })
   void refresh()
 
   return () => {
     mounted = false
-    close()
-    clearTimeout(timer)
-    clearInterval(poller)
+    stopFollowing()
+    reads.stop()
   }
 }
 
@@ -389,7 +333,7 @@ function openForm() {
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     const key = String(new FormData(form).get('key')).trim()
-    if (key) location.hash = `#/task/${encodeURIComponent(key)}`
+    if (key) location.hash = taskHref(key)
   })
   return h('section', { id: 'open' }, h('h2', null, 'Find a task'), form)
 }

@@ -5,8 +5,8 @@
  * serve /events.
  */
 import { api, ApiError } from './api.js'
-import { actionButton, set, errorText, eventItem, h, json, time } from './dom.js'
-import { follow } from './events.js'
+import { actionButton, set, errorText, eventItem, h, json, progressText, time } from './dom.js'
+import { followLive, gathered } from './live.js'
 
 /** Last-Event-ID that replays the whole events log (its ids are Redis stream ids, `<ms>-<sequence>`). */
 export const FROM_THE_START = '0-0'
@@ -27,24 +27,12 @@ export function mountTask(main, shell, key) {
     h('section', { id: 'task-history' }, h('h2', null, 'Events'), eventsNote, eventsBody),
   )
 
-  let loading = false
-  let again = false
-  let timer
-  let poller
-  const later = () => {
-    if (timer === undefined && mounted) timer = setTimeout(() => ((timer = undefined), void load()), GATHER)
-  }
-  async function load() {
-    if (loading) {
-      again = true
-      return
-    }
-    loading = true
+  async function read() {
     try {
       record = await api.get(key)
       if (mounted) render()
     } catch (err) {
-      if (!mounted) return
+      if (!mounted) return undefined
       if (err instanceof ApiError && err.status === 401) return shell.needToken()
       if (err instanceof ApiError && err.status === 404 && !err.missingRoute) {
         record = undefined
@@ -52,15 +40,11 @@ export function mountTask(main, shell, key) {
       } else {
         set(recordBody, h('p', { class: 'error' }, err.message))
       }
-    } finally {
-      loading = false
-      if (again) {
-        again = false
-        later()
-      }
     }
     return undefined
   }
+  const reads = gathered(read, GATHER)
+  const load = reads.now
 
   function render() {
     const r = record
@@ -95,7 +79,7 @@ export function mountTask(main, shell, key) {
     )
   }
 
-  const close = follow({
+  const stopFollowing = followLive(shell, {
     query: new URLSearchParams({ key }).toString(),
     since: FROM_THE_START,
     onEvent(event) {
@@ -106,49 +90,34 @@ export function mountTask(main, shell, key) {
         record = { ...record, progress: event.data.progress }
         render()
       }
-      later()
+      reads.soon()
     },
-    onState(state, detail) {
-      if (!mounted) return
-      if (state === 'open') {
-        shell.status('live')
-        void load()
-      } else if (state === 'retrying') {
-        shell.status(`reconnecting in ${Math.round(detail / 1000)} s`)
-      } else if (state === 'refused' && detail === 401) {
-        shell.needToken()
-      } else {
-        shell.status(`refreshing every ${POLL_EVERY / 1000} s`)
-        eventsNote.textContent = state === 'missing' ? 'This gateway does not serve GET /events: no events to show.' : 'Events were refused for this token.'
-        poller = setInterval(() => {
-          if (!record || LIVE.has(record.state)) void load()
-        }, POLL_EVERY)
-      }
+    onOpen: () => void load(),
+    onNoEvents(state) {
+      eventsNote.textContent = state === 'missing' ? 'This gateway does not serve GET /events: no events to show.' : 'Events were refused for this token.'
     },
+    // an unfinished task is read again every few seconds
+    poll() {
+      if (!record || LIVE.has(record.state)) void load()
+    },
+    pollEvery: POLL_EVERY,
   })
   void load()
 
   return () => {
     mounted = false
-    close()
-    clearTimeout(timer)
-    clearInterval(poller)
+    stopFollowing()
+    reads.stop()
   }
 }
 
 /** The task's progress as a bar and its numbers; nothing when it reported none. */
 function progressBar(progress) {
   if (!progress) return null
-  const { current, total, message } = progress
+  const { current, total } = progress
   const bar =
     total !== undefined && total > 0
       ? h('progress', { id: 'task-progress', max: total, value: Math.min(current, total) })
       : h('progress', { id: 'task-progress' })
-  return h(
-    'div',
-    { class: 'progress' },
-    bar,
-    ' ',
-    h('span', { id: 'task-progress-text' }, `${current}${total !== undefined ? ` / ${total}` : ''}${message ? ` · ${message}` : ''}`),
-  )
+  return h('div', { class: 'progress' }, bar, ' ', h('span', { id: 'task-progress-text' }, progressText(progress)))
 }

@@ -250,22 +250,12 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { state, task, finishedAfter, limit } = request.body
-      try {
-        return await shadow.retryAll({
-          state,
-          ...(task !== undefined ? { task } : {}),
-          ...(finishedAfter !== undefined ? { finishedAfter } : {}),
-          ...(limit !== undefined ? { limit } : {}),
-        })
-      } catch (err) {
-        // the library checks the time as it checks an add's `when`, and says so
-        if (isShadowsError(err, 'SHADOWS_ERR_VALIDATION') && err.details?.field === 'when') {
-          throw new ShadowsError('SHADOWS_ERR_VALIDATION', err.message.replace(/^when\b/, 'finishedAfter').replace(/\bwhen\b/, 'finishedAfter'), {
-            field: 'finishedAfter',
-          })
-        }
-        throw err
-      }
+      return shadow.retryAll({
+        state,
+        ...(task !== undefined ? { task } : {}),
+        ...(finishedAfter !== undefined ? { finishedAfter } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+      })
     },
   )
 

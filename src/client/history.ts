@@ -195,7 +195,7 @@ export async function retryMatching(ctx: HistoryContext, filter: RetryFilter): P
   }
   if (task !== undefined) assertValidTaskName(task)
   assertLimit(limit, MAX_RETRY_ALL)
-  const earliest = finishedAfter === undefined ? undefined : parseWhen(finishedAfter)
+  const earliest = finishedAfter === undefined ? undefined : parseWhen(finishedAfter, 'finishedAfter')
   let retried = 0
   let skipped = 0
   let looked = 0

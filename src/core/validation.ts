@@ -76,8 +76,8 @@ export const MAX_DUE = Date.UTC(9999, 11, 31, 23, 59, 59, 999)
 /** A due time: a Date, an RFC 3339 string with an offset, or epoch milliseconds. */
 export type When = Date | string | number
 
-/** Parses a due time to epoch ms; throws `SHADOWS_ERR_VALIDATION` on a bad one. */
-export function parseWhen(when: When): number {
+/** Parses a time to epoch ms; throws `SHADOWS_ERR_VALIDATION` on a bad one, naming `field`. */
+export function parseWhen(when: When, field = 'when'): number {
   let ms: number
   if (when instanceof Date) {
     ms = when.getTime()
@@ -87,23 +87,23 @@ export function parseWhen(when: When): number {
     if (!RFC3339.test(when)) {
       throw new ShadowsError(
         'SHADOWS_ERR_VALIDATION',
-        `when must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z; got ${JSON.stringify(when)}`,
-        { field: 'when' },
+        `${field} must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z; got ${JSON.stringify(when)}`,
+        { field },
       )
     }
     if (!isCalendarDate(when)) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when names a day the calendar lacks: ${JSON.stringify(when)}`, { field: 'when' })
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${field} names a day the calendar lacks: ${JSON.stringify(when)}`, { field })
     }
     // Date.parse reads T24:00:00 as midnight of the next day; RFC 3339 hours run 00-23
     if (Number(when.slice(11, 13)) > 23) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when has an hour past 23 (RFC 3339 hours run 00-23): ${JSON.stringify(when)}`, { field: 'when' })
+      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${field} has an hour past 23 (RFC 3339 hours run 00-23): ${JSON.stringify(when)}`, { field })
     }
     ms = Date.parse(when)
   } else {
-    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'when must be a Date, an RFC 3339 string or epoch milliseconds', { field: 'when' })
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${field} must be a Date, an RFC 3339 string or epoch milliseconds`, { field })
   }
   if (!Number.isFinite(ms) || ms > MAX_DUE || ms < -MAX_DUE) {
-    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `when is not a valid time before the year 10000: ${JSON.stringify(when)}`, { field: 'when' })
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${field} is not a valid time before the year 10000: ${JSON.stringify(when)}`, { field })
   }
   return Math.trunc(ms)
 }

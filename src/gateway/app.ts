@@ -6,10 +6,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
 import { routes } from '../../routes/index.js'
-import { Shadow, shadowContext } from '../client/shadow.js'
+import { Shadow, shadowContext, type ShadowOptions } from '../client/shadow.js'
 import { ShadowsError } from '../core/errors.js'
 import type { AnyTask } from '../core/task.js'
-import type { RedisClient } from '../redis/scripts.js'
 import { authPlugin, parseTokens } from './auth.js'
 import { bodyPlugin } from './body.js'
 import { DEFAULT_EVENTS_CLIENT_BUFFER, DEFAULT_EVENTS_KEEP_ALIVE, EventStreams } from './event-streams.js'
@@ -46,22 +45,14 @@ const NODE_HEADERS_TIMEOUT = 60_000
  */
 const MAX_PARAM_LENGTH = 1000
 
-/** Options of {@link buildApp}. */
-export interface AppOptions {
+/**
+ * Options of {@link buildApp}: those of the gateway's {@link Shadow} (an existing `redis` is left
+ * open on close; give the workers the same `executionTtl`, `historyLimit` and `eventsLimit`), and
+ * the gateway's own.
+ */
+export interface AppOptions extends Pick<ShadowOptions, 'name' | 'url' | 'redis' | 'executionTtl' | 'historyLimit' | 'eventsLimit'> {
   /** The tasks the gateway accepts (the same tasks module as the workers). */
   readonly tasks: readonly AnyTask[]
-  /** Shadow name (default `shadows`). */
-  readonly name?: string
-  /** Redis URL (default `redis://127.0.0.1:6379/0`). */
-  readonly url?: string
-  /** An existing connection; the app leaves it open on close. */
-  readonly redis?: RedisClient
-  /** How long a finished task's record is kept, in ms (see ShadowOptions). */
-  readonly executionTtl?: number
-  /** Most finished tasks listable per state (see ShadowOptions); give the workers the same. */
-  readonly historyLimit?: number
-  /** Most entries the events log keeps (see ShadowOptions); give the workers the same. */
-  readonly eventsLimit?: number
   /** `token:scope,scope;token2:scope`; none = no authentication (loopback only, see server.ts). */
   readonly tokens?: string
   /** Largest request body in bytes (default 1 MiB). */

@@ -9,7 +9,7 @@ import { Shadow, type ErrorCode } from '../../src/index.js'
 import { buildApp } from '../../src/gateway/app.js'
 import { listen } from '../../src/gateway/server.js'
 import { shadowKeys } from '../../src/redis/keys.js'
-import { TEST_URL, adminRedis, closeAdmin, makeWorker, shadowKeysIn, testLogger, uniqueName, waitFor } from '../helpers/shadow.js'
+import { TEST_URL, adminRedis, closeAdmin, makeWorker, shadowKeysIn, testLogger, uniqueName, waitFor, shadowContents } from '../helpers/shadow.js'
 import { TASKS, assertError, json, makeApp } from '../helpers/gateway.js'
 
 t.teardown(closeAdmin)
@@ -175,27 +175,13 @@ t.test('close() does not wait for long waits: they are answered with the record 
 
 /** Sends each request: a 4xx in the one error shape with `code`; the shadow's keys and their values stay as they were. */
 async function refusedWithoutChange(t: Test, app: FastifyInstance, name: string, cases: readonly [string, InjectOptions, number, ErrorCode][]): Promise<void> {
-  const before = await dump(name)
+  const before = await shadowContents(name)
   for (const [what, request, status, code] of cases) {
     const res = await app.inject(request)
     t.ok(res.statusCode < 500, `${what}: not a 5xx (${res.statusCode})`)
     assertError(t, res, status, code, what)
   }
-  t.same(await dump(name), before, 'nothing changed in Redis')
-}
-
-/** The shadow's keys with their types and sizes (what a write would change), events log aside. */
-async function dump(name: string): Promise<Record<string, string>> {
-  const redis = adminRedis()
-  const out: Record<string, string> = {}
-  for (const key of (await shadowKeysIn(name)).sort()) {
-    const type = await redis.type(key)
-    if (type === 'hash') out[key] = JSON.stringify(await redis.hgetall(key))
-    else if (type === 'zset') out[key] = JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES'))
-    else if (type === 'stream') out[key] = String(await redis.xlen(key))
-    else out[key] = type
-  }
-  return out
+  t.same(await shadowContents(name), before, 'nothing changed in Redis')
 }
 
 t.test('hostile query values and bodies of the history routes: 4xx with a stable code, nothing changed', async (t) => {

@@ -103,3 +103,18 @@ export function closeAdmin(): void {
   admin?.disconnect()
   admin = undefined
 }
+
+/** Every key of the shadow `name` with its content, to show that a call changed nothing. */
+export async function shadowContents(name: string): Promise<Record<string, unknown>> {
+  const redis = adminRedis()
+  const out: Record<string, unknown> = {}
+  for (const key of (await shadowKeysIn(name)).sort()) {
+    const type = await redis.type(key)
+    if (type === 'hash') out[key] = await redis.hgetall(key)
+    else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES')
+    else if (type === 'stream') out[key] = await redis.xrange(key, '-', '+')
+    else if (type === 'string') out[key] = await redis.get(key)
+    else out[key] = type
+  }
+  return out
+}

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { Type } from '@sinclair/typebox'
 import { defineTask, isShadowsError, type Shadow, type TaskState } from '../../src/index.js'
 import { shadowContext } from '../../src/client/shadow.js'
-import { adminRedis, closeAdmin, makeShadow, makeWorker, shadowKeysIn, waitFor } from '../helpers/shadow.js'
+import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor, shadowContents } from '../helpers/shadow.js'
 import { gate, rejectsWith, runInBackground } from '../helpers/engine-state.js'
 import { allPages, countCommands, historyKeys, jobTask, listed, tick } from '../helpers/history.js'
 
@@ -25,21 +25,6 @@ function holdTask(release: { promise: Promise<void> }) {
       return 'released'
     },
   })
-}
-
-/** Every key of the shadow with its content, to show that a call changed nothing. */
-async function contents(shadow: Shadow): Promise<Record<string, unknown>> {
-  const redis = adminRedis()
-  const out: Record<string, unknown> = {}
-  for (const key of (await shadowKeysIn(shadow.name)).sort()) {
-    const type = await redis.type(key)
-    if (type === 'hash') out[key] = await redis.hgetall(key)
-    else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES')
-    else if (type === 'stream') out[key] = await redis.xrange(key, '-', '+')
-    else if (type === 'string') out[key] = await redis.get(key)
-    else out[key] = type
-  }
-  return out
 }
 
 /** Runs `key` of `job` to its end (failing when `fail`), each at a later millisecond than the one before. */
@@ -190,7 +175,7 @@ t.test('bad state, limit or cursor: SHADOWS_ERR_VALIDATION, nothing changed', as
   await worker.runUntilFinished()
   await shadow.add(job, { key: 'q1' })({ v: 1 })
   await shadow.add(job, { key: 's1', delay: 3_600_000 })({ v: 1 })
-  const before = await contents(shadow)
+  const before = await shadowContents(shadow.name)
   const bad: [string, unknown][] = [
     ['no state', {}],
     ['state ""', { state: '' }],
@@ -219,7 +204,7 @@ t.test('bad state, limit or cursor: SHADOWS_ERR_VALIDATION, nothing changed', as
     const err = await rejectsWith(t, () => shadow.list(query as never), 'SHADOWS_ERR_VALIDATION', what)
     t.ok(err === undefined || (isShadowsError(err) && typeof err.details?.field === 'string'), `${what}: names the field`)
   }
-  t.same(await contents(shadow), before, 'nothing changed')
+  t.same(await shadowContents(shadow.name), before, 'nothing changed')
 })
 
 t.test('hostile cursors are refused cleanly', async (t) => {
@@ -235,7 +220,7 @@ t.test('hostile cursors are refused cleanly', async (t) => {
   const failedCursor = (await shadow.list({ state: 'failed', limit: 1 })).next as string
   const queuedCursor = (await shadow.list({ state: 'queued', limit: 1 })).next as string
   t.ok(failedCursor && queuedCursor, 'real cursors to mangle')
-  const before = await contents(shadow)
+  const before = await shadowContents(shadow.name)
   const hostile: [string, TaskState, string, string?][] = [
     ['garbage', 'failed', 'not a cursor!'],
     ['spaces', 'failed', 'a b c'],
@@ -273,7 +258,7 @@ t.test('hostile cursors are refused cleanly', async (t) => {
     await rejectsWith(t, () => shadow.list({ state, cursor, ...(task !== undefined ? { task } : {}) }), 'SHADOWS_ERR_VALIDATION', what)
   }
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype polluted')
-  t.same(await contents(shadow), before, 'nothing changed')
+  t.same(await shadowContents(shadow.name), before, 'nothing changed')
   // a cursor of a position that does not exist, but is well formed, is a place in the order
   const far = await shadow.list({ state: 'failed', cursor: json([1, 'failed', '', [0, 'zzz']]) })
   t.same(far.tasks, [], 'a position past the oldest: an empty page')

@@ -6,29 +6,14 @@
  */
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
-import { defineTask, isShadowsError, type Shadow, type TaskContext } from '../../src/index.js'
+import { defineTask, isShadowsError, type TaskContext } from '../../src/index.js'
 import { shadowContext } from '../../src/client/shadow.js'
 import { storedKey } from '../../src/redis/keys.js'
-import { adminRedis, closeAdmin, makeShadow, makeWorker, shadowKeysIn, waitFor } from '../helpers/shadow.js'
+import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor, shadowContents } from '../helpers/shadow.js'
 import { gate, recordTtl, rejectsWith, runInBackground, streamLength } from '../helpers/engine-state.js'
 import { jobTask, listed, tick } from '../helpers/history.js'
 
 t.teardown(closeAdmin)
-
-/** Every key of the shadow with its content, to show that a call changed nothing. */
-async function contents(shadow: Shadow): Promise<Record<string, unknown>> {
-  const redis = adminRedis()
-  const out: Record<string, unknown> = {}
-  for (const key of (await shadowKeysIn(shadow.name)).sort()) {
-    const type = await redis.type(key)
-    if (type === 'hash') out[key] = await redis.hgetall(key)
-    else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES')
-    else if (type === 'stream') out[key] = await redis.xrange(key, '-', '+')
-    else if (type === 'string') out[key] = await redis.get(key)
-    else out[key] = type
-  }
-  return out
-}
 
 t.test('a failed task runs again under the same key, same params, as attempt 1', async (t) => {
   const tries: { key: string; attempt: number; v: number }[] = []
@@ -121,7 +106,7 @@ t.test('what cannot be retried: not found, not finished, struck; nothing changed
   await waitFor(async () => (await shadow.get('run'))?.state === 'running', 10_000, 'run running')
   await shadow.add(hold, { key: 'queue' })({})
   await shadow.strike({ task: 'job', parameter: 'v', operator: '>=', value: 5 })
-  const before = await contents(shadow)
+  const before = await shadowContents(shadow.name)
 
   await rejectsWith(t, () => shadow.retry('nobody'), 'SHADOWS_ERR_NOT_FOUND', 'unknown key')
   await rejectsWith(t, () => shadow.retry('bad key!'), 'SHADOWS_ERR_VALIDATION', 'invalid key')
@@ -138,7 +123,7 @@ t.test('what cannot be retried: not found, not finished, struck; nothing changed
   t.has(isShadowsError(struck) ? struck.details : undefined, { key: 'f', task: 'job' }, 'the details name the task')
   t.ok(isShadowsError(struck) && typeof struck.details?.strike === 'string', 'and the strike')
   t.same(await shadow.retryAll({ state: 'failed' }), { retried: 0, skipped: 1 }, 'retryAll skips the struck task')
-  t.same(await contents(shadow), before, 'nothing changed')
+  t.same(await shadowContents(shadow.name), before, 'nothing changed')
   release.open()
   await stop()
 })
@@ -199,7 +184,7 @@ t.test('retryAll refuses a bad filter, nothing changed', async (t) => {
   const worker = makeWorker(t, shadow, [job])
   await shadow.add(job, { key: 'f' })({ v: 1, fail: true })
   await worker.runUntilFinished()
-  const before = await contents(shadow)
+  const before = await shadowContents(shadow.name)
   const bad: [string, unknown][] = [
     ['null', null],
     ['no state', {}],
@@ -216,7 +201,7 @@ t.test('retryAll refuses a bad filter, nothing changed', async (t) => {
     ['finishedAfter naive', { state: 'failed', finishedAfter: '2026-01-01T00:00:00' }],
   ]
   for (const [what, filter] of bad) await rejectsWith(t, () => shadow.retryAll(filter as never), 'SHADOWS_ERR_VALIDATION', what)
-  t.same(await contents(shadow), before, 'nothing changed')
+  t.same(await shadowContents(shadow.name), before, 'nothing changed')
   t.same(await shadow.retryAll({ state: 'failed', limit: 10_000 }), { retried: 1, skipped: 0 }, 'limit 10,000 is fine')
 })
 

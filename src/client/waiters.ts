@@ -12,7 +12,7 @@
 import type { Logger } from 'pino'
 import { ShadowsError } from '../core/errors.js'
 import { isFinished, type TaskInfo } from '../core/records.js'
-import { closeNow, duplicate } from '../redis/connection.js'
+import { closeNow, subscriber } from '../redis/connection.js'
 import { decodeFinished } from '../redis/events.js'
 import { storedKey, type ShadowKeys } from '../redis/keys.js'
 import type { RedisClient } from '../redis/scripts.js'
@@ -161,26 +161,23 @@ export class FinishWaiters {
   /** The connection of the subscription, opened on first use. */
   private channel(): RedisClient {
     if (this.connection) return this.connection
-    const connection = duplicate(this.ctx.redis)
-    this.connection = connection
-    connection.on('error', (err: Error) => this.ctx.logger.debug({ err }, 'finished-channel connection error'))
-    connection.on('message', (_channel: string, message: string) => this.heard(message))
-    let connectedBefore = false
-    connection.on('ready', () => {
-      if (!connectedBefore) {
-        connectedBefore = true
-        return
-      }
-      if (this.waiting.size === 0 || this.closed) return
-      // pushes published while the connection was down are lost: once subscribed again (ioredis
-      // subscribes too, after this), read every awaited record again
-      connection.subscribe(this.ctx.keys.finished).then(
-        () => {
-          for (const [stored, waiters] of this.waiting) void this.check(stored, [...waiters])
-        },
-        (err: unknown) => this.ctx.logger.debug({ err }, 'could not subscribe to the finished channel again'),
-      )
+    const connection = subscriber(this.ctx.redis, {
+      logger: this.ctx.logger,
+      what: 'finished-channel',
+      onMessage: (message) => this.heard(message),
+      onReconnect: () => {
+        if (this.waiting.size === 0 || this.closed) return
+        // pushes published while the connection was down are lost: once subscribed again (ioredis
+        // subscribes too, after this), read every awaited record again
+        connection.subscribe(this.ctx.keys.finished).then(
+          () => {
+            for (const [stored, waiters] of this.waiting) void this.check(stored, [...waiters])
+          },
+          (err: unknown) => this.ctx.logger.debug({ err }, 'could not subscribe to the finished channel again'),
+        )
+      },
     })
+    this.connection = connection
     return connection
   }
 }

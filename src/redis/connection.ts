@@ -161,3 +161,28 @@ export function duplicate(client: RedisClient): RedisClient {
   defineScripts(copy)
   return copy
 }
+
+/** What a pub/sub connection of {@link subscriber} tells its owner. */
+export interface SubscriberHandlers {
+  /** Errors of the connection are logged at debug: ioredis reconnects by itself. */
+  readonly logger: { debug(fields: { readonly err: unknown }, message: string): void }
+  /** Names the connection in that log line. */
+  readonly what: string
+  /** Every message on the channels it subscribes to. */
+  onMessage(message: string): void
+  /** After each reconnection (not the first connection): what was published meanwhile is lost. */
+  onReconnect(): void
+}
+
+/** A connection of its own for pub/sub, made from `client` (see {@link duplicate}). */
+export function subscriber(client: RedisClient, handlers: SubscriberHandlers): RedisClient {
+  const connection = duplicate(client)
+  connection.on('error', (err: Error) => handlers.logger.debug({ err }, `${handlers.what} connection error`))
+  connection.on('message', (_channel: string, message: string) => handlers.onMessage(message))
+  let connectedBefore = false
+  connection.on('ready', () => {
+    if (connectedBefore) handlers.onReconnect()
+    connectedBefore = true
+  })
+  return connection
+}

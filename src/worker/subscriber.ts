@@ -3,7 +3,7 @@
  * each pushed event for the part it concerns, and tells the worker when the connection came back,
  * since pushes published meanwhile were missed.
  */
-import { closeNow, duplicate } from '../redis/connection.js'
+import { closeNow, subscriber } from '../redis/connection.js'
 import { decodeEvent } from '../redis/events.js'
 import type { RedisClient } from '../redis/scripts.js'
 import type { StrikeChange } from '../redis/strike-changes.js'
@@ -33,19 +33,16 @@ export class EventSubscriber {
   /** Opens the connection (once) and subscribes. */
   async subscribe(): Promise<void> {
     if (this.connection) return
-    const connection = duplicate(this.ctx.redis)
-    this.connection = connection
-    connection.on('error', (err: Error) => this.ctx.logger.debug({ err }, 'subscriber connection error'))
-    connection.on('message', (_channel: string, message: string) => this.onMessage(message))
-    let connectedBefore = false
-    connection.on('ready', () => {
-      if (!connectedBefore) {
-        connectedBefore = true
-        return
-      }
-      this.ctx.logger.info('reconnected to redis')
-      this.handlers.reconnected()
+    const connection = subscriber(this.ctx.redis, {
+      logger: this.ctx.logger,
+      what: 'subscriber',
+      onMessage: (message) => this.onMessage(message),
+      onReconnect: () => {
+        this.ctx.logger.info('reconnected to redis')
+        this.handlers.reconnected()
+      },
     })
+    this.connection = connection
     await connection.subscribe(this.ctx.keys.events)
   }
 

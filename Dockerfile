@@ -34,6 +34,11 @@ ENV HOST=0.0.0.0 \
     PORT=8080 \
     SHADOWS_TASKS=/app/dist/src/examples/tasks.js
 
+# No HEALTHCHECK here: the image runs either command, and each is checked on its own port. `serve`
+# answers /health/live and /health/ready on PORT; a worker does on SHADOWS_HEALTH_PORT when set
+# (on 127.0.0.1 unless SHADOWS_HEALTH_HOST says otherwise, e.g. 0.0.0.0 for Kubernetes probes).
+# docker-compose.yml checks both; docs/deploying.md has Kubernetes probes.
+
 # the unprivileged user of the node images (uid 1000); nothing under /app is writable by it
 USER node
 EXPOSE 8080

@@ -30,6 +30,20 @@ export default tseslint.config(
     },
   },
   {
+    // shadows/client runs in browsers too: nothing of Node's (scripts/dependencies.mjs keeps its
+    // imports to types only, but for its own files)
+    files: ['src/http-client/**/*.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        ...['process', 'Buffer', 'global', 'require', 'module', '__dirname', '__filename', 'setImmediate', 'clearImmediate'].map((name) => ({
+          name,
+          message: 'shadows/client runs in browsers too: use the web platform (fetch, TextDecoder, AbortController, globalThis).',
+        })),
+      ],
+    },
+  },
+  {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { project: ['./tsconfig.json', './tsconfig.test.json'], tsconfigRootDir: import.meta.dirname } },
     rules: {

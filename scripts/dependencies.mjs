@@ -8,7 +8,12 @@
 //   and the client it runs on; gateway imports all of those; cli imports anything but routes.
 // - src/index.ts (the public API) and src/examples/ stand beside the parts they re-export or use.
 // - routes/ uses only the public API (src/index.ts), the gateway's contract module
-//   (src/gateway/contract.ts) and its own files; nothing imports routes/ but src/gateway/app.ts.
+//   (src/gateway/contract.ts) and its own files; nothing imports routes/ but src/gateway/app.ts
+//   (and the HTTP client, for the types of routes/*/schemas.ts).
+// - src/http-client/ (the package's `shadows/client`, for browsers too) loads only its own files at
+//   run time: whatever else it imports — the routes' schemas, core's types, the gateway's contract
+//   (and no other gateway module), a package such as @sinclair/typebox — it imports as types only,
+//   which the compiler erases.
 // - No import cycle at run time anywhere; and no cycle of types either, but the one the public
 //   TaskContext makes: src/core/task.ts names the Shadow and the Worker it hands to a task.
 import { readdirSync, readFileSync } from 'node:fs'
@@ -36,17 +41,25 @@ const ALLOWED = {
   examples: ['core', 'index', 'examples'],
   // of gateway, only the contract module (checked below)
   routes: ['routes', 'index', 'gateway'],
+  // types only, but for its own files (checked below)
+  'http-client': ['http-client', 'core', 'gateway', 'routes'],
 }
 
 /** Type-only imports that may run against the layers: the public TaskContext names these. */
 const TASK_CONTEXT_TYPES = new Set(['src/core/task.ts -> src/client/shadow.ts', 'src/core/task.ts -> src/worker/worker.ts'])
 
-/** The relative imports of one source file: `{ target, typeOnly }`, targets as repository paths. */
+/**
+ * The imports of one source file: `{ target, typeOnly }` for each relative one, targets as
+ * repository paths, and `{ target, typeOnly, external: true }` for a package or `node:` module.
+ */
 export function importsOf(file, text) {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS)
   const found = []
   const add = (specifier, typeOnly) => {
-    if (!specifier.startsWith('.')) return
+    if (!specifier.startsWith('.')) {
+      found.push({ target: specifier, typeOnly, external: true })
+      return
+    }
     const target = posix.normalize(posix.join(posix.dirname(file), specifier)).replace(/\.js$/, '.ts')
     found.push({ target, typeOnly })
   }
@@ -125,14 +138,25 @@ export function checkDependencies(files) {
     runtime.set(file, runtime.get(file) ?? new Set())
     types.set(file, types.get(file) ?? new Set())
     const from = partOf(file)
-    for (const { target, typeOnly } of importsOf(file, text)) {
-      const to = partOf(target)
+    for (const { target, typeOnly, external } of importsOf(file, text)) {
       const edge = `${file} -> ${target}`
+      if (external) {
+        if (from === 'http-client' && !typeOnly) problems.push(`${edge}: the HTTP client loads no package or node: module at run time (types only)`)
+        continue
+      }
+      const to = partOf(target)
       if (!files.has(target)) problems.push(`${edge}: imports a file that is not there`)
       const allowed = ALLOWED[from]
       const layered = allowed !== undefined && allowed.includes(to)
       if (!layered && !(typeOnly && TASK_CONTEXT_TYPES.has(edge))) problems.push(`${edge}: ${from} may not import ${to}`)
-      if (to === 'routes' && from !== 'routes' && !(file === 'src/gateway/app.ts' && target === 'routes/index.ts')) {
+      if (from === 'http-client' && to !== 'http-client' && !typeOnly) {
+        problems.push(`${edge}: the HTTP client loads only its own files at run time; it imports types only from ${to}`)
+      }
+      if (from === 'http-client' && to === 'gateway' && target !== 'src/gateway/contract.ts') {
+        problems.push(`${edge}: of the gateway, the HTTP client uses only the types of src/gateway/contract.ts`)
+      }
+      const clientTypes = from === 'http-client' && typeOnly && /^routes\/[^/]+\/schemas\.ts$/.test(target)
+      if (to === 'routes' && from !== 'routes' && !clientTypes && !(file === 'src/gateway/app.ts' && target === 'routes/index.ts')) {
         problems.push(`${edge}: only src/gateway/app.ts imports routes/, and only routes/index.ts`)
       }
       if (from === 'routes' && to !== 'routes' && target !== 'src/index.ts' && target !== 'src/gateway/contract.ts') {

@@ -27,6 +27,7 @@ export const inspectRoutes: FastifyPluginAsyncTypebox = async (app) => {
         byTask: s.byTask,
         running: s.running.map((r) => ({ key: r.key, task: r.task, worker: r.worker, ...(r.startedAt ? { startedAt: r.startedAt.toISOString() } : {}) })),
         scheduled: s.scheduled.map((e) => ({ ...e, when: e.when.toISOString() })),
+        waiting: s.waiting.map((g) => ({ ...g, keys: [...g.keys] })),
       }
     },
   )

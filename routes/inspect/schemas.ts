@@ -18,6 +18,18 @@ export const SnapshotBody = Type.Object(
     scheduled: Type.Array(Type.Object({ key: Key, task: Type.String(), when: Timestamp }, { additionalProperties: false }), {
       description: 'The first 100 scheduled tasks by due time.',
     }),
+    waiting: Type.Array(
+      Type.Object(
+        {
+          task: Type.String(),
+          value: Type.Optional(Type.String({ description: 'The value of the parameter the limit is by, when it is by one.' })),
+          count: Type.Integer(),
+          keys: Type.Array(Key, { description: 'The first 10, oldest first.' }),
+        },
+        { additionalProperties: false },
+      ),
+      { description: 'The first 100 concurrency groups with tasks waiting for a slot; those tasks are queued, counted in counts.queued.' },
+    ),
   },
   { additionalProperties: false, 'x-response-description': 'What is scheduled, queued and running now.' },
 )

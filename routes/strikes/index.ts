@@ -3,7 +3,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { StrikeInput } from '../../src/index.js'
-import { described, errors } from '../../src/gateway/contract.js'
+import { described, errors, inRequestTrace } from '../../src/gateway/contract.js'
 import { IdParams, StrikeBody, StrikeInputBody, StrikeList } from './schemas.js'
 
 /** GET and POST /strikes, DELETE /strikes/{id}. */
@@ -35,7 +35,7 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { strike, created } = await shadow.strike(request.body as StrikeInput)
+      const { strike, created } = await inRequestTrace(request, () => shadow.strike(request.body as StrikeInput))
       return reply.code(created ? 201 : 200).send(strike)
     },
   )
@@ -51,6 +51,6 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: described(StrikeBody, 'Restored: the removed strike.'), ...errors(400, 401, 403, 404, 413, 415, 503) },
       },
     },
-    async (request) => shadow.restore(request.params.id),
+    async (request) => inRequestTrace(request, () => shadow.restore(request.params.id)),
   )
 }

@@ -7,14 +7,14 @@ import type { Static } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ShadowsError, isShadowsError, type AddOptions, type BatchItem, type Execution, type TaskInfo } from '../../src/index.js'
-import { allowIdle, assertValidKey, errors } from '../../src/gateway/contract.js'
+import { allowIdle, assertValidKey, errors, inRequestTrace } from '../../src/gateway/contract.js'
 import {
   AddBody,
   Added,
   BatchBody,
   BatchResults,
   Cancelled,
-  Duplicate,
+  Existing,
   GetQuery,
   KeyParams,
   ListQuery,
@@ -30,12 +30,20 @@ import {
 
 const checkItem = TypeCompiler.Compile(AddBody)
 
-/** `when`/`delay`/`key` of a body, without undefined fields (the client validates them). */
-function timing(body: { when?: string | undefined; delay?: number | undefined; key?: string | undefined }): AddOptions {
+/** `when`/`delay`/`key`/`debounce`/`throttle` of a body, without undefined fields (the client validates them). */
+function timing(body: {
+  when?: string | undefined
+  delay?: number | undefined
+  key?: string | undefined
+  debounce?: number | undefined
+  throttle?: number | undefined
+}): AddOptions {
   return {
     ...(body.when !== undefined ? { when: body.when } : {}),
     ...(body.delay !== undefined ? { delay: body.delay } : {}),
     ...(body.key !== undefined ? { key: body.key } : {}),
+    ...(body.debounce !== undefined ? { debounce: body.debounce } : {}),
+    ...(body.throttle !== undefined ? { throttle: body.throttle } : {}),
   }
 }
 
@@ -49,8 +57,13 @@ function accepted(reply: FastifyReply, e: Parameters<typeof addedBody>[0]): Fast
   return reply.code(202).header('location', `/tasks/${e.key}`).send(addedBody(e))
 }
 
-function duplicateBody(e: Execution) {
-  return { ...addedBody(e), duplicate: true as const, params: e.params ?? {} }
+/** The 200 of POST /tasks: the task that holds the key, or the scheduled task a debounced add moved. */
+function existingBody(e: Execution) {
+  const { key, task } = e
+  const when = e.when.toISOString()
+  if (!e.duplicate) return { key, task, when, state: 'scheduled' as const, debounced: true as const }
+  // a throttle window can outlive the task's record: its state and params are then unknown
+  return { key, task, when, ...(e.state !== undefined ? { state: e.state } : {}), duplicate: true as const, ...(e.params ? { params: e.params } : {}) }
 }
 
 function recordBody(info: TaskInfo) {
@@ -122,13 +135,14 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Add a task, now or at a due time',
         tags: ['tasks'],
         body: AddBody,
-        response: { 202: Added, 200: Duplicate, ...errors(400, 401, 403, 409, 413, 415, 503) },
+        response: { 202: Added, 200: Existing, ...errors(400, 401, 403, 409, 413, 415, 503) },
       },
     },
     async (request, reply) => {
       const { task, params = {} } = request.body
-      const execution = counted(await countingStruck(task, () => shadow.add(task, timing(request.body))(params as Record<string, unknown>)))
-      if (execution.duplicate) return reply.code(200).send(duplicateBody(execution))
+      const add = () => shadow.add(task, timing(request.body))(params as Record<string, unknown>)
+      const execution = counted(await countingStruck(task, () => inRequestTrace(request, add)))
+      if (execution.duplicate || execution.debounced) return reply.code(200).send(existingBody(execution))
       return accepted(reply, execution)
     },
   )
@@ -159,12 +173,21 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         batch.push({ task: item.task, params: item.params ?? {}, ...timing(item) })
         positions.push(index)
       })
-      const outcomes = await shadow.addBatch(batch)
+      const outcomes = await inRequestTrace(request, () => shadow.addBatch(batch))
       outcomes.forEach((outcome, i) => {
         const index = positions[i] as number
         if (outcome.ok) {
           const execution = counted(outcome.execution)
-          results[index] = { status: execution.duplicate ? 200 : 202, ...addedBody(execution), duplicate: execution.duplicate }
+          const { key, task, when, state, duplicate } = execution
+          results[index] = {
+            status: duplicate || execution.debounced ? 200 : 202,
+            key,
+            task,
+            when: when.toISOString(),
+            ...(state !== undefined ? { state } : {}),
+            duplicate,
+            ...(execution.debounced ? { debounced: true as const } : {}),
+          }
         } else {
           const { statusCode: status, code, message } = outcome.error
           countStruck(outcome.error, batch[i]?.task)
@@ -275,7 +298,8 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { key } = request.params
       assertValidKey(key)
       const { task, params = {} } = request.body
-      const replacement = await countingStruck(task, () => shadow.replace(task, { ...timing(request.body), key })(params as Record<string, unknown>))
+      const replace = () => shadow.replace(task, { ...timing(request.body), key })(params as Record<string, unknown>)
+      const replacement = await countingStruck(task, () => inRequestTrace(request, replace))
       metrics.added.inc({ task })
       return { ...replacement, when: replacement.when.toISOString() }
     },
@@ -293,7 +317,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const cancellation = await shadow.cancel(request.params.key)
+      const cancellation = await inRequestTrace(request, () => shadow.cancel(request.params.key))
       if (cancellation.previous !== 'cancelled') metrics.cancelled.inc({ task: cancellation.task })
       return { key: cancellation.key, state: cancellation.state }
     },

@@ -2,7 +2,7 @@
  * Request and response schemas of /tasks.
  */
 import { Type, type Static } from '@sinclair/typebox'
-import { MAX_LIST_LIMIT, MAX_RETRY_ALL, TASK_STATES, type RetryableState, type TaskState } from '../../src/index.js'
+import { MAX_ADD_WINDOW, MAX_LIST_LIMIT, MAX_RETRY_ALL, TASK_STATES, type RetryableState, type TaskState } from '../../src/index.js'
 import { ErrorCodeSchema, Key, Timestamp, described, literals } from '../../src/gateway/contract.js'
 
 /** The states in which a key is taken. */
@@ -13,6 +13,24 @@ const Params = Type.Record(Type.String(), Type.Unknown(), { description: 'The ta
 const timing = {
   when: Type.Optional(Type.String({ description: 'Due time, RFC 3339 with an offset; absent or past = now. Not with delay.' })),
   delay: Type.Optional(Type.Number({ minimum: 0, description: 'Due in this many milliseconds. Not with when.' })),
+  debounce: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_ADD_WINDOW,
+      description:
+        'Run once, this many ms after the last add of the key, with its params: due at now + debounce; while the key is still scheduled, an add moves it there with its params (200, debounced). Needs a key; not with when, delay or throttle.',
+      examples: [5000],
+    }),
+  ),
+  throttle: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_ADD_WINDOW,
+      description:
+        'Take the key for this many ms after this add stores it: every add of the key within that window is a duplicate, even once its task finished; duplicates do not extend it. Needs a key; not with debounce.',
+      examples: [60000],
+    }),
+  ),
 }
 
 /** Body of POST /tasks (and each item of a batch). */
@@ -48,11 +66,36 @@ export const Added = Type.Object(
   },
 )
 
+/** The state of the task that holds a key; any state within a throttle window (that task may have finished). */
+const HeldState = Type.Union(
+  TASK_STATES.map((state) => Type.Literal(state)),
+  { description: 'The state of the task that holds the key; absent when its record has expired.' },
+)
+
 /** 200 of POST /tasks when the key was taken. */
 export const Duplicate = Type.Object(
-  { key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema, duplicate: Type.Literal(true), params: Params },
-  { additionalProperties: false, 'x-response-description': 'The key is already scheduled, queued or running: nothing changed; the existing task.' },
+  {
+    key: Key,
+    task: Type.String(),
+    when: Timestamp,
+    state: Type.Optional(HeldState),
+    duplicate: Type.Literal(true),
+    params: Type.Optional(Params),
+  },
+  { additionalProperties: false },
 )
+
+/** 200 of POST /tasks when a debounced add moved the key's scheduled task. */
+export const Debounced = Type.Object(
+  { key: Key, task: Type.String(), when: Timestamp, state: Type.Literal('scheduled'), debounced: Type.Literal(true) },
+  { additionalProperties: false },
+)
+
+/** 200 of POST /tasks: the key was taken, or a debounced add moved its scheduled task. */
+export const Existing = Type.Union([Duplicate, Debounced], {
+  'x-response-description':
+    'The key is scheduled, queued or running, or within a throttle window: nothing changed, the task that holds it (duplicate; state and params are absent when its record has expired). Or, with debounce, the key was still scheduled: it was moved to now + debounce with the new params (debounced).',
+})
 
 /** Body of POST /tasks/batch. */
 export const BatchBody = Type.Object(
@@ -66,12 +109,13 @@ export const BatchResults = Type.Object(
     results: Type.Array(
       Type.Object(
         {
-          status: Type.Integer({ description: 'The status this item would have had alone: 202, 200 (duplicate) or an error status.' }),
+          status: Type.Integer({ description: 'The status this item would have had alone: 202, 200 (duplicate or debounced) or an error status.' }),
           key: Type.Optional(Key),
           task: Type.Optional(Type.String()),
           when: Type.Optional(Timestamp),
-          state: Type.Optional(LiveStateSchema),
+          state: Type.Optional(StateSchema),
           duplicate: Type.Optional(Type.Boolean()),
+          debounced: Type.Optional(Type.Literal(true)),
           code: Type.Optional(ErrorCodeSchema),
           message: Type.Optional(Type.String()),
         },
@@ -84,8 +128,11 @@ export const BatchResults = Type.Object(
 
 /** 200 of PUT /tasks/{key}. */
 export const Replaced = Type.Object(
-  { key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema, replaced: Type.Boolean() },
-  { additionalProperties: false, 'x-response-description': 'Replaced atomically (replaced: true), or created (replaced: false).' },
+  { key: Key, task: Type.String(), when: Timestamp, state: LiveStateSchema, replaced: Type.Boolean(), debounced: Type.Optional(Type.Literal(true)) },
+  {
+    additionalProperties: false,
+    'x-response-description': 'Replaced atomically (replaced: true), or created (replaced: false); with debounce, debounced when the key was still scheduled.',
+  },
 )
 
 /** A task's record, as GET /tasks/{key} and GET /tasks answer it. */
@@ -101,9 +148,25 @@ const RecordSchema = Type.Object(
     startedAt: Type.Optional(Timestamp),
     finishedAt: Type.Optional(Timestamp),
     result: Type.Optional(Type.Unknown({ description: 'The JSON the task returned.' })),
-    error: Type.Optional(Type.Object({ type: Type.String(), message: Type.String() }, { additionalProperties: false })),
+    error: Type.Optional(
+      Type.Object(
+        {
+          type: Type.String(),
+          code: Type.Optional(
+            Type.String({ description: 'The stable code of an attempt ended by shadows, e.g. SHADOWS_ERR_TIMEOUT; absent for errors the task threw itself.' }),
+          ),
+          message: Type.String(),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     progress: Type.Optional(
       Type.Object({ current: Type.Number(), total: Type.Optional(Type.Number()), message: Type.Optional(Type.String()) }, { additionalProperties: false }),
+    ),
+    waitingFor: Type.Optional(
+      Type.Union([Type.Literal('concurrency'), Type.Literal('rateLimit')], {
+        description: 'The limit the task waits for: a concurrency slot (queued), or its place in the rate window (scheduled).',
+      }),
     ),
   },
   { additionalProperties: false },

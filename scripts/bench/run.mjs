@@ -9,7 +9,7 @@
 //
 //   --quick          small sizes and short windows (under 2 minutes); the full run takes under 15
 //   --only a,b       only these scenarios (drain, bulk, http, punctuality, idle, memory, scale, footprint,
-//                    operators)
+//                    operators, limits)
 //   --n N            override each scenario's main size (tasks; for scale the largest schedule; for
 //                    operators the tasks drained, completed and stored failed, and at most N SSE clients)
 //   --pairs P        A/B pairs per figure (default 3)
@@ -31,7 +31,7 @@ import { parseArgs } from 'node:util'
 import { distUrl } from './lib/common.mjs'
 import { markdownTable, summarize, summaryLines, tableRows } from './lib/report.mjs'
 
-const SCENARIOS = ['drain', 'bulk', 'http', 'punctuality', 'idle', 'memory', 'scale', 'footprint', 'operators']
+const SCENARIOS = ['drain', 'bulk', 'http', 'punctuality', 'idle', 'memory', 'scale', 'footprint', 'operators', 'limits']
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const childScript = fileURLToPath(new URL('./lib/child.mjs', import.meta.url))
 

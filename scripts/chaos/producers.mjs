@@ -1,5 +1,6 @@
-// The producers: enqueue the run's `record` tasks, half over HTTP (the gateway) and half with the
-// library, half immediate and half scheduled within ±5 s, at a steady rate.
+// The producers: enqueue the run's tasks, half over HTTP (the gateway) and half with the library,
+// half immediate and half scheduled within ±5 s, at a steady rate: mostly `record`, one in ten
+// `limited` (a concurrency limit per group of ten) and one in ten `rated` (a rate limit).
 //
 // A 202 or 200 answer, or a library add that resolved, is a promise: the key goes into `accepted`.
 // Anything else (a 503, a connection error, a rejected promise) is not, and the same logical task
@@ -32,6 +33,7 @@ export class Producers {
       offset: rng.int(-5000, 5000),
       // mostly short; one in ten runs long enough to be in flight when a worker is killed
       ms: rng.random() < 0.9 ? rng.int(0, 30) : rng.int(200, 1000),
+      ...pickTask(rng),
     }))
     this.byChannel = { http: [], lib: [] }
     this.plan.forEach((p, i) => this.byChannel[p.channel].push(i))
@@ -50,6 +52,7 @@ export class Producers {
       retried: 0,
       immediate: 0,
       scheduled: 0,
+      byTask: {},
     }
     /** Every HTTP answer that was not a 2xx: { status, startedAt, endedAt, body? }. */
     this.httpFailures = []
@@ -110,23 +113,24 @@ export class Producers {
     if (attempt > 0) this.stats.retried += 1
     const key = attempt === 0 ? `n${i}` : `n${i}r${attempt}`
     const when = p.scheduled ? new Date(Date.now() + p.offset) : undefined
-    const params = { i, ms: p.ms }
-    const ok = channel === 'http' ? await this.viaHttp(key, params, when) : await this.viaLibrary(key, params, when)
+    const params = { i, ms: p.ms, ...(p.task === 'limited' ? { group: p.group } : {}) }
+    const ok = channel === 'http' ? await this.viaHttp(p.task, key, params, when) : await this.viaLibrary(p.task, key, params, when)
     if (ok) {
       this.done[i] = true
       this.doneCount[channel] += 1
       this.accepted.set(key, { i, channel, scheduled: p.scheduled, acceptedAt: Date.now() })
       this.stats[p.scheduled ? 'scheduled' : 'immediate'] += 1
+      this.stats.byTask[p.task] = (this.stats.byTask[p.task] ?? 0) + 1
     } else {
       this.retries[channel].push({ i, notBefore: Date.now() + RETRY_AFTER_MS })
     }
   }
 
-  async viaHttp(key, params, when) {
+  async viaHttp(task, key, params, when) {
     const s = this.stats.http
     s.requests += 1
     const startedAt = Date.now()
-    const body = { task: 'record', params, key, ...(when ? { when: when.toISOString() } : {}) }
+    const body = { task, params, key, ...(when ? { when: when.toISOString() } : {}) }
     let response
     try {
       response = await fetch(`${this.gatewayUrl}/tasks`, {
@@ -152,11 +156,11 @@ export class Producers {
     return false
   }
 
-  async viaLibrary(key, params, when) {
+  async viaLibrary(task, key, params, when) {
     const s = this.stats.lib
     s.adds += 1
     try {
-      await this.shadow.add('record', { key, ...(when ? { when } : {}) })(params)
+      await this.shadow.add(task, { key, ...(when ? { when } : {}) })(params)
       return true
     } catch (err) {
       s.rejected += 1
@@ -165,4 +169,12 @@ export class Producers {
       return false
     }
   }
+}
+
+/** The task of one logical task of the plan: `record`, or one in ten each `limited` (in one of ten groups) and `rated`. */
+function pickTask(rng) {
+  const r = rng.random()
+  if (r < 0.1) return { task: 'limited', group: rng.int(0, 9) }
+  if (r < 0.2) return { task: 'rated' }
+  return { task: 'record' }
 }

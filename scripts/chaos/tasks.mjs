@@ -10,6 +10,9 @@
 //   C key pid ms                  `crash` is about to end its process
 //   T key pid ms attempt          `throw` is about to throw
 //   H key pid ms                  `hang` started hanging
+//   S key pid startedMs group     `limited` started (concurrency limit per group)
+//   E key pid startedMs endedMs   `limited` ended, whatever its end (not when its process died)
+//   Q key pid startedMs           `rated` started (rate limit)
 //
 // CHAOS_PARENT_PID: when set, the process exits once that process is gone (an orphan guard, so
 // that nothing outlives a harness that was itself killed).
@@ -46,6 +49,50 @@ export const recordTask = defineTask({
     const started = Date.now()
     if (ms > 0) await sleep(ms)
     // an aborted attempt (shutdown, cancel) goes back on the queue: it did not run to its end
+    if (ctx.signal.aborted) throw ctx.signal.reason
+    record(`R ${ctx.key} ${process.pid} ${started} ${Date.now()}`)
+    return ms
+  },
+})
+
+/** At most LIMITED_SLOTS run at once per group, across every worker. */
+export const LIMITED_SLOTS = 3
+/** At most RATE_LIMIT starts in any RATE_WINDOW ms, across every worker. */
+export const RATE_LIMIT = 20
+export const RATE_WINDOW = 1000
+
+/** A producers' task under a concurrency limit per group: as `record`, and its start and end. */
+export const limited = defineTask({
+  name: 'limited',
+  params: Type.Object({
+    i: Type.Integer({ minimum: 0 }),
+    ms: Type.Integer({ minimum: 0, maximum: 10_000 }),
+    group: Type.Integer({ minimum: 0, maximum: 99 }),
+  }),
+  concurrency: { limit: LIMITED_SLOTS, by: 'group' },
+  async run({ ms, group }, ctx) {
+    const started = Date.now()
+    record(`S ${ctx.key} ${process.pid} ${started} ${group}`)
+    try {
+      if (ms > 0) await sleep(ms)
+      if (ctx.signal.aborted) throw ctx.signal.reason
+      record(`R ${ctx.key} ${process.pid} ${started} ${Date.now()}`)
+      return ms
+    } finally {
+      record(`E ${ctx.key} ${process.pid} ${started} ${Date.now()}`)
+    }
+  },
+})
+
+/** A producers' task under a rate limit: as `record`, and its start. */
+export const rated = defineTask({
+  name: 'rated',
+  params: Type.Object({ i: Type.Integer({ minimum: 0 }), ms: Type.Integer({ minimum: 0, maximum: 10_000 }) }),
+  rateLimit: { limit: RATE_LIMIT, per: RATE_WINDOW },
+  async run({ ms }, ctx) {
+    const started = Date.now()
+    record(`Q ${ctx.key} ${process.pid} ${started}`)
+    if (ms > 0) await sleep(ms)
     if (ctx.signal.aborted) throw ctx.signal.reason
     record(`R ${ctx.key} ${process.pid} ${started} ${Date.now()}`)
     return ms
@@ -92,4 +139,4 @@ export const hang = defineTask({
   },
 })
 
-export default [recordTask, victim, crash, throwTask, hang]
+export default [recordTask, limited, rated, victim, crash, throwTask, hang]

@@ -1,6 +1,7 @@
 // After the run: reads what the tasks wrote and judges the run against the pass criteria.
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { LIMITED_SLOTS, RATE_LIMIT, RATE_WINDOW } from './tasks.mjs'
 
 /** Slack around a Redis outage within which a 503, or a repeated run, is put down to it (ms). */
 const OUTAGE_SLACK_BEFORE = 2000
@@ -8,7 +9,7 @@ const OUTAGE_SLACK_AFTER = 5000
 
 /** Every line the tasks wrote, by kind. */
 export function readRuns(runsDir) {
-  const runs = { R: new Map(), V: new Map(), C: [], T: [], H: [] }
+  const runs = { R: new Map(), V: new Map(), C: [], T: [], H: [], S: [], E: new Map(), Q: [] }
   let files
   try {
     files = readdirSync(runsDir).filter((f) => /^runs-\d+\.log$/.test(f))
@@ -20,6 +21,9 @@ export function readRuns(runsDir) {
       const [kind, key, pid, a, b] = line.split(' ')
       if (!kind || !key) continue
       if (kind === 'R') push(runs.R, key, { pid: Number(pid), start: Number(a), end: Number(b) })
+      else if (kind === 'S') runs.S.push({ key, pid: Number(pid), start: Number(a), group: Number(b) })
+      else if (kind === 'E') runs.E.set(`${key} ${pid} ${a}`, Number(b))
+      else if (kind === 'Q') runs.Q.push({ key, pid: Number(pid), at: Number(a) })
       else if (kind === 'V') push(runs.V, key, { pid: Number(pid), at: Number(a), round: Number(b) })
       else if (kind in runs) runs[kind].push({ key, pid: Number(pid), at: Number(a) })
     }
@@ -103,7 +107,19 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
   }
   if (strikeViolations.length > 0) failures.push(`strikes: ${strikeViolations.slice(0, 5).join('; ')}`)
 
-  // 4. the gateway: no 5xx but 503, and a 503 only around a Redis outage
+  // 4. limits: never more than LIMITED_SLOTS attempts of one group at once (an attempt whose
+  // worker was killed counts until the kill), never more than RATE_LIMIT starts in RATE_WINDOW ms
+  const limits = checkLimits(runs, pool)
+  if (limits.concurrencyViolations.length > 0) {
+    failures.push(
+      `concurrency limit exceeded ${limits.concurrencyViolations.length} times (first: ${JSON.stringify(limits.concurrencyViolations.slice(0, 3))})`,
+    )
+  }
+  if (limits.rateViolations.length > 0) {
+    failures.push(`rate limit exceeded ${limits.rateViolations.length} times (first: ${JSON.stringify(limits.rateViolations.slice(0, 3))})`)
+  }
+
+  // 5. the gateway: no 5xx but 503, and a 503 only around a Redis outage
   const http = producers.stats.http
   const bad5xx = producers.httpFailures.filter((f) => f.status >= 500 && f.status !== 503)
   if (bad5xx.length > 0) failures.push(`gateway answered ${bad5xx.length} 5xx other than 503 (first: ${JSON.stringify(bad5xx[0])})`)
@@ -122,7 +138,7 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
     )
   }
 
-  // 5. toxic tasks end as they should; a poison task fails with an error that says why
+  // 6. toxic tasks end as they should; a poison task fails with an error that says why
   const toxicOutcomes = { crash: {}, throw: {}, hang: {} }
   const toxicWrong = []
   for (const [key, { kind }] of chaos.toxic) {
@@ -140,7 +156,7 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
   }
   if (toxicWrong.length > 0) failures.push(`toxic tasks ended wrongly: ${toxicWrong.slice(0, 5).join('; ')}`)
 
-  // 6. processes
+  // 7. processes
   if (pool.unexpected.length > 0)
     failures.push(`workers exited without being killed or crashed by a toxic task: ${JSON.stringify(pool.unexpected.slice(0, 5))}`)
   for (const p of processes) {
@@ -212,6 +228,7 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
       victimsRan: chaos.strikes.rounds.reduce((n, r) => n + r.victims.filter((v) => runs.V.has(v.key)).length, 0),
       strikeViolations: strikeViolations.length,
     },
+    limits: limits.figures,
     redis: { restarts: recoveries, longestRecoveryMs: recoveryValues.length ? Math.max(...recoveryValues) : null },
     drainMs: drained.ms,
     processes: processes.map((p) => ({ name: p.name, code: p.code, signal: p.signal })),
@@ -221,4 +238,65 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
 
 function round1(n) {
   return Math.round(n * 10) / 10
+}
+
+/** The measured start-to-end of recorded attempts can only be shorter than the time they held a slot. */
+const RATE_SLACK_MS = 100
+
+/**
+ * Checks the limits from what the tasks wrote: the attempts of `limited` per group at any moment
+ * (a sweep over their starts and ends; an attempt with no end ran until its process died), and the
+ * starts of `rated` in every window. A start is written a moment after the start script judged it,
+ * so windows are checked RATE_SLACK_MS short.
+ */
+function checkLimits(runs, pool) {
+  const lastSeen = Math.max(0, ...[...runs.R.values()].flat().map((r) => r.end))
+  const byGroup = new Map()
+  let unended = 0
+  for (const s of runs.S) {
+    let end = runs.E.get(`${s.key} ${s.pid} ${s.start}`)
+    if (end === undefined) {
+      unended += 1
+      end = pool.deaths.get(s.pid) ?? lastSeen
+    }
+    push(byGroup, s.group, [s.start, end])
+  }
+  const concurrencyViolations = []
+  let most = 0
+  for (const [group, intervals] of byGroup) {
+    // ends sort before starts at the same moment: one attempt may start as another ends
+    const points = intervals.flatMap(([start, end]) => [
+      [start, 1],
+      [end, -1],
+    ])
+    points.sort((x, y) => x[0] - y[0] || x[1] - y[1])
+    let now = 0
+    for (const [at, step] of points) {
+      now += step
+      most = Math.max(most, now)
+      if (now > LIMITED_SLOTS) concurrencyViolations.push({ group, at, running: now })
+    }
+  }
+  const starts = runs.Q.map((q) => q.at).sort((x, y) => x - y)
+  const rateViolations = []
+  let tightest = Infinity
+  for (let i = RATE_LIMIT; i < starts.length; i++) {
+    const span = starts[i] - starts[i - RATE_LIMIT]
+    tightest = Math.min(tightest, span)
+    if (span < RATE_WINDOW - RATE_SLACK_MS) rateViolations.push({ at: starts[i], starts: RATE_LIMIT + 1, withinMs: span })
+  }
+  return {
+    concurrencyViolations,
+    rateViolations,
+    figures: {
+      limitedAttempts: runs.S.length,
+      limitedGroups: byGroup.size,
+      limitedCutShort: unended,
+      mostRunningInAGroup: most,
+      concurrencyLimit: LIMITED_SLOTS,
+      ratedStarts: starts.length,
+      rateLimit: `${RATE_LIMIT} per ${RATE_WINDOW} ms`,
+      tightestWindowMs: Number.isFinite(tightest) ? tightest : null,
+    },
+  }
 }

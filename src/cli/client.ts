@@ -2,6 +2,7 @@
  * One-shot client commands: add, snapshot, strike, restore, workers.
  */
 import { MAX_STRIKE_VALUE_BYTES, type StrikeInput, type StrikeOperator } from '../core/strikes.js'
+import { MAX_ADD_WINDOW } from '../core/validation.js'
 import type { Command } from './command.js'
 import { intFlag, stringFlag, UsageError } from './flags.js'
 import { CONNECT_TIMEOUT_FLAG, parseJson, table, withShadow } from './session.js'
@@ -9,7 +10,7 @@ import { RETENTION_FLAGS } from './retention.js'
 
 export const add: Command = {
   name: 'add',
-  usage: "shadows add TASK [--params '{…}'] [--when 2026-11-28T10:00:00Z | --delay MS] [--key KEY] [--connect-timeout MS]",
+  usage: "shadows add TASK [--params '{…}'] [--when 2026-11-28T10:00:00Z | --delay MS] [--key KEY] [--debounce MS | --throttle MS] [--connect-timeout MS]",
   summary: 'Adds a task and prints it as JSON (with --tasks, params are validated first).',
   positionals: true,
   flags: [
@@ -17,6 +18,8 @@ export const add: Command = {
     { name: 'when', type: 'string', description: 'due time, RFC 3339 with an offset' },
     { name: 'delay', type: 'string', description: 'due in this many ms' },
     { name: 'key', type: 'string', description: 'task key (default: a UUID)' },
+    { name: 'debounce', type: 'string', description: 'run once, this many ms after the last add of --key, with its params (not with --when, --delay)' },
+    { name: 'throttle', type: 'string', description: 'adds of --key within this many ms of this one are duplicates' },
     { name: 'tasks', type: 'string', env: 'SHADOWS_TASKS', description: 'tasks module to validate against' },
     CONNECT_TIMEOUT_FLAG,
     ...RETENTION_FLAGS,
@@ -32,14 +35,16 @@ export const add: Command = {
     const when = stringFlag(flags, 'when')
     const delay = intFlag(flags, 'delay', 0)
     const key = stringFlag(flags, 'key')
-    const execution = await withShadow(
-      context,
-      (shadow) =>
-        shadow.add(task, { ...(when !== undefined ? { when } : {}), ...(delay !== undefined ? { delay } : {}), ...(key !== undefined ? { key } : {}) })(
-          params as Record<string, unknown>,
-        ),
-      stringFlag(flags, 'tasks'),
-    )
+    const debounce = intFlag(flags, 'debounce', 1, MAX_ADD_WINDOW)
+    const throttle = intFlag(flags, 'throttle', 1, MAX_ADD_WINDOW)
+    const options = {
+      ...(when !== undefined ? { when } : {}),
+      ...(delay !== undefined ? { delay } : {}),
+      ...(key !== undefined ? { key } : {}),
+      ...(debounce !== undefined ? { debounce } : {}),
+      ...(throttle !== undefined ? { throttle } : {}),
+    }
+    const execution = await withShadow(context, (shadow) => shadow.add(task, options)(params as Record<string, unknown>), stringFlag(flags, 'tasks'))
     out(JSON.stringify({ ...execution, when: execution.when.toISOString() }))
     return 0
   },

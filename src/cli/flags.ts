@@ -25,7 +25,13 @@ export class UsageError extends Error {
 
 /** Flags every command takes. */
 export const COMMON_FLAGS: readonly Flag[] = [
-  { name: 'url', type: 'string', env: 'SHADOWS_URL', description: 'Redis URL (redis+cluster://h:p,h:p for a cluster)', default: 'redis://127.0.0.1:6379/0' },
+  {
+    name: 'url',
+    type: 'string',
+    env: 'SHADOWS_URL',
+    description: 'Redis URL (redis+cluster://h:p,h:p for a cluster, redis+sentinel://h:p,h:p/master for Sentinel)',
+    default: 'redis://127.0.0.1:6379/0',
+  },
   { name: 'name', type: 'string', env: 'SHADOWS_NAME', description: 'shadow (queue) name', default: 'shadows' },
   { name: 'log-level', type: 'string', env: 'LOG_LEVEL', description: 'fatal, error, warn, info, debug, trace or silent', default: 'info' },
   { name: 'help', type: 'boolean', description: 'show this help' },

@@ -96,15 +96,16 @@ export async function startRedisServer(
 /**
  * The Redis at `url` if it answers, else a private one: on the URL's own port when the URL names
  * 127.0.0.1 or localhost (so other commands given the same URL reach it), otherwise, or when that
- * port is taken, on a free one. Only plain single-node URLs are probed.
+ * port is taken, on a free one. Only plain single-node URLs are probed; any other (TLS, a cluster's
+ * or the sentinels' host lists, which are not WHATWG URLs) is used as it is.
  */
 export async function ensureRedis(url: string): Promise<AvailableRedis> {
+  const given = { url, private: false, stop: async () => undefined }
+  if (!url.startsWith('redis://')) return given
   const parsed = new URL(url)
   const host = parsed.hostname || '127.0.0.1'
   const port = Number(parsed.port || 6379)
-  if (parsed.protocol !== 'redis:' || (await pingRedis(host, port))) {
-    return { url, private: false, stop: async () => undefined }
-  }
+  if (await pingRedis(host, port)) return given
   if (host === '127.0.0.1' || host === 'localhost') {
     try {
       return await startRedisServer([], port)

@@ -7,6 +7,7 @@ import { Metrics } from '../gateway/metrics.js'
 import { Shadow } from '../client/shadow.js'
 import { Worker } from '../worker/worker.js'
 import type { Command } from './command.js'
+import { closeHealth, READY_PING_TIMEOUT, serveHealth } from './health.js'
 import { intFlag, stringFlag, type Flag } from './flags.js'
 import { onShutdownSignal, runOnce } from './signals.js'
 import { loadTasks } from './tasks-module.js'
@@ -23,6 +24,13 @@ export const WORKER_FLAGS: readonly Flag[] = [
     default: '300000',
   },
   { name: 'grace-period', type: 'string', env: 'SHADOWS_GRACE_PERIOD', description: 'ms running tasks may finish on shutdown', default: '30000' },
+  {
+    name: 'unknown-task-timeout',
+    type: 'string',
+    env: 'SHADOWS_UNKNOWN_TASK_TIMEOUT',
+    description: 'ms a task no worker knows is put back before it fails',
+    default: '3600000',
+  },
   ...RETENTION_FLAGS,
 ]
 
@@ -45,7 +53,8 @@ export async function serveMetrics(metrics: Metrics, port: number, host: string)
 
 export const worker: Command = {
   name: 'worker',
-  usage: 'shadows worker --tasks ./dist/tasks.js [--concurrency 10] [--redelivery-timeout 300000] [--until-finished] [--metrics-port 9464]',
+  usage:
+    'shadows worker --tasks ./dist/tasks.js [--concurrency 10] [--redelivery-timeout 300000] [--until-finished] [--metrics-port 9464] [--health-port 9465]',
   summary: 'Runs a worker: takes tasks from the shadow and runs them.',
   longRunning: true,
   flags: [
@@ -54,6 +63,8 @@ export const worker: Command = {
     { name: 'until-finished', type: 'boolean', env: 'SHADOWS_UNTIL_FINISHED', description: 'exit once nothing is queued, scheduled or running' },
     { name: 'metrics-port', type: 'string', env: 'SHADOWS_METRICS_PORT', description: 'serve Prometheus metrics on this port' },
     { name: 'metrics-host', type: 'string', env: 'SHADOWS_METRICS_HOST', description: 'address for the metrics port', default: '127.0.0.1' },
+    { name: 'health-port', type: 'string', env: 'SHADOWS_HEALTH_PORT', description: 'serve /health/live and /health/ready on this port' },
+    { name: 'health-host', type: 'string', env: 'SHADOWS_HEALTH_HOST', description: 'address for the health port', default: '127.0.0.1' },
   ],
   async run({ flags, logger }) {
     // everything the user can get wrong is checked before anything connects or listens
@@ -61,18 +72,24 @@ export const worker: Command = {
     const concurrency = intFlag(flags, 'concurrency', 1, 100_000) as number
     const redeliveryTimeout = intFlag(flags, 'redelivery-timeout', 1) as number
     const gracePeriod = intFlag(flags, 'grace-period', 0) as number
+    const unknownTaskTimeout = intFlag(flags, 'unknown-task-timeout', 0) as number
     const retention = retentionOptions(flags)
     const metricsPort = intFlag(flags, 'metrics-port', 0, 65535)
     const metricsHost = stringFlag(flags, 'metrics-host') as string
+    const healthPort = intFlag(flags, 'health-port', 0, 65535)
+    const healthHost = stringFlag(flags, 'health-host') as string
     const shadow = new Shadow({ url: stringFlag(flags, 'url') as string, name: stringFlag(flags, 'name') as string, ...retention, logger })
     const metrics = metricsPort !== undefined ? new Metrics(shadow) : undefined
     let instance: Worker | undefined
     let metricsServer: Server | undefined
+    let healthServer: Server | undefined
     // released in reverse order of opening
     const stop = runOnce(async () => {
       try {
         await instance?.close()
       } finally {
+        // readiness answered 503 while the worker drained; liveness stays up until here
+        if (healthServer) closeHealth(healthServer)
         metricsServer?.close()
         await shadow.close()
       }
@@ -84,6 +101,7 @@ export const worker: Command = {
         concurrency,
         redeliveryTimeout,
         gracePeriod,
+        unknownTaskTimeout,
         logger,
         ...(metrics ? { observer: metrics.workerObserver() } : {}),
       })
@@ -91,11 +109,18 @@ export const worker: Command = {
         metricsServer = await serveMetrics(metrics, metricsPort, metricsHost)
         logger.info({ address: metricsServer.address() }, 'metrics served on /metrics')
       }
+      if (healthPort !== undefined) {
+        // before run(): a worker waiting for Redis at start-up is live, and not ready
+        const probed = instance
+        healthServer = await serveHealth(() => probed.health({ timeout: READY_PING_TIMEOUT }), healthPort, healthHost)
+        logger.info({ address: healthServer.address() }, 'health served on /health/live and /health/ready')
+      }
       // run() returns once a signal closed the worker; runUntilFinished() also when the shadow is idle
       await (flags.values['until-finished'] ? instance.runUntilFinished() : instance.run())
     } catch (err) {
       await stop().catch(() => undefined)
-      throw explainRedisError(err, shadow)
+      // a port already taken (metrics, health) is no Redis failure
+      throw (err as NodeJS.ErrnoException | undefined)?.syscall === 'listen' ? err : explainRedisError(err, shadow)
     }
     await stop()
     return 0

@@ -28,6 +28,17 @@ export interface ScheduledTask {
   readonly when: Date
 }
 
+/** The tasks of one concurrency group waiting for a slot, in a snapshot (see `concurrency` on tasks). */
+export interface WaitingGroup {
+  readonly task: string
+  /** The value of the parameter the limit is by, when it is by one. */
+  readonly value?: string
+  /** How many wait. */
+  readonly count: number
+  /** The keys of the first 10, oldest first. */
+  readonly keys: readonly string[]
+}
+
 /** What `snapshot()` returns. */
 export interface Snapshot {
   readonly takenAt: Date
@@ -42,6 +53,11 @@ export interface Snapshot {
   readonly running: readonly RunningTask[]
   /** The first 100 scheduled tasks by due time. */
   readonly scheduled: readonly ScheduledTask[]
+  /**
+   * The first 100 concurrency groups with tasks waiting for a slot. Waiting tasks are `queued`
+   * (counted in `counts.queued`, and per task in `byTask`), but off the stream until a slot frees.
+   */
+  readonly waiting: readonly WaitingGroup[]
 }
 
 /** A live worker, from its heartbeat. */
@@ -56,6 +72,8 @@ export interface WorkerInfo {
 /** How many entries of each state a snapshot reads at most. */
 export const SNAPSHOT_SCAN = 1000
 const SCHEDULED_LISTED = 100
+const WAITING_GROUPS_LISTED = 100
+const WAITING_KEYS_LISTED = 10
 
 type Reply = [Error | null, unknown]
 
@@ -81,6 +99,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
     .zrange(keys.schedule, 0, SNAPSHOT_SCAN - 1, 'WITHSCORES')
     .xrange(keys.stream, '-', '+', 'COUNT', SNAPSHOT_SCAN)
     .xpending(keys.stream, CONSUMER_GROUP)
+    .zrange(keys.limits, 0, WAITING_GROUPS_LISTED - 1)
     .exec()) as Reply[]
   const scheduledCount = value<number>(first[0], 0)
   const streamLength = value<number>(first[1], 0)
@@ -89,6 +108,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   const entries = value<[string, string[]][]>(first[4], [])
   // the summary form counts every pending message; the list above stops at SNAPSHOT_SCAN
   const pendingCount = Number(value<[number | string] | unknown[]>(first[5], [0])[0] ?? 0)
+  const waitingGroups = value<string[]>(first[6], [])
 
   const pendingIds = new Map(pending.map(([id, consumer]) => [id, consumer]))
   const byId = new Map(entries.map((entry) => [entry[0], entryFields(entry[1])]))
@@ -111,6 +131,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
     scheduledWhen.push(Number(schedule[i + 1]))
   }
   for (const key of scheduledKeys) second.hget(keys.task(key), 'task')
+  for (const group of waitingGroups) second.zcard(keys.waitingPrefix + group).zrange(keys.waitingPrefix + group, 0, WAITING_KEYS_LISTED - 1)
   const runningIds = [...pendingIds.keys()]
   const replies = (await second.exec()) as Reply[]
   missing.forEach((id, i) => {
@@ -119,6 +140,17 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   })
   const scheduledTasks = scheduledKeys.map((_, i) => value<string | null>(replies[missing.length + i], null) ?? '')
   scheduledTasks.forEach((task) => task && tally(task, 'scheduled'))
+  const waitingAt = missing.length + scheduledKeys.length
+  const waiting: WaitingGroup[] = waitingGroups.map((group, i) => {
+    const count = value<number>(replies[waitingAt + 2 * i], 0)
+    const listed = value<string[]>(replies[waitingAt + 2 * i + 1], [])
+    // a group is the task name, or the task name, "|" and the value (task names hold no "|")
+    const bar = group.indexOf('|')
+    const task = bar < 0 ? group : group.slice(0, bar)
+    for (let n = 0; n < count; n++) tally(task, 'queued')
+    return { task, ...(bar < 0 ? {} : { value: group.slice(bar + 1) }), count, keys: listed.map(userKey) }
+  })
+  const waitingCount = waiting.reduce((sum, group) => sum + group.count, 0)
 
   const third = redis.pipeline()
   const runningRows = runningIds
@@ -139,7 +171,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
 
   return {
     takenAt,
-    counts: { scheduled: scheduledCount, queued: Math.max(0, streamLength - pendingCount), running: pendingCount },
+    counts: { scheduled: scheduledCount, queued: Math.max(0, streamLength - pendingCount) + waitingCount, running: pendingCount },
     byTask: withoutPrototype(byTask),
     running,
     scheduled: scheduledKeys.slice(0, SCHEDULED_LISTED).map((key, i) => ({
@@ -147,6 +179,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
       task: scheduledTasks[i] ?? '',
       when: new Date(scheduledWhen[i] as number),
     })),
+    waiting,
   }
 }
 

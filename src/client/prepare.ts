@@ -5,7 +5,7 @@
 import { ShadowsError, isShadowsError } from '../core/errors.js'
 import { describeStrike, type Strike } from '../core/strikes.js'
 import type { AnyTask } from '../core/task.js'
-import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveDue } from '../core/validation.js'
+import { assertParamsObject, assertValidKey, assertValidTaskName, paramsJson, resolveAddControl, resolveDue } from '../core/validation.js'
 import type { AddResult } from '../redis/commands.js'
 import { newTaskKey, storedKey } from '../redis/keys.js'
 import type { Prepared } from './adds.js'
@@ -13,7 +13,9 @@ import type { AddOptions, Execution } from './types.js'
 
 /**
  * Validates one add against `registry` (when the client has one: other names are unknown) and
- * makes it ready to store: its key in both forms, its params as JSON, its due time.
+ * makes it ready to store: its key in both forms, its params as JSON, its due time (now +
+ * `debounce` for a debounced add), its throttle window; `trace`, the add span's context to store
+ * with it ("" for none).
  */
 export function prepareAdd(
   registry: ReadonlyMap<string, AnyTask> | undefined,
@@ -21,6 +23,7 @@ export function prepareAdd(
   params: unknown,
   options: AddOptions,
   mode: 'add' | 'replace',
+  trace = '',
 ): Prepared {
   const definition = typeof task === 'string' ? registry?.get(task) : task
   const name = typeof task === 'string' ? task : task?.name
@@ -47,14 +50,33 @@ export function prepareAdd(
     assertValidKey(key)
     stored = storedKey(key)
   }
-  const due = resolveDue(options, Date.now())
-  return { key, stored, fresh: options.key === undefined, task: name, params, json: paramsJson(name, params), due, mode }
+  const control = resolveAddControl(options)
+  const now = Date.now()
+  const debounce = control?.kind === 'debounce'
+  const due = debounce ? now + control.ms : resolveDue(options, now)
+  const throttle = control?.kind === 'throttle' ? control.ms : 0
+  return { key, stored, fresh: options.key === undefined, task: name, params, json: paramsJson(name, params), due, debounce, throttle, mode, trace }
 }
 
 /** What `add` answers for a stored (or duplicate) task. */
 export function toExecution(prepared: Prepared, result: AddResult): Execution {
-  if (!result.duplicate) return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, duplicate: false }
-  return { key: prepared.key, task: result.task, when: new Date(result.when), state: result.state, duplicate: true, params: result.params }
+  if (!result.duplicate) {
+    const { key, task, due } = prepared
+    const when = new Date(due)
+    return result.debounced
+      ? { key, task, when, state: result.state, duplicate: false, debounced: true }
+      : { key, task, when, state: result.state, duplicate: false }
+  }
+  // a throttle window can outlive the task's record: then its state and params are unknown
+  const { state, params } = result
+  return {
+    key: prepared.key,
+    task: result.task,
+    when: new Date(result.when),
+    ...(state !== undefined ? { state } : {}),
+    duplicate: true,
+    ...(params !== undefined ? { params } : {}),
+  }
 }
 
 /** The error of an add refused by a strike; nothing was stored. */

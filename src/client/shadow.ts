@@ -18,6 +18,8 @@ import { EventLog, followEvents, type EventsOptions } from './events.js'
 import { listPage, notFoundError, retryKey, retryMatching, type ListQuery, type Retried, type RetryCounts, type RetryFilter, type TaskPage } from './history.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
 import { prepareAdd, toExecution } from './prepare.js'
+import { traceAdd, traceBatch, traceCall } from './tracing.js'
+import { ATTR } from '../core/tracing.js'
 import { storeBatch, storeOne, type StoreContext } from './store.js'
 import type { AddOptions, BatchItem, BatchResult, Cancellation, Execution, GetOptions, Replacement, ReplaceOptions, ResultOptions } from './types.js'
 import { FinishWaiters, MAX_WAIT } from './waiters.js'
@@ -42,7 +44,11 @@ export const DEFAULT_EVENTS_LIMIT = 10_000
 export interface ShadowOptions {
   /** Name of the queue; many shadows can share a Redis (default `shadows`). */
   readonly name?: string
-  /** Redis URL (default `redis://127.0.0.1:6379/0`); `redis+cluster://h:p,h:p` for a cluster. */
+  /**
+   * Redis URL (default `redis://127.0.0.1:6379/0`); `redis+cluster://h:p,h:p` for a cluster;
+   * `redis+sentinel://[user:password@]h:p,h:p/master-name[?sentinelPassword=…&db=N]` for the master
+   * those sentinels name, followed through failovers. A malformed one throws `SHADOWS_ERR_VALIDATION`.
+   */
   readonly url?: string
   /** An existing connection to use instead of `url`; `close()` leaves it open. */
   readonly redis?: RedisClient
@@ -167,43 +173,56 @@ export class Shadow {
 
   /**
    * Adds a task. Returns a function taking the params, so that their type follows the task:
-   * `await shadow.add(greet, { delay: 1000 })({ name: 'Jane' })`.
+   * `await shadow.add(greet, { delay: 1000 })({ name: 'Jane' })`. With `debounce` a burst of adds of
+   * one key runs once, after the last, with its params; with `throttle` the key is taken for that
+   * long after the add that stored it (see {@link AddOptions}).
    */
   add<T extends AnyTask>(task: T, options?: AddOptions): (params: ParamsOf<T>) => Promise<Execution>
   add(task: string, options?: AddOptions): (params?: Record<string, unknown>) => Promise<Execution>
   add(task: string | AnyTask, options: AddOptions = {}): (params?: unknown) => Promise<Execution> {
     return async (params: unknown = {}) => {
       this.assertOpen()
-      const prepared = prepareAdd(this.registry, task, params, options, 'add')
-      return toExecution(prepared, await this.store(prepared))
+      return traceAdd(this.name, 'add', task, async (trace) => {
+        const prepared = prepareAdd(this.registry, task, params, options, 'add', trace)
+        return toExecution(prepared, await this.store(prepared))
+      })
     }
   }
 
-  /** Replaces the task under `options.key` atomically (the old version never runs), or creates it. */
+  /**
+   * Replaces the task under `options.key` atomically (the old version never runs), or creates it.
+   * With `debounce` it is due at now + `debounce` (`debounced: true` when the key's task was still
+   * scheduled); with `throttle` it opens the key's throttle window, or restarts an open one.
+   */
   replace<T extends AnyTask>(task: T, options: ReplaceOptions): (params: ParamsOf<T>) => Promise<Replacement>
   replace(task: string, options: ReplaceOptions): (params?: Record<string, unknown>) => Promise<Replacement>
   replace(task: string | AnyTask, options: ReplaceOptions): (params?: unknown) => Promise<Replacement> {
     return async (params: unknown = {}) => {
       this.assertOpen()
       if (options?.key === undefined) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'replace needs a key', { field: 'key' })
-      const prepared = prepareAdd(this.registry, task, params, options, 'replace')
-      const result = await this.store(prepared)
-      // a replace stores whatever the key holds: never a duplicate
-      return { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, replaced: !result.duplicate && result.replaced }
+      return traceAdd(this.name, 'replace', task, async (trace) => {
+        const prepared = prepareAdd(this.registry, task, params, options, 'replace', trace)
+        const result = await this.store(prepared)
+        // a replace stores whatever the key holds: never a duplicate (and a throttle window does not stop it)
+        if (result.duplicate) throw new ShadowsError('SHADOWS_ERR_INTERNAL', `replace of ${prepared.key} was answered as a duplicate`)
+        const replacement = { key: prepared.key, task: prepared.task, when: new Date(prepared.due), state: result.state, replaced: result.replaced }
+        return result.debounced ? { ...replacement, debounced: true } : replacement
+      })
     }
   }
 
   /** Adds many tasks, up to 500 per script call; each is judged as if added alone, results in order. */
   addBatch(items: readonly BatchItem[]): Promise<BatchResult[]> {
     this.assertOpen()
-    return this.track(storeBatch(this.storeContext, items))
+    return this.track(traceBatch(this.name, Array.isArray(items) ? items.length : 0, (trace) => storeBatch(this.storeContext, items, trace)))
   }
 
   /** Cancels a task: scheduled and queued ones never run; a running one has its signal aborted. */
   async cancel(key: string): Promise<Cancellation> {
     this.assertOpen()
     assertValidKey(key)
-    const result = await cancelTask(this.redis, this.keys, storedKey(key), this)
+    const cancel = () => cancelTask(this.redis, this.keys, storedKey(key), this)
+    const result = await traceCall(this.name, 'cancel', () => ({ [ATTR.key]: key }), cancel)
     if (result.kind === 'missing') throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no task with key ${key}`, { key })
     if (result.kind === 'finished') {
       const { state } = result
@@ -337,7 +356,8 @@ export class Shadow {
     const rule = normalizeStrike(input)
     const id = strikeId(rule)
     const strike: Strike = { id, ...rule, createdAt: new Date().toISOString() }
-    const result = await addStrike(this.redis, this.keys, strike, this.maxStrikes, this.eventsLimit)
+    const store = () => addStrike(this.redis, this.keys, strike, this.maxStrikes, this.eventsLimit)
+    const result = await traceCall(this.name, 'strike', () => ({ [ATTR.strike]: id, ...(rule.task !== undefined ? { [ATTR.task]: rule.task } : {}) }), store)
     if (result.kind === 'full') {
       throw new ShadowsError('SHADOWS_ERR_TOO_MANY_STRIKES', `shadow ${this.name} already holds ${this.maxStrikes} strikes; restore some first`)
     }
@@ -351,7 +371,8 @@ export class Shadow {
   async restore(idOrRule: string | StrikeInput): Promise<Strike> {
     this.assertOpen()
     const id = typeof idOrRule === 'string' ? idOrRule : strikeId(normalizeStrike(idOrRule))
-    const removed = await removeStrike(this.redis, this.keys, id, this.eventsLimit)
+    const remove = () => removeStrike(this.redis, this.keys, id, this.eventsLimit)
+    const removed = await traceCall(this.name, 'restore', () => ({ [ATTR.strike]: id }), remove)
     if (removed === undefined) throw new ShadowsError('SHADOWS_ERR_NOT_FOUND', `no strike with id ${id}`, { id })
     await this.strikeCopy.changed(removed.change)
     this.logger.info({ shadow: this.name, strike: id }, 'strike restored')

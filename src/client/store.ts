@@ -41,9 +41,10 @@ export async function storeOne(ctx: StoreContext, prepared: Prepared): Promise<A
 /**
  * Prepares and sends a batch a chunk at a time: each chunk goes out as soon as it is ready, so
  * Redis stores one while the next is validated. Items whose strikes check went stale (the
- * strikes changed meanwhile) are judged again, in order, against the new strikes.
+ * strikes changed meanwhile) are judged again, in order, against the new strikes. Every task
+ * stores `trace`, the batch span's context ("" for none).
  */
-export async function storeBatch(ctx: StoreContext, items: readonly BatchItem[]): Promise<BatchResult[]> {
+export async function storeBatch(ctx: StoreContext, items: readonly BatchItem[], trace = ''): Promise<BatchResult[]> {
   if (items.length === 0) return []
   const results: (BatchResult | undefined)[] = new Array(items.length)
   let retry: BatchEntry[] = []
@@ -88,7 +89,7 @@ export async function storeBatch(ctx: StoreContext, items: readonly BatchItem[])
         const item = items[prepared] as BatchItem | null | undefined
         try {
           if (typeof item !== 'object' || item === null) throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'a batch item must be an object', { field: 'item' })
-          chunk.push({ index: prepared, prepared: prepareAdd(ctx.registry, item.task, item.params ?? {}, item, 'add') })
+          chunk.push({ index: prepared, prepared: prepareAdd(ctx.registry, item.task, item.params ?? {}, item, 'add', trace) })
         } catch (err) {
           results[prepared] = { ok: false, error: asShadowsError(err) }
         }

@@ -67,6 +67,8 @@ export const TASK_ERRORS = {
   SHADOWS_ERR_STRUCK: 'A strike rule matched when the worker was about to run the task; it was skipped.',
   SHADOWS_ERR_POISON_TASK: 'The task was delivered more than maxDeliveries times, its worker dying each time; it failed.',
   SHADOWS_ERR_RETRY_REQUESTED: 'The task asked to run again later (ctx.retryIn, ctx.retryAt); the next attempt waits until then.',
+  SHADOWS_ERR_UNKNOWN_TASK:
+    'No worker knew the task for unknownTaskTimeout while it was put back, again and again, for one that does; it failed without running.',
 } as const satisfies Record<string, string>
 
 /** A code of {@link TASK_ERRORS}. */
@@ -119,6 +121,15 @@ export class PoisonTaskError extends TaskEndError {
   constructor(message: string) {
     super(message)
     this.name = 'PoisonTaskError'
+  }
+}
+
+/** What the record of a task no worker knew holds once it failed for it (see the worker's `unknownTaskTimeout`). */
+export class UnknownTaskError extends TaskEndError {
+  readonly code = 'SHADOWS_ERR_UNKNOWN_TASK'
+  constructor(message: string) {
+    super(message)
+    this.name = 'UnknownTaskError'
   }
 }
 

@@ -43,9 +43,11 @@ export interface EndedAttempt {
 /**
  * What is recorded for an attempt (see finish.lua): a final state, a retry, the next run of a
  * perpetual or cron task after a success (`again`) or a failure (`again-failed`), or a return to
- * the queue with the attempt unchanged (`defer`).
+ * the queue with the attempt unchanged (`defer`). A task the worker does not know is put back
+ * with its deferral counted (`unknown-defer`), or fails for good (`unknown-failed`): see
+ * unknown-tasks.ts.
  */
-export type OutcomeKind = 'completed' | 'failed' | 'cancelled' | 'struck' | 'retry' | 'again' | 'again-failed' | 'defer'
+export type OutcomeKind = 'completed' | 'failed' | 'cancelled' | 'struck' | 'retry' | 'again' | 'again-failed' | 'defer' | 'unknown-defer' | 'unknown-failed'
 
 /** What the attempt's end decides: the outcome, its data (result or error JSON, "" for none) and due time (0 for none). */
 export interface Decision {

@@ -1,6 +1,7 @@
 /**
  * Task states and the shape of a task record as callers see it, parsed from the Redis hash.
  */
+import { TASK_ERRORS, type TaskErrorCode } from './errors.js'
 
 /** Where an execution stands. */
 export type TaskState = 'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled' | 'struck'
@@ -31,6 +32,8 @@ export function isFinished(state: TaskState): state is FinishedState {
 export interface TaskError {
   /** The error's class name, e.g. `TypeError`, `TimeoutError`, `StruckError`. */
   readonly type: string
+  /** The stable code of an attempt ended by shadows' doing (see `TASK_ERRORS`); absent for the task's own errors. */
+  readonly code?: TaskErrorCode
   readonly message: string
 }
 
@@ -57,6 +60,11 @@ export interface TaskInfo {
   readonly result?: unknown
   readonly error?: TaskError
   readonly progress?: TaskProgress
+  /**
+   * The limit a task waits for before it can start: `concurrency` (queued, waiting for a slot) or
+   * `rateLimit` (scheduled for its place in the rate window). Absent otherwise.
+   */
+  readonly waitingFor?: 'concurrency' | 'rateLimit'
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -84,6 +92,8 @@ export function parseRecord(key: string, hash: Record<string, string>, due?: str
   const result = parseJson(hash.result)
   const error = parseJson(hash.error) as TaskError | undefined
   const progress = parseJson(hash.progress) as TaskProgress | undefined
+  const waitingFor =
+    hash.state === 'queued' && hash.waiting !== undefined ? 'concurrency' : hash.state === 'scheduled' && hash.rated !== undefined ? 'rateLimit' : undefined
   return {
     key,
     task: hash.task ?? '',
@@ -98,11 +108,19 @@ export function parseRecord(key: string, hash: Record<string, string>, due?: str
     ...(result !== undefined ? { result } : {}),
     ...(error !== undefined ? { error } : {}),
     ...(progress !== undefined ? { progress } : {}),
+    ...(waitingFor !== undefined ? { waitingFor } : {}),
   }
 }
 
-/** An error as stored with a task: its class name and message. */
+/** An error as stored with a task: its class name, its code when shadows ended the attempt, and its message. */
 export function describeError(err: unknown): TaskError {
-  if (err instanceof Error) return { type: err.name || 'Error', message: err.message }
+  if (err instanceof Error) {
+    const type = err.name || 'Error'
+    // an end of shadows' doing keeps its stable code, for whoever sorts failures; a task's own
+    // error (a Node error's code included) keeps its class name and message only
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && Object.hasOwn(TASK_ERRORS, code)) return { type, code: code as TaskErrorCode, message: err.message }
+    return { type, message: err.message }
+  }
   return { type: 'Error', message: typeof err === 'string' ? err : (JSON.stringify(err) ?? String(err)) }
 }

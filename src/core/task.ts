@@ -41,6 +41,27 @@ export interface CronOptions {
   readonly tz?: string
 }
 
+/**
+ * At most `limit` attempts of the task run at once across every worker; with `by` (a parameter
+ * name), at most `limit` per value of that parameter. A task over its limit waits, without using an
+ * attempt, and starts as soon as a slot frees, oldest first.
+ */
+export interface ConcurrencyOptions<P extends string = string> {
+  readonly limit: number
+  readonly by?: P
+}
+
+/**
+ * At most `limit` starts of the task in any `per` ms (a sliding window) across every worker; with
+ * `by`, per value of that parameter. The rest are scheduled for when the window allows them.
+ */
+export interface RateLimitOptions<P extends string = string> {
+  readonly limit: number
+  /** The window, in ms. */
+  readonly per: number
+  readonly by?: P
+}
+
 /** What a running task can see and do besides its params. */
 export interface TaskContext {
   readonly key: string
@@ -94,6 +115,10 @@ export interface TaskOptions<S extends TObject, R> {
   readonly timeout?: number
   readonly perpetual?: PerpetualOptions
   readonly cron?: CronOptions
+  /** A limit on the attempts running at once, across every worker. */
+  readonly concurrency?: ConcurrencyOptions<keyof Static<S> & string>
+  /** A limit on the starts per window, across every worker. */
+  readonly rateLimit?: RateLimitOptions<keyof Static<S> & string>
 }
 
 /** A registered task, as returned by {@link defineTask}. */
@@ -105,6 +130,8 @@ export interface Task<S extends TObject = TObject, R = unknown> {
   readonly timeout: number | undefined
   readonly perpetual: PerpetualOptions | undefined
   readonly cron: CronOptions | undefined
+  readonly concurrency: ConcurrencyOptions | undefined
+  readonly rateLimit: RateLimitOptions | undefined
   /** Throws `SHADOWS_ERR_INVALID_PARAMS` naming the first wrong field. */
   validate(params: unknown): asserts params is Static<S>
 }
@@ -140,7 +167,7 @@ export function checkParams(check: TypeCheck<TObject>, task: string, params: unk
 
 /** Defines a task. The returned object is frozen and can be shared by clients and workers. */
 export function defineTask<S extends TObject = TObject, R = unknown>(options: TaskOptions<S, R>): Task<S, R> {
-  const { name, run, retry, timeout, perpetual, cron } = options
+  const { name, run, retry, timeout, perpetual, cron, concurrency, rateLimit } = options
   assertValidTaskName(name, 'name')
   if (typeof run !== 'function') fail(`task ${name}: run must be a function`)
   const params = (options.params ?? Type.Object({})) as S
@@ -176,6 +203,19 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
       fail(`task ${name}: invalid cron expression ${JSON.stringify(cron.expression)}: ${(err as Error).message}`)
     }
   }
+  const limitedBy = (by: unknown, what: string): void => {
+    if (by === undefined) return
+    if (typeof by !== 'string' || !Object.hasOwn(params.properties, by)) fail(`task ${name}: ${what}.by must name a parameter of the task`)
+  }
+  if (concurrency !== undefined) {
+    positiveInteger(concurrency.limit, `task ${name}: concurrency.limit`)
+    limitedBy(concurrency.by, 'concurrency')
+  }
+  if (rateLimit !== undefined) {
+    positiveInteger(rateLimit.limit, `task ${name}: rateLimit.limit`)
+    positiveInteger(rateLimit.per, `task ${name}: rateLimit.per`)
+    limitedBy(rateLimit.by, 'rateLimit')
+  }
   const check = TypeCompiler.Compile(params)
   return Object.freeze({
     name,
@@ -185,6 +225,8 @@ export function defineTask<S extends TObject = TObject, R = unknown>(options: Ta
     timeout,
     perpetual: perpetual ? Object.freeze({ ...perpetual }) : undefined,
     cron: cron ? Object.freeze({ ...cron }) : undefined,
+    concurrency: concurrency ? Object.freeze({ ...concurrency }) : undefined,
+    rateLimit: rateLimit ? Object.freeze({ ...rateLimit }) : undefined,
     validate(value: unknown): asserts value is Static<S> {
       checkParams(check as unknown as TypeCheck<TObject>, name, value)
     },

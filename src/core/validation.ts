@@ -145,6 +145,48 @@ export function resolveDue(options: { when?: When | undefined; delay?: number | 
   return parseWhen(when)
 }
 
+/** Longest `debounce` or `throttle` an add accepts: one year, in ms. */
+export const MAX_ADD_WINDOW = 365 * 24 * 3600_000
+
+/** How an add treats the adds of its key around it: `debounce` or `throttle` (see `AddOptions`). */
+export type AddControl = { readonly kind: 'debounce' | 'throttle'; readonly ms: number }
+
+/**
+ * The add's `debounce` or `throttle`, checked: at most one of them, a whole number of ms from 1 to
+ * {@link MAX_ADD_WINDOW}, with a key (both act on the adds of one key), and `debounce` without
+ * `when` or `delay` (it sets the due time itself). Undefined when neither is given. Throws
+ * `SHADOWS_ERR_VALIDATION` naming the field.
+ */
+export function resolveAddControl(options: {
+  key?: string | undefined
+  when?: When | undefined
+  delay?: number | undefined
+  debounce?: number | undefined
+  throttle?: number | undefined
+}): AddControl | undefined {
+  const { debounce, throttle } = options
+  if (debounce === undefined && throttle === undefined) return undefined
+  if (debounce !== undefined && throttle !== undefined) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'give debounce or throttle, not both', { field: 'throttle' })
+  }
+  const kind = debounce !== undefined ? 'debounce' : 'throttle'
+  const ms: unknown = debounce ?? throttle
+  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_ADD_WINDOW) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${kind} must be a whole number of milliseconds from 1 to ${MAX_ADD_WINDOW} (one year)`, {
+      field: kind,
+    })
+  }
+  if (options.key === undefined) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${kind} needs a key: it acts on the adds of one key`, { field: 'key' })
+  }
+  if (kind === 'debounce' && (options.when !== undefined || options.delay !== undefined)) {
+    throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'debounce sets the due time itself (now + debounce): give no when or delay with it', {
+      field: 'debounce',
+    })
+  }
+  return { kind, ms }
+}
+
 /**
  * Whether `value` holds a number JSON cannot carry: NaN or ±Infinity, which `JSON.stringify`
  * quietly writes as `null` (a JSON body's `1e400` parses to Infinity). Walks without recursion,

@@ -13,6 +13,7 @@ import type { Metrics } from './metrics.js'
 
 export { assertValidKey } from '../core/validation.js'
 export { allowIdle } from './sockets.js'
+export { inRequestTrace } from './tracing.js'
 
 /** What a route needs: a token scope, or nothing (`public`). */
 export type Scope = 'enqueue' | 'read' | 'ops' | 'public'

@@ -11,7 +11,9 @@ import type { ListPosition } from '../core/cursor.js'
 import type { OutcomeKind } from '../core/outcome-policy.js'
 import { isFinished, type LiveState, type TaskState } from '../core/records.js'
 import type { Strike } from '../core/strikes.js'
+import type { UnknownTaskDeferrals } from '../core/unknown-tasks.js'
 import { CONSUMER_GROUP, type ShadowKeys } from './keys.js'
+import type { WorkerLimits } from './limits.js'
 import { runScript, type RedisClient } from './scripts.js'
 import { entryFields } from './stream.js'
 import { decodeStrikeChange, strikeChangeBody, type StrikeChange } from './strike-changes.js'
@@ -47,6 +49,18 @@ export interface AddTask {
   readonly due: number
   /** The key was made up for this add (a random UUID): no record of it can exist, so none is looked up. */
   readonly fresh: boolean
+  /**
+   * A debounced add: stored scheduled at `due` even should that have just passed, and, when the
+   * key's task is still scheduled, moving it there with these params instead of being a duplicate.
+   */
+  readonly debounce: boolean
+  /** The throttle window this add opens when it stores the key, in ms; 0 for none. */
+  readonly throttle: number
+  /**
+   * The add's trace context, `traceparent[;tracestate]`, stored with the task for the worker's span;
+   * absent or "" for none (then nothing is sent for it).
+   */
+  readonly trace?: string | undefined
 }
 
 /** How {@link addTasks} treats a key that is scheduled, queued or running. */
@@ -58,25 +72,35 @@ export type AddResult =
       readonly duplicate: false
       /** The state it was stored in. */
       readonly state: LiveState
-      /** A scheduled, queued or running task of that key was replaced. */
+      /** A scheduled, queued or running task of that key was replaced (mode replace). */
       readonly replaced: boolean
+      /** A debounced add moved the key's scheduled task to its due time, with its params. */
+      readonly debounced: boolean
     }
   | {
-      /** Mode add, and the key is scheduled, queued or running: nothing changed. */
+      /**
+       * Mode add, and the key is scheduled, queued or running, or within a throttle window: nothing
+       * changed. What the key holds: its state and params are undefined when the task's record
+       * expired while the window is open (the window's own copy gives the task and due time).
+       */
       readonly duplicate: true
-      readonly state: LiveState
+      readonly state: TaskState | undefined
       readonly when: number
       readonly task: string
-      readonly params: Record<string, unknown>
+      readonly params: Record<string, unknown> | undefined
     }
 
-// the four answers for a stored task, indexed by the script's number: no allocation per task
-const STORED: readonly AddResult[] = [
-  { duplicate: false, state: 'queued', replaced: false },
-  { duplicate: false, state: 'scheduled', replaced: false },
-  { duplicate: false, state: 'queued', replaced: true },
-  { duplicate: false, state: 'scheduled', replaced: true },
-].map((result) => Object.freeze(result) as AddResult)
+// the answers for a stored task, indexed by the script's number (1: scheduled, 2: replaced,
+// 4: debounced): no allocation per task
+const STORED: readonly AddResult[] = Array.from({ length: 8 }, (_, n) =>
+  Object.freeze({ duplicate: false, state: n & 1 ? 'scheduled' : 'queued', replaced: (n & 2) !== 0, debounced: (n & 4) !== 0 } as const),
+)
+
+/** What the add script says of each task in ARGV[6] (see add.lua). */
+const MADE_UP = '1'
+const GIVEN = '0'
+const DEBOUNCED = 'd'
+const THROTTLED = 't'
 
 /**
  * Adds or replaces `tasks` in one call (each judged alone, in order): one result per task, or
@@ -90,27 +114,43 @@ export async function addTasks(
   eventsLimit: number,
   tasks: readonly AddTask[],
 ): Promise<AddResult[] | typeof STALE> {
-  // ARGV[6], which keys were made up, is known once every task is in: filled in last
-  const args: (string | number)[] = [Date.now(), mode, strikesVersion, keys.events, keys.taskPrefix, '', eventsLimit]
-  let fresh = ''
+  // ARGV[6], what each task is, and ARGV[9], the throttle windows, are known once every task is in: filled in last
+  const args: (string | number)[] = [Date.now(), mode, strikesVersion, keys.events, keys.taskPrefix, '', eventsLimit, keys.throttlePrefix, '']
+  let kinds = ''
+  let windows = ''
+  // a sixth slot per task only in a call that carries a trace context (add.lua tells by the count)
+  const traced = tasks.some((t) => t.trace)
   for (const t of tasks) {
-    fresh += t.fresh ? '1' : '0'
+    if (t.fresh) kinds += MADE_UP
+    else if (t.debounce) kinds += DEBOUNCED
+    else if (t.throttle > 0) {
+      kinds += THROTTLED
+      windows += windows === '' ? String(t.throttle) : ` ${t.throttle}`
+    } else kinds += GIVEN
     // a generation to start from: it only needs to differ from the key's earlier incarnations
     args.push(t.stored, t.task, t.json, t.due, 1 + Math.floor(Math.random() * 0x7fffffff))
+    if (traced) args.push(t.trace ?? '')
   }
-  args[5] = fresh
+  args[5] = kinds
+  args[8] = windows
   const reply = (await runScript(redis, 'add', [keys.schedule, keys.stream, keys.strikesVersion, keys.eventLog], args)) as
-    [typeof STALE] | (number | [LiveState, string, string, string])[]
+    [typeof STALE] | (number | [TaskState | '', string, string, string])[]
   if (reply[0] === STALE) return STALE
   const results = reply as unknown[] as AddResult[]
   // decoded in place: the reply array is ours
   for (let i = 0; i < reply.length; i++) {
-    const item = reply[i] as number | [LiveState, string, string, string]
+    const item = reply[i] as number | [TaskState | '', string, string, string]
     if (typeof item === 'number') {
       results[i] = STORED[item] as AddResult
     } else {
       const [state, when, task, params] = item
-      results[i] = { duplicate: true, state, when: Number(when), task, params: JSON.parse(params) as Record<string, unknown> }
+      results[i] = {
+        duplicate: true,
+        state: state === '' ? undefined : state,
+        when: Number(when),
+        task,
+        params: params === '' ? undefined : (JSON.parse(params) as Record<string, unknown>),
+      }
     }
   }
   return results
@@ -159,17 +199,24 @@ export type StartEntry =
       readonly attempt: number
       /** Deliveries so far, this one included. */
       readonly deliveries: number
+      /** The concurrency group whose slot the attempt holds ("" for none); its outcome gives it back. */
+      readonly slot: string
+      /**
+       * The trace context stored by the add (`traceparent[;tracestate]`), "" for none; with `~` in
+       * front for a later run of a perpetual or cron task, whose span links to it instead.
+       */
+      readonly trace: string
       /** The params as stored (JSON). */
       readonly paramsJson: string
     }
-  | {
-      /** Mode read: a task this worker does not run; nothing changed. */
+  | ({
+      /** Mode read: a task this worker does not run; nothing changed. With its record's deferrals so far. */
       readonly kind: 'unknown'
       readonly id: string
       readonly key: string
       readonly gen: string
       readonly task: string
-    }
+    } & UnknownTaskDeferrals)
   | {
       /** Stale (cancelled, replaced, gone): acknowledged and deleted. */
       readonly kind: 'drop'
@@ -178,6 +225,11 @@ export type StartEntry =
   | {
       /** Mode reclaimed: the message is no longer this worker's; left alone. */
       readonly kind: 'skip'
+      readonly id: string
+    }
+  | {
+      /** Held back by a limit: waiting for a concurrency slot, or scheduled for its rate window. */
+      readonly kind: 'wait'
       readonly id: string
     }
 
@@ -209,18 +261,25 @@ function decodeStartEntry(entry: string, known: StartMessage | undefined): Start
     const when = Number(nextField(entry))
     const attempt = Number(nextField(entry))
     const deliveries = Number(nextField(entry))
+    const slot = nextField(entry)
+    const trace = nextField(entry)
     // params come last and may hold anything, the separator included
     const paramsJson = fieldAt < entry.length ? entry.slice(fieldAt) : '{}'
-    return { kind: 'run', id, key, gen, task, when, attempt, deliveries, paramsJson }
+    return { kind: 'run', id, key, gen, task, when, attempt, deliveries, slot, trace, paramsJson }
   }
   if (entry.startsWith('drop\x1f')) return { kind: 'drop', id: entry.slice(5) }
   if (entry.startsWith('skip\x1f')) return { kind: 'skip', id: entry.slice(5) }
+  if (entry.startsWith('wait\x1f')) return { kind: 'wait', id: entry.slice(5) }
   if (entry.startsWith('unknown\x1f')) {
     fieldAt = 8
     const id = nextField(entry)
     const key = nextField(entry)
     const gen = nextField(entry)
-    return { kind: 'unknown', id, key, gen, task: nextField(entry) }
+    const deferrals = Number(nextField(entry))
+    const since = nextField(entry)
+    // the task comes last: a message written by hand may name anything, the separator included
+    const task = entry.slice(fieldAt)
+    return { kind: 'unknown', id, key, gen, task, deferrals, since: since === '' ? undefined : Number(since) }
   }
   throw new Error(`start script: unexpected reply entry ${JSON.stringify(entry.slice(0, 40))}`)
 }
@@ -228,7 +287,8 @@ function decodeStartEntry(entry: string, known: StartMessage | undefined): Start
 /**
  * Starts tasks for `worker` with the start script: one entry per message handled, in order, or
  * {@link STALE} when the strike rules changed since `strikesVersion` (nothing read or changed).
- * Each task started appends a `started` event, unless `eventsLimit` is 0.
+ * Each task started appends a `started` event, unless `eventsLimit` is 0. `now` is the time the
+ * limits are judged at (tests give one).
  */
 export async function startTasks(
   redis: RedisClient,
@@ -236,10 +296,26 @@ export async function startTasks(
   worker: string,
   strikesVersion: string,
   eventsLimit: number,
+  limits: WorkerLimits,
   request: StartRequest,
+  now = Date.now(),
 ): Promise<StartEntry[] | typeof STALE> {
-  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), strikesVersion, request.mode, eventsLimit, keys.taskPrefix]
-  const scriptKeys = [keys.stream, keys.strikesVersion, keys.eventLog]
+  const args: (string | number)[] = [
+    CONSUMER_GROUP,
+    worker,
+    now,
+    strikesVersion,
+    request.mode,
+    eventsLimit,
+    keys.taskPrefix,
+    limits.spec,
+    limits.lease,
+    keys.slotPrefix,
+    keys.waitingPrefix,
+    keys.ratePrefix,
+    keys.events,
+  ]
+  const scriptKeys = [keys.stream, keys.strikesVersion, keys.eventLog, keys.schedule, keys.limits]
   if (request.mode === 'read') {
     args.push(request.count, ...request.tasks)
   } else {
@@ -272,6 +348,8 @@ export interface FinishOutcome {
   readonly data: string
   /** Due time for retry, again, again-failed and defer; 0 otherwise. */
   readonly due: number
+  /** The concurrency group whose slot the attempt holds, to give back; absent or "" for none. */
+  readonly slot?: string
 }
 
 /**
@@ -285,6 +363,7 @@ export function finishAttempts(
   keys: ShadowKeys,
   worker: string,
   retention: Retention,
+  lease: number,
   outcomes: readonly FinishOutcome[],
 ): Promise<number> {
   const args: (string | number)[] = [
@@ -298,9 +377,12 @@ export function finishAttempts(
     retention.historyLimit,
     retention.eventsLimit,
     keys.finished,
+    keys.slotPrefix,
+    keys.waitingPrefix,
+    lease,
   ]
-  for (const o of outcomes) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due)
-  return runScript(redis, 'finish', [keys.stream, keys.schedule, keys.eventLog], args) as Promise<number>
+  for (const o of outcomes) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due, o.slot ?? '')
+  return runScript(redis, 'finish', [keys.stream, keys.schedule, keys.eventLog, keys.limits], args) as Promise<number>
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,9 +442,33 @@ export async function storeProgress(
 // ---------------------------------------------------------------------------------------------
 // renew
 
-/** Renews `worker`'s claim on the messages `ids`; resolves with the ids another worker holds now. */
-export async function renewClaims(redis: RedisClient, keys: ShadowKeys, worker: string, ids: readonly string[]): Promise<string[]> {
-  return (await runScript(redis, 'renew', [keys.stream], [CONSUMER_GROUP, worker, ...ids])) as string[]
+/** A running attempt's claim: its message, and the concurrency group whose slot it holds ("" for none). */
+export interface Claim {
+  readonly id: string
+  readonly slot: string
+}
+
+/**
+ * Renews `worker`'s claim on the messages of `claims`, and the lease of their slots by `lease` ms;
+ * resolves with the ids another worker holds now.
+ */
+export async function renewClaims(redis: RedisClient, keys: ShadowKeys, worker: string, lease: number, claims: Iterable<Claim>): Promise<string[]> {
+  const args: (string | number)[] = [CONSUMER_GROUP, worker, Date.now(), lease, keys.slotPrefix]
+  for (const { id, slot } of claims) args.push(slot === '' ? id : `${id}\x1f${slot}`)
+  return (await runScript(redis, 'renew', [keys.stream], args)) as string[]
+}
+
+// ---------------------------------------------------------------------------------------------
+// limits
+
+/**
+ * Frees the concurrency slots whose lease lapsed in the groups that have tasks waiting, and admits
+ * the oldest waiting tasks into the room their limit leaves; resolves with how many were admitted.
+ */
+export async function sweepLimits(redis: RedisClient, keys: ShadowKeys, limits: WorkerLimits): Promise<number> {
+  const args: (string | number)[] = [Date.now(), limits.lease, keys.taskPrefix, keys.slotPrefix, keys.waitingPrefix]
+  for (const [task, limit] of limits.concurrency) args.push(task, limit)
+  return (await runScript(redis, 'limits', [keys.limits, keys.stream], args)) as number
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 /**
- * Opens Redis connections from a URL. `redis://` and `rediss://` give a single-node client;
- * `redis+cluster://host:port,host:port` (or `rediss+cluster://`) gives a cluster client seeded with
- * those nodes.
+ * Opens Redis connections from a URL (read by url.ts). `redis://` and `rediss://` give a single-node
+ * client; `redis+cluster://host:port,host:port` (or `rediss+cluster://`) gives a cluster client
+ * seeded with those nodes; `redis+sentinel://host:port,host:port/master-name` (or
+ * `rediss+sentinel://`) gives a client of the master those sentinels name, which follows a failover.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
-import { ShadowsError } from '../core/errors.js'
-import { watchConnection } from './failure.js'
-import { redactUrl } from './redact.js'
+import { replyErrorCode, watchConnection } from './failure.js'
 import { commandName, defineScripts, type RedisClient } from './scripts.js'
+import { parseRedisUrl, type RedisTarget } from './url.js'
 
 /** The URL used when none is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0'
@@ -27,27 +27,6 @@ export interface ConnectionOptions {
   readonly autoPipelining?: boolean
 }
 
-function parseCluster(url: string): { nodes: { host: string; port: number }[]; tls: boolean; password?: string; username?: string } {
-  const match = /^(rediss?)\+cluster:\/\/(?:([^:@/]*)(?::([^@/]*))?@)?([^/?#]+)\/?$/.exec(url)
-  if (!match) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid cluster URL ${redactUrl(JSON.stringify(url))}`)
-  const [, scheme, user, pass, hosts] = match
-  const nodes = (hosts ?? '').split(',').map((hostPort) => {
-    const at = hostPort.lastIndexOf(':')
-    const host = at > 0 ? hostPort.slice(0, at) : hostPort
-    const port = at > 0 ? Number(hostPort.slice(at + 1)) : 6379
-    if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid node ${JSON.stringify(hostPort)} in cluster URL`)
-    }
-    return { host: host.replace(/^\[|\]$/g, ''), port }
-  })
-  return {
-    nodes,
-    tls: scheme === 'rediss',
-    ...(pass ? { password: decodeURIComponent(pass) } : {}),
-    ...(user ? { username: decodeURIComponent(user) } : {}),
-  }
-}
-
 /**
  * Sent at once rather than with the next automatic pipeline. These scripts already carry a batch
  * each (adds made together, outcomes, due tasks, starts), so the pipeline would only delay them to
@@ -56,11 +35,6 @@ function parseCluster(url: string): { nodes: { host: string; port: number }[]; t
  * worker runs the current one.
  */
 const UNPIPELINED = (['add', 'start', 'finish', 'move-due'] as const).map((name) => commandName(name))
-
-/** Whether `url` selects the cluster client. */
-export function isClusterUrl(url: string): boolean {
-  return /^rediss?\+cluster:\/\//.test(url)
-}
 
 /**
  * Opens a connection (it starts connecting at once; commands made meanwhile wait in ioredis'
@@ -79,9 +53,10 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
     retryStrategy: (times: number) => Math.min(50 * times, 2000),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   }
+  const target = parseRedisUrl(url)
   let client: RedisClient
-  if (isClusterUrl(url)) {
-    const { nodes, tls, password, username } = parseCluster(url)
+  if (target.kind === 'cluster') {
+    const { nodes, tls, password, username } = target
     const clusterOptions: ClusterOptions = {
       redisOptions: {
         ...common,
@@ -94,16 +69,74 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
       autoPipeliningIgnoredCommands: UNPIPELINED,
       clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
     }
-    client = new Cluster(nodes, clusterOptions)
+    client = new Cluster([...nodes], clusterOptions)
+  } else if (target.kind === 'sentinel') {
+    client = new Redis(sentinelOptions(target, common))
   } else {
-    if (!/^rediss?:\/\//.test(url)) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `invalid Redis URL ${redactUrl(JSON.stringify(url))}: use redis://, rediss:// or redis+cluster://`)
-    }
-    client = new Redis(url, common)
+    client = new Redis(target.url, common)
   }
-  watchConnection(client, { diagnoseTls: true })
+  // the probe asks the URL's own host and port; a Sentinel URL names the sentinels, not the master
+  watchConnection(client, { diagnoseTls: target.kind === 'node' })
+  releaseDetectorOnEnd(client)
   defineScripts(client)
   return client
+}
+
+/** The part of an ioredis Sentinel connection {@link releaseDetectorOnEnd} reaches into (ioredis 5). */
+interface SentinelInternals {
+  readonly connector?: { readonly failoverDetector?: { cleanup(): void } | null }
+}
+
+/**
+ * ioredis closes the connections its failover detector holds to the sentinels only when a client is
+ * disconnected, not when QUIT ends it (as `Shadow.close()` does): they would go on reconnecting to
+ * the sentinels, once a minute, and keep the process alive. They are closed whenever the client ends.
+ */
+function releaseDetectorOnEnd(client: RedisClient): void {
+  if (!(client instanceof Redis) || !client.options.sentinels) return
+  client.on('end', () => (client as unknown as SentinelInternals).connector?.failoverDetector?.cleanup())
+}
+
+/**
+ * Whether an error reply comes from a node that stopped being the master while a connection to it
+ * was open: a write it refused (`READONLY`; a script's too, which fails at its first write, so
+ * nothing of it was done), or a blocking read it ended as it turned replica (`UNBLOCKED …
+ * instance state changed`).
+ */
+function fromDemotedMaster(err: Error): boolean {
+  const code = replyErrorCode(err.message)
+  return code === 'READONLY' || (code === 'UNBLOCKED' && err.message.includes('instance state changed'))
+}
+
+/**
+ * ioredis' Sentinel settings: on every (re)connection it asks the sentinels which node is the
+ * master, and checks that the node says so (`role: 'master'`). Every connection made from it
+ * (duplicates for blocking reads and pub/sub included) inherits them.
+ */
+function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinel' }>, common: RedisOptions): RedisOptions {
+  const { sentinels, masterName, db, tls, username, password, sentinelUsername, sentinelPassword } = target
+  return {
+    ...common,
+    sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+    name: masterName,
+    role: 'master',
+    db,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(sentinelUsername ? { sentinelUsername } : {}),
+    ...(sentinelPassword ? { sentinelPassword } : {}),
+    // TLS to the master and to the sentinels alike
+    ...(tls ? { tls: {}, enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+    // without it a connection stays on the old master until the sentinels demote it, some 8 s after
+    // the switch, and every write it makes meanwhile is lost: this subscribes to the sentinels'
+    // +switch-master and reconnects at once
+    failoverDetector: true,
+    // a sentinel that accepts a connection and never answers must not stall the reconnection
+    sentinelCommandTimeout: 2_000,
+    // a connection that meets a demoted master before the switch is announced reconnects (asking
+    // the sentinels again) and sends the command anew: the demoted master did none of it
+    reconnectOnError: (err: Error) => (fromDemotedMaster(err) ? 2 : false),
+  }
 }
 
 /** The parts of an ioredis connection {@link closeNow} reaches into (ioredis 5). */
@@ -158,6 +191,7 @@ export function duplicate(client: RedisClient): RedisClient {
   const copy = client instanceof Cluster ? client.duplicate(undefined, settings) : client.duplicate(settings)
   // its own errors are redacted too; the TLS diagnosis of the original speaks for both
   watchConnection(copy, { diagnoseTls: false })
+  releaseDetectorOnEnd(copy)
   defineScripts(copy)
   return copy
 }

@@ -52,6 +52,8 @@ export function redisFailure(err: unknown): RedisFailure | undefined {
 function failureIn(err: { message?: unknown; code?: unknown }): RedisFailure | undefined {
   const message = typeof err.message === 'string' ? err.message : ''
   if (/^(WRONGPASS|NOAUTH)\b/.test(message) || /^ERR invalid (username-)?password/i.test(message)) return 'credentials'
+  // ioredis gives up on a round of sentinels with their last error in its own words
+  if (/^All sentinels are unreachable\b.*Last error: (WRONGPASS|NOAUTH)\b/.test(message)) return 'credentials'
   // what OpenSSL says when the first bytes back are not a TLS record (a plain-text reply)
   if (/^ERR_SSL_(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG)$/.test(String(err.code ?? '')) || /wrong version number|packet length too long/.test(message))
     return 'tls'
@@ -126,8 +128,12 @@ function answersInPlainText(host: string, port: number): Promise<boolean> {
 /** Node's codes for a connection that could not be made or was lost. */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
 
-/** Redis's error codes (the first word of a reply error) for a server that cannot serve yet. */
-const NOT_SERVING = new Set(['LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY'])
+/**
+ * Redis's error codes (see {@link replyErrorCode}) for a server that cannot serve yet: among
+ * them a master demoted by a failover (`READONLY`), and one that refuses writes while too few
+ * replicas are in step (`NOREPLICAS`, with `min-replicas-to-write`).
+ */
+const NOT_SERVING = new Set(['LOADING', 'MASTERDOWN', 'CLUSTERDOWN', 'TRYAGAIN', 'BUSY', 'READONLY', 'NOREPLICAS'])
 
 /**
  * ioredis's errors for a command it could not send: it has no class or code for these, so they
@@ -141,6 +147,17 @@ const NOT_SENT = new Set([
 ])
 
 /**
+ * The code of a Redis error reply: its first word (`READONLY You can't write …`), or for an error
+ * met inside one of shadows' scripts, which catch errors to finish their work and raise them again,
+ * the code of the error inside (`ERR user_script:292: READONLY You can't write …`; Redis 6 words
+ * it `… @user_script:292: -READONLY …`).
+ */
+export function replyErrorCode(message: string): string {
+  const inner = /^ERR (?:Error running script \(call to \w+\): )?@?user_script: ?\d+: -?([A-Z]+) /.exec(message)
+  return inner?.[1] ?? message.split(' ', 1)[0] ?? ''
+}
+
+/**
  * Whether `err` means that Redis could not be used at all (a request may succeed later), by its
  * class, code or ioredis' fixed text: ioredis gave up retrying, the connection failed or closed,
  * the server is loading or has no master, or it refused the credentials or does not speak TLS.
@@ -151,7 +168,7 @@ export function isRedisUnavailable(err: unknown): boolean {
   if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true
   if (typeof message !== 'string') return false
-  if (name === 'ReplyError' && NOT_SERVING.has(message.split(' ', 1)[0] ?? '')) return true
+  if (name === 'ReplyError' && NOT_SERVING.has(replyErrorCode(message))) return true
   // a refused password, or TLS against a plain-text port: no request can fix that, an operator can
   return NOT_SENT.has(message) || redisFailure(err) !== undefined
 }

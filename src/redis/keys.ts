@@ -46,6 +46,25 @@ export interface ShadowKeys {
   task(key: string): string
   /** Prefix shared by every task record, for scans. */
   readonly taskPrefix: string
+  /**
+   * Prefix of the throttle windows: `{prefix}{key}` (the key's stored form) is a string that lives
+   * `throttle` ms after an add with `throttle` stored that key (a PX TTL), holding the due time and
+   * task name of that add. The add script builds the names from it, as it builds record keys.
+   */
+  readonly throttlePrefix: string
+  /** The throttle window of one task key; `key` is the stored form ({@link storedKey}). */
+  throttle(key: string): string
+  /**
+   * Prefix of the concurrency slots: `{prefix}{group}` is the sorted set of the stream ids of the
+   * attempts holding a slot of a limit group (see src/redis/limits.ts) → when their lease ends.
+   */
+  readonly slotPrefix: string
+  /** Prefix of the tasks waiting for a slot: `{prefix}{group}`, stored key → its place in line (its stream id as ms × 1000 + sequence). */
+  readonly waitingPrefix: string
+  /** Sorted set of the limit groups that have tasks waiting → when the sweep looks at them again. */
+  readonly limits: string
+  /** Prefix of the rate windows: `{prefix}{group}`, the starts (and reserved starts) → their time. */
+  readonly ratePrefix: string
   /** The hash holding one worker's heartbeat details; it expires when the worker stops beating. */
   worker(workerName: string): string
 }
@@ -74,6 +93,12 @@ export function shadowKeys(name: string): ShadowKeys {
     history: (state: FinishedState, task?: string) => (task === undefined ? `${tag}:history:${state}` : `${tag}:history:${state}:${task}`),
     taskPrefix: `${tag}:task:`,
     task: (key: string) => `${tag}:task:${key}`,
+    throttlePrefix: `${tag}:throttle:`,
+    throttle: (key: string) => `${tag}:throttle:${key}`,
+    slotPrefix: `${tag}:slots:`,
+    waitingPrefix: `${tag}:waiting:`,
+    limits: `${tag}:limits`,
+    ratePrefix: `${tag}:rate:`,
     worker: (workerName: string) => `${tag}:worker:${workerName}`,
   })
 }

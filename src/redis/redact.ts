@@ -17,15 +17,23 @@ const MASK = '***'
 const URL_USER_INFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/"'<>]*)@/gi
 
 /**
+ * A password in a URL's query: a Sentinel URL's `sentinelPassword=…`, and `password=…`, which
+ * ioredis reads from a `redis://` URL's query too. Its value ends at the next parameter.
+ */
+const QUERY_PASSWORD = /([?&](?:sentinel)?password=)[^&#\s"'<>]*/gi
+
+/**
  * `text` with the password of every URL in it masked: `redis://:***@host:6379`,
- * `redis://default:***@host`. A user info without a colon is masked whole, since some write the
- * password alone there.
+ * `redis://default:***@host`, `redis+sentinel://h:26379/m?sentinelPassword=***`. A user info
+ * without a colon is masked whole, since some write the password alone there.
  */
 export function redactUrl(text: string): string {
-  return text.replace(URL_USER_INFO, (_, scheme: string, userInfo: string) => {
-    const colon = userInfo.indexOf(':')
-    return colon === -1 ? `${scheme}${MASK}@` : `${scheme}${userInfo.slice(0, colon)}:${MASK}@`
-  })
+  return text
+    .replace(URL_USER_INFO, (_, scheme: string, userInfo: string) => {
+      const colon = userInfo.indexOf(':')
+      return colon === -1 ? `${scheme}${MASK}@` : `${scheme}${userInfo.slice(0, colon)}:${MASK}@`
+    })
+    .replace(QUERY_PASSWORD, `$1${MASK}`)
 }
 
 /** Command arguments with every credential masked (names lower case). */

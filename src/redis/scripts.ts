@@ -9,7 +9,21 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis'
 /** A Redis connection shadows can use: a single node or a cluster. */
 export type RedisClient = Redis | Cluster
 
-const SCRIPT_NAMES = ['add', 'move-due', 'start', 'finish', 'cancel', 'progress', 'renew', 'strike', 'restore', 'read-strikes', 'retry', 'list'] as const
+const SCRIPT_NAMES = [
+  'add',
+  'move-due',
+  'start',
+  'finish',
+  'cancel',
+  'progress',
+  'renew',
+  'strike',
+  'restore',
+  'read-strikes',
+  'retry',
+  'list',
+  'limits',
+] as const
 
 /** The name of one script file, without `.lua`. */
 export type ScriptName = (typeof SCRIPT_NAMES)[number]

@@ -2,6 +2,7 @@
  * One attempt of one task: its context, its abort signal (cancel, timeout, shutdown) and its
  * outcome. Pure of Redis except for progress, which goes through the `progress` callback.
  */
+import { context, type Context } from '@opentelemetry/api'
 import type { Logger } from 'pino'
 import { CancelledError, RetryRequestedError, ShutdownError, TimeoutError } from '../core/errors.js'
 import { userKey } from '../redis/keys.js'
@@ -29,6 +30,10 @@ export interface AttemptInput {
   readonly params: Record<string, unknown>
   readonly when: number
   readonly attempt: number
+  /** The concurrency group whose slot the attempt holds ("" for none). */
+  readonly slot: string
+  /** The trace context the add stored, as the start script answers it ("" for none; see tracing.ts). */
+  readonly trace: string
 }
 
 /** A running attempt. */
@@ -90,8 +95,11 @@ export class Attempt {
     this.timer = setTimeout(() => this.abort('timeout'), ms)
   }
 
-  /** Runs the task once. Never throws. `progress` stores a progress report of this attempt. */
-  run(handles: TaskHandles, progress: ProgressReport): Promise<AttemptResult> {
+  /**
+   * Runs the task once. Never throws. `progress` stores a progress report of this attempt; `within`
+   * is the OpenTelemetry context the task runs in (its attempt's span), when tracing.
+   */
+  run(handles: TaskHandles, progress: ProgressReport, within?: Context): Promise<AttemptResult> {
     const { task, params } = this.input
     const ctx = new AttemptContext(this, handles, progress)
     if (task.timeout !== undefined) {
@@ -111,7 +119,7 @@ export class Attempt {
       this.abortFired = settle
       let running: unknown
       try {
-        running = task.run(params, ctx)
+        running = within ? context.with(within, task.run, task, params, ctx) : task.run(params, ctx)
       } catch (error) {
         settle(this.threw(error))
         return

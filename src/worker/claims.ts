@@ -4,16 +4,16 @@
  * renewing theirs because they died.
  */
 import { CONSUMER_GROUP } from '../redis/keys.js'
-import { renewClaims } from '../redis/commands.js'
+import { renewClaims, sweepLimits, type Claim } from '../redis/commands.js'
 import type { StreamEntry } from '../redis/stream.js'
 import type { WorkerContext } from './context.js'
 
 /** What the claims need from their worker. */
-export interface ClaimsContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger'> {
+export interface ClaimsContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'limits'> {
   /** A message unclaimed for this long (ms) is taken over. */
   readonly redeliveryTimeout: number
-  /** Stream ids of the tasks running now. */
-  readonly running: () => Iterable<string>
+  /** The claims of the tasks running now. */
+  readonly running: () => Iterable<Claim>
   /** How many more tasks the worker can start now. */
   readonly freeSlots: () => number
   /** Starts the tasks of reclaimed messages. */
@@ -45,12 +45,14 @@ export class Claims {
     await this.reclaiming
   }
 
-  /** Takes over tasks whose worker stopped renewing its claim (it died). */
+  /** Takes over tasks whose worker stopped renewing its claim (it died), and the slots they held. */
   private reclaim(): void {
     if (this.stopped || this.reclaiming) return
-    this.reclaiming = this.reclaimAbandoned().finally(() => {
-      this.reclaiming = undefined
-    })
+    this.reclaiming = Promise.all([this.reclaimAbandoned(), this.freeLapsedSlots()])
+      .then(() => {})
+      .finally(() => {
+        this.reclaiming = undefined
+      })
   }
 
   private async reclaimAbandoned(): Promise<void> {
@@ -75,13 +77,26 @@ export class Claims {
     }
   }
 
+  /** Frees the concurrency slots a dead worker held, for the tasks waiting on them. */
+  private async freeLapsedSlots(): Promise<void> {
+    const { redis, keys, limits, logger } = this.options
+    if (limits.concurrency.size === 0) return
+    try {
+      const admitted = await sweepLimits(redis, keys, limits)
+      if (admitted > 0) logger.info({ admitted }, 'freed the concurrency slots of a worker that stopped renewing them')
+    } catch (err) {
+      if (!this.stopped) logger.debug({ err }, 'slot sweep failed; will try again')
+    }
+  }
+
   /** Renews this worker's claim on its running tasks so that no other worker reclaims them. */
   private async renew(): Promise<void> {
     // every claim, each tick: the idle time Redis keeps counts from delivery, not from the start
-    const ids = [...this.options.running()]
-    if (ids.length === 0) return
+    const claims = [...this.options.running()]
+    if (claims.length === 0) return
     try {
-      const lost = await renewClaims(this.options.redis, this.options.keys, this.options.name, ids)
+      const { redis, keys, name, limits } = this.options
+      const lost = await renewClaims(redis, keys, name, limits.lease, claims)
       if (lost.length > 0) this.options.logger.warn({ ids: lost }, 'another worker reclaimed running tasks; their outcome here will be ignored')
     } catch (err) {
       this.options.logger.warn({ err }, 'could not renew claims on running tasks')

@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino'
 import type { ShadowKeys } from '../redis/keys.js'
+import type { WorkerLimits } from '../redis/limits.js'
 import type { RedisClient } from '../redis/scripts.js'
 import type { StrikeCopy } from '../redis/strike-copy.js'
 
@@ -26,4 +27,6 @@ export interface WorkerContext {
   readonly historyLimit: number
   /** Most entries the events log keeps (0: no events). */
   readonly eventsLimit: number
+  /** The limits of the worker's tasks, for the scripts that enforce them. */
+  readonly limits: WorkerLimits
 }

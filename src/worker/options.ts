@@ -20,8 +20,16 @@ export interface WorkerOptions {
   readonly gracePeriod?: number
   /** Heartbeat period in ms (default 2000); a worker is listed until 2.5 periods after its last beat. */
   readonly heartbeatInterval?: number
-  /** Delay before a task this worker does not know is offered again, in ms (default 5000). */
+  /**
+   * Delay before a task this worker does not know is offered again after its first deferral, in ms
+   * (default 1000); it doubles with each deferral, up to a minute.
+   */
   readonly unknownTaskDelay?: number
+  /**
+   * A task no worker knew for this long (ms) since it was first put back fails with
+   * `SHADOWS_ERR_UNKNOWN_TASK` (default 3 600 000: one hour; 0 fails it at once).
+   */
+  readonly unknownTaskTimeout?: number
   /** A task delivered this many times without finishing (its worker died each time) fails (default 5). */
   readonly maxDeliveries?: number
   readonly logger?: Logger
@@ -43,7 +51,10 @@ export const WORKER_DEFAULTS = Object.freeze({
   redeliveryTimeout: 300_000,
   gracePeriod: 30_000,
   heartbeatInterval: 2_000,
-  unknownTaskDelay: 5_000,
+  unknownTaskDelay: 1_000,
+  unknownTaskTimeout: 3_600_000,
+  /** Longest delay between two offers of a task no worker knows (or unknownTaskDelay, if longer). */
+  unknownTaskMaxDelay: 60_000,
   maxDeliveries: 5,
   /** Longest blocking read; close() interrupts it. */
   readBlock: 5_000,
@@ -66,6 +77,7 @@ export interface WorkerSettings {
   readonly gracePeriod: number
   readonly heartbeatInterval: number
   readonly unknownTaskDelay: number
+  readonly unknownTaskTimeout: number
   readonly maxDeliveries: number
 }
 
@@ -77,10 +89,11 @@ export function workerSettings(options: WorkerOptions): WorkerSettings {
     gracePeriod: options.gracePeriod ?? WORKER_DEFAULTS.gracePeriod,
     heartbeatInterval: options.heartbeatInterval ?? WORKER_DEFAULTS.heartbeatInterval,
     unknownTaskDelay: options.unknownTaskDelay ?? WORKER_DEFAULTS.unknownTaskDelay,
+    unknownTaskTimeout: options.unknownTaskTimeout ?? WORKER_DEFAULTS.unknownTaskTimeout,
     maxDeliveries: options.maxDeliveries ?? WORKER_DEFAULTS.maxDeliveries,
   }
   for (const [field, value] of Object.entries(settings)) {
-    const min = field === 'gracePeriod' || field === 'unknownTaskDelay' ? 0 : 1
+    const min = field === 'gracePeriod' || field === 'unknownTaskDelay' || field === 'unknownTaskTimeout' ? 0 : 1
     if (!Number.isInteger(value) || value < min) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `worker ${field} must be an integer >= ${min}`)
   }
   return Object.freeze(settings)

@@ -11,7 +11,7 @@ import type { WorkerContext } from './context.js'
 export type Outcome = FinishOutcome
 
 /** What the outcome writer needs from its worker. */
-export type OutcomesContext = Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'executionTtl' | 'historyLimit' | 'eventsLimit'>
+export type OutcomesContext = Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'executionTtl' | 'historyLimit' | 'eventsLimit' | 'limits'>
 
 /** Writes one batch of outcomes; rejects when Redis did not take it (the batch is then retried). */
 export type WriteOutcomes = (batch: readonly Outcome[]) => Promise<unknown>
@@ -30,7 +30,7 @@ export class Outcomes {
     private readonly ctx: OutcomesContext,
     write?: (batch: readonly Outcome[], finish: WriteOutcomes) => Promise<unknown>,
   ) {
-    const finish: WriteOutcomes = (batch) => finishAttempts(ctx.redis, ctx.keys, ctx.name, ctx, batch)
+    const finish: WriteOutcomes = (batch) => finishAttempts(ctx.redis, ctx.keys, ctx.name, ctx, ctx.limits.lease, batch)
     this.write = write ? (batch) => write(batch, finish) : finish
   }
 

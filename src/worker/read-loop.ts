@@ -11,6 +11,7 @@ import { CONSUMER_GROUP } from '../redis/keys.js'
 import type { RedisClient } from '../redis/scripts.js'
 import type { StreamEntry } from '../redis/stream.js'
 import type { WorkerContext } from './context.js'
+import { ProgressWatch } from './health.js'
 import type { Outcomes } from './outcomes.js'
 import type { Slots } from './slots.js'
 import type { Starter } from './starter.js'
@@ -26,8 +27,16 @@ export interface ReadLoopContext extends Pick<WorkerContext, 'redis' | 'keys' | 
   readonly drainCheck: number
 }
 
+/**
+ * Beyond twice the longest blocking read, how long the loop may go without a step before it counts
+ * as stuck, in ms: more than the longest retry delay after a failed read (2 s) plus a slow reply.
+ */
+const PROGRESS_MARGIN = 5_000
+
 /** Reads one worker's new messages and has them started. */
 export class ReadLoop {
+  /** Whether the loop makes progress (the worker's readiness). */
+  readonly progress: ProgressWatch
   private reader: RedisClient | undefined
   private stopped = false
   /** Whether the last read found the stream empty: the next read blocks. */
@@ -41,6 +50,7 @@ export class ReadLoop {
   private loopWaiters: (() => void)[] = []
 
   constructor(private readonly ctx: ReadLoopContext) {
+    this.progress = new ProgressWatch({ bound: 2 * Math.max(ctx.readBlock, ctx.drainCheck) + PROGRESS_MARGIN })
     this.readFailures = new Backoff({ step: 50, max: 2_000, logEvery: 20, logger: ctx.logger, message: 'cannot read from redis; retrying' })
     // a task that ends frees a slot: one more start call may go out (once per turn of the event
     // loop, so that every task ending in this turn frees its slot first: one read for all)
@@ -83,6 +93,7 @@ export class ReadLoop {
     const { slots } = this.ctx
     const block = untilFinished ? this.ctx.drainCheck : this.ctx.readBlock
     while (!this.stopped) {
+      this.progress.step()
       if (this.readError) {
         const err = this.readError
         this.readError = undefined
@@ -100,6 +111,7 @@ export class ReadLoop {
       }
       const free = slots.free
       if (free <= 0) {
+        this.progress.waitOnTasks()
         await slots.whenFree()
         continue
       }
@@ -149,11 +161,17 @@ export class ReadLoop {
     const chunk = Math.ceil(this.ctx.slots.capacity / 2)
     while (!this.stopped && !this.idle && !this.readError && this.calls.size < 2) {
       const taken = this.ctx.slots.tryAcquire(chunk)
-      if (taken === 0) return
+      if (taken === 0) {
+        // every slot is taken: with no call out, the loop waits for a task to end
+        if (this.calls.size === 0) this.progress.waitOnTasks()
+        return
+      }
+      this.progress.step()
       const call = this.ctx.starter
         .startNew(taken, (handled) => {
           this.calls.delete(call)
           this.readFailures.succeeded()
+          this.progress.step()
           if (handled === 0) this.idle = true
           else this.pump()
           // the loop waits while work is waiting, and turns to blocking reads once a call found

@@ -4,6 +4,9 @@
  * leave a task running that was cancelled nor leave a delivered task running nowhere, and must
  * never run twice a task that ran here.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Backoff } from '../core/backoff.js'
+import { isRedisUnavailable } from '../redis/failure.js'
 import { CONSUMER_GROUP } from '../redis/keys.js'
 import type { StreamEntry } from '../redis/stream.js'
 import type { WorkerContext } from './context.js'
@@ -21,6 +24,9 @@ export interface RecoveryContext extends Pick<WorkerContext, 'redis' | 'keys' | 
 /** Puts one worker's own messages back in order after a reconnection. */
 export class Recovery {
   private stopped = false
+  /** The recovery under way, if any (see recoverOwnPending). */
+  private recovering: Promise<void> | undefined
+  private recoverAgain = false
 
   constructor(private readonly ctx: RecoveryContext) {}
 
@@ -43,18 +49,48 @@ export class Recovery {
    * nowhere. Start them now rather than after the redelivery timeout.
    */
   async recoverOwnPending(): Promise<void> {
-    if (this.stopped) return
+    // one recovery at a time; a reconnection during one has it look once more when it is done
+    if (this.recovering) {
+      this.recoverAgain = true
+      return this.recovering
+    }
+    this.recovering = (async () => {
+      do {
+        this.recoverAgain = false
+        await this.recoverOnce()
+      } while (this.recoverAgain && !this.stopped)
+    })().finally(() => {
+      this.recovering = undefined
+    })
+    return this.recovering
+  }
+
+  /**
+   * One look at the pending list, tried again while Redis cannot serve it: a new master may refuse
+   * writes for a while after a failover (`NOREPLICAS` until a replica joins it), and XREADGROUP is
+   * a write. Giving up would leave those tasks for the redelivery timeout.
+   */
+  private async recoverOnce(): Promise<void> {
     const { redis, keys, name, logger } = this.ctx
-    try {
-      const reply = (await redis.xreadgroup('GROUP', CONSUMER_GROUP, name, 'COUNT', 1000, 'STREAMS', keys.stream, '0')) as [string, StreamEntry[]][] | null
-      const entries = this.notRunHere(reply?.[0]?.[1] ?? [])
-      if (entries.length === 0) return
-      logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
-      // as reclaimed: some may be messages this worker took over from a dead one and had not
-      // started yet, whose record still names the dead worker
-      await this.ctx.starter.startReclaimed(entries)
-    } catch (err) {
-      logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
+    const failures = new Backoff({ step: 100, max: 2_000, logEvery: 20, logger, message: 'could not look at pending tasks after reconnecting; retrying' })
+    while (!this.stopped) {
+      try {
+        const reply = (await redis.xreadgroup('GROUP', CONSUMER_GROUP, name, 'COUNT', 1000, 'STREAMS', keys.stream, '0')) as [string, StreamEntry[]][] | null
+        const entries = this.notRunHere(reply?.[0]?.[1] ?? [])
+        if (entries.length === 0) return
+        logger.info({ count: entries.length }, 'starting tasks whose start was cut off by the disconnection')
+        // as reclaimed: some may be messages this worker took over from a dead one and had not
+        // started yet, whose record still names the dead worker
+        await this.ctx.starter.startReclaimed(entries)
+        return
+      } catch (err) {
+        if (!isRedisUnavailable(err)) {
+          logger.debug({ err }, 'could not look at pending tasks after reconnecting; they will be redelivered')
+          return
+        }
+        // what started before the failure runs here now, and notRunHere leaves it alone next time
+        await sleep(failures.failed(err), undefined, { ref: false })
+      }
     }
   }
 

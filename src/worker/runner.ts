@@ -5,12 +5,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { decideOutcome } from '../core/outcome-policy.js'
-import { storeProgress } from '../redis/commands.js'
+import { storeProgress, type Claim } from '../redis/commands.js'
 import { Attempt, type AbortCause, type AttemptInput, type AttemptResult, type TaskHandles } from './attempt.js'
 import type { WorkerContext } from './context.js'
 import type { WorkerObserver } from './options.js'
 import type { Outcomes } from './outcomes.js'
 import type { Slots } from './slots.js'
+import { endRunSpan, startRunSpan } from './tracing.js'
 
 /** What the runner needs from its worker. */
 export interface RunnerContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'eventsLimit'> {
@@ -38,9 +39,9 @@ export class AttemptRunner {
     return this.attempts.has(id)
   }
 
-  /** The stream ids of the attempts running now. */
-  ids(): IterableIterator<string> {
-    return this.attempts.keys()
+  /** The claims of the attempts running now: their messages and the slots they hold. */
+  *claims(): Generator<Claim> {
+    for (const attempt of this.attempts.values()) yield { id: attempt.input.id, slot: attempt.input.slot }
   }
 
   /** The attempts running now. */
@@ -101,19 +102,22 @@ export class AttemptRunner {
   }
 
   private async execute(attempt: Attempt): Promise<void> {
-    const { id, key, gen } = attempt.input
+    const { id, key, gen, slot } = attempt.input
     const { logger, outcomes, observer } = this.ctx
     if (logger.isLevelEnabled('debug')) attempt.logger.debug('task started')
+    // the shadow's name, for the span: read off the handle every task gets anyway
+    const span = startRunSpan(this.ctx.handles.shadow.name, attempt.input)
     let result: AttemptResult
     try {
-      result = await attempt.run(this.ctx.handles, this.reportProgress)
+      result = await attempt.run(this.ctx.handles, this.reportProgress, span?.context)
     } finally {
       this.attempts.delete(id)
       this.ctx.slots.release(1)
       if (this.attempts.size === 0) this.wakeIdle()
     }
     const { outcome, data, due } = decideOutcome(attempt, result, logger.isLevelEnabled('debug'))
-    outcomes.push({ id, key, gen, outcome, data, due })
+    outcomes.push({ id, key, gen, outcome, data, due, slot })
+    if (span) endRunSpan(span, result, outcome)
     observer?.taskEnded?.(attempt.input.task.name, outcome === 'again-failed' ? 'failed' : outcome, Date.now() - attempt.startedAt)
   }
 

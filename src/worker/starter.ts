@@ -1,16 +1,20 @@
 /**
  * Starting tasks: the start-script calls that turn messages into running records, and the checks
  * before a run. A message naming a task this worker does not know is put back for a worker that
- * does; a poison task (its worker died with it too often), a struck one and one whose params do
- * not match the schema end without running. What passes is handed to the runner, in the slot that
- * was taken for it before the call.
+ * does, later each time, until it fails for want of one (unknown-tasks.ts); a poison task (its
+ * worker died with it too often), a struck one and one whose params do not match the schema end
+ * without running. What passes is handed to the runner, in the slot that was taken for it before
+ * the call. While `runAtMost()` limits the runs of some tasks, a task past its limit is not
+ * started: its messages stay pending here until the worker closes and puts them back.
  */
 import { PoisonTaskError, StruckError } from '../core/errors.js'
 import { describeError } from '../core/records.js'
 import { nextRunAt } from '../core/outcome-policy.js'
 import { describeStrike, type StrikeSet } from '../core/strikes.js'
 import type { AnyTask } from '../core/task.js'
+import { decideUnknownTask, type UnknownTaskDeferrals, type UnknownTaskPolicy } from '../core/unknown-tasks.js'
 import { STALE, startTasks, type StartEntry, type StartMessage, type StartRequest } from '../redis/commands.js'
+import { readUnknownDeferrals } from '../redis/deferrals.js'
 import { CONSUMER_GROUP, userKey } from '../redis/keys.js'
 import { entryFields, type StreamEntry } from '../redis/stream.js'
 import type { WorkerContext } from './context.js'
@@ -20,10 +24,10 @@ import type { AttemptRunner } from './runner.js'
 import type { Slots } from './slots.js'
 
 /** What the starter needs from its worker. */
-export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'strikes' | 'eventsLimit'> {
+export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'strikes' | 'eventsLimit' | 'limits'> {
   readonly registry: ReadonlyMap<string, AnyTask>
   readonly redeliveryTimeout: number
-  readonly unknownTaskDelay: number
+  readonly unknownTasks: UnknownTaskPolicy
   readonly maxDeliveries: number
   /** Most messages of one blocking read started by one script call. */
   readonly startBatch: number
@@ -44,22 +48,44 @@ interface Startable extends StartMessage {
   readonly task: AnyTask
 }
 
+/** A message naming a task this worker does not run, with the name. */
+interface Unknown extends StartMessage {
+  readonly task: string
+}
+
 /** A reclaimed task delivered this many times (its worker died with it at least twice) runs alone. */
 const SUSPECT_DELIVERIES = 3
+
+/** A task no worker has put back yet. */
+const NEVER_DEFERRED: UnknownTaskDeferrals = { deferrals: 0, since: undefined }
 
 /** Starts the tasks of one worker. */
 export class Starter {
   private stopped = false
   /** The names of the tasks this worker runs, for the start calls that read. */
   private readonly taskNames: readonly string[]
+  /** While runAtMost() limits runs: whether one more run of a task may start here. */
+  private admits: ((task: string) => boolean) | undefined
+  /** Messages of tasks past their limit, by id: pending here until stop() puts them back. */
+  private readonly held = new Map<string, StartMessage>()
 
   constructor(private readonly ctx: StarterContext) {
     this.taskNames = [...ctx.registry.keys()]
   }
 
-  /** Starts nothing more: messages met from now on stay pending or are put back. */
+  /** Starts nothing more: messages met from now on stay pending or are put back (held ones too). */
   stop(): void {
     this.stopped = true
+    this.putBack([...this.held.values()])
+    this.held.clear()
+  }
+
+  /**
+   * From now on starts a task only while `admits` says one more run of it may start; the messages
+   * of the others are held until stop(). Undefined lifts the limit.
+   */
+  limitRuns(admits: ((task: string) => boolean) | undefined): void {
+    this.admits = admits
   }
 
   /**
@@ -68,7 +94,8 @@ export class Starter {
    * before its tasks run, so that the next call can go out while they do.
    */
   startNew(taken: number, replied: (handled: number) => void): Promise<Started[]> {
-    return this.start({ mode: 'read', count: taken, tasks: this.taskNames }, taken, replied)
+    const tasks = this.admits ? this.taskNames.filter(this.admits) : this.taskNames
+    return this.start({ mode: 'read', count: taken, tasks }, taken, replied)
   }
 
   /** Starts the messages a blocking read delivered, a script call per `startBatch` of them. */
@@ -104,12 +131,14 @@ export class Starter {
 
   /**
    * The messages among `entries` to start: an entry deleted after delivery (a cancelled task) is
-   * only acknowledged, one naming a task this worker does not run is put back, and one running
+   * only acknowledged, one naming a task this worker does not run is put back (or failed) as the
+   * start script's unknown entries are, one past its runAtMost() limit is held, and one running
    * here already (read twice by a resent call) is left alone.
    */
   private async startable(entries: readonly StreamEntry[]): Promise<Startable[]> {
     const messages: Startable[] = []
     const gone: string[] = []
+    const unknown: Unknown[] = []
     for (const [id, fields] of entries) {
       const f = entryFields(fields)
       if (f.key === undefined || f.gen === undefined) {
@@ -117,9 +146,11 @@ export class Starter {
         continue
       }
       const task = f.task === undefined ? undefined : this.ctx.registry.get(f.task)
-      if (!task) this.deferUnknown(id, f.key, f.gen, f.task)
+      if (!task) unknown.push({ id, key: f.key, gen: f.gen, task: f.task ?? '' })
+      else if (this.admits && !this.admits(task.name)) this.held.set(id, { id, key: f.key, gen: f.gen })
       else if (!this.ctx.runner.has(id)) messages.push({ id, key: f.key, gen: f.gen, task })
     }
+    if (unknown.length > 0) await this.deferUnknownRead(unknown)
     if (gone.length > 0) {
       const { stream } = this.ctx.keys
       await this.ctx.redis
@@ -143,7 +174,7 @@ export class Starter {
       for (let tries = 0; ; tries++) {
         // read at the first try only when never read (no wait on the hot path), afresh after a stale reply
         strikes = (tries === 0 ? this.ctx.strikes.loaded() : undefined) ?? (await this.ctx.strikes.current(tries > 0))
-        const reply = await startTasks(this.ctx.redis, this.ctx.keys, this.ctx.name, strikes.version, this.ctx.eventsLimit, request)
+        const reply = await startTasks(this.ctx.redis, this.ctx.keys, this.ctx.name, strikes.version, this.ctx.eventsLimit, this.ctx.limits, request)
         if (reply !== STALE) {
           entries = reply
           break
@@ -152,10 +183,16 @@ export class Starter {
       replied?.(entries.length)
       const started: Started[] = []
       for (const entry of entries) {
-        if (entry.kind === 'drop' || entry.kind === 'skip') continue
+        // a task held back by a limit waits in Redis: its slot here is free again
+        if (entry.kind === 'drop' || entry.kind === 'skip' || entry.kind === 'wait') continue
         const task = this.ctx.registry.get(entry.task)
+        if (entry.kind === 'unknown' && task) {
+          // a task this worker runs, left out of the read: past its runAtMost() limit
+          this.held.set(entry.id, { id: entry.id, key: entry.key, gen: entry.gen })
+          continue
+        }
         if (entry.kind === 'unknown' || !task) {
-          this.deferUnknown(entry.id, entry.key, entry.gen, entry.task)
+          this.deferUnknown(entry, entry.task, entry.kind === 'unknown' ? entry : NEVER_DEFERRED)
           continue
         }
         // the slot goes with the attempt, which releases it when it ends
@@ -173,10 +210,15 @@ export class Starter {
 
   /** Runs one started task unless it is poison, struck or has invalid params; returns when its attempt is over. */
   private launch(strikes: StrikeSet, task: AnyTask, entry: StartEntry & { kind: 'run' }): Promise<void> | undefined {
-    const { id, key, gen, when, attempt, deliveries } = entry
+    const { id, key, gen, when, attempt, deliveries, slot } = entry
     // two start calls for one message (a resend, a recovery) must not run it twice here
     if (this.ctx.runner.has(id)) return undefined
     const { outcomes, maxDeliveries } = this.ctx
+    if (this.admits && !this.admits(task.name)) {
+      // started by a read that went out before the limit was reached: back on the queue, to be held
+      outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now(), slot })
+      return undefined
+    }
     const params = (entry.paramsJson === '{}' ? {} : JSON.parse(entry.paramsJson)) as Record<string, unknown>
     const log = () => this.ctx.logger.child({ task: task.name, key: userKey(key), attempt })
     if (deliveries > maxDeliveries) {
@@ -184,7 +226,7 @@ export class Starter {
         new PoisonTaskError(`delivered ${deliveries - 1} times without finishing (its worker died each time); failed after maxDeliveries=${maxDeliveries}`),
       )
       log().error({ deliveries: deliveries - 1 }, 'poison task: giving up')
-      outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0 })
+      outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(error), due: 0, slot })
       return undefined
     }
     const strike = strikes.match(task.name, params)
@@ -193,7 +235,7 @@ export class Starter {
       const error = describeError(new StruckError(`struck by ${describeStrike(strike)} (strike ${strike.id})`))
       // a struck run of a perpetual or cron task is skipped and its chain goes on
       const next = nextRunAt(task, when)
-      outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0 })
+      outcomes.push({ id, key, gen, outcome: next === undefined ? 'struck' : 'again-failed', data: JSON.stringify(error), due: next ?? 0, slot })
       this.ctx.observer?.taskEnded?.(task.name, 'struck', 0)
       return undefined
     }
@@ -201,21 +243,55 @@ export class Starter {
       task.validate(params)
     } catch (err) {
       log().error({ err }, 'params do not match the schema; failing without retry')
-      outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0 })
+      outcomes.push({ id, key, gen, outcome: 'failed', data: JSON.stringify(describeError(err)), due: 0, slot })
       return undefined
     }
-    return this.ctx.runner.run({ id, key, gen, task, params, when, attempt })
+    return this.ctx.runner.run({ id, key, gen, task, params, when, attempt, slot, trace: entry.trace })
   }
 
-  /** Puts back a message naming a task this worker does not know, for a worker that does. */
-  private deferUnknown(id: string, key: string, gen: string, task: string | undefined): void {
-    const retryIn = this.ctx.unknownTaskDelay
-    this.ctx.logger.warn({ task, key: userKey(key), retryIn }, 'this worker does not know the task; putting it back for a worker that does')
-    this.ctx.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: Date.now() + retryIn })
+  /**
+   * Puts back messages this worker read itself whose task it does not know (or fails them), with
+   * the deferrals their records hold, as the start script hands them over for the messages it reads.
+   */
+  private async deferUnknownRead(unknown: readonly Unknown[]): Promise<void> {
+    let records: readonly UnknownTaskDeferrals[]
+    try {
+      records = await readUnknownDeferrals(
+        this.ctx.redis,
+        this.ctx.keys,
+        unknown.map((m) => m.key),
+      )
+    } catch (err) {
+      // put back all the same, as if for the first time: the record keeps the true count and time
+      this.ctx.logger.warn({ err }, 'could not read the deferrals of tasks this worker does not know')
+      records = []
+    }
+    unknown.forEach((message, i) => this.deferUnknown(message, message.task, records[i] ?? NEVER_DEFERRED))
+  }
+
+  /**
+   * Puts back a message naming a task this worker does not know, for a worker that does, a little
+   * later after each deferral; or fails it once no worker knew it for the unknown-task timeout.
+   */
+  private deferUnknown({ id, key, gen }: StartMessage, task: string, record: UnknownTaskDeferrals): void {
+    const now = Date.now()
+    const decision = decideUnknownTask(task, record, this.ctx.unknownTasks, now)
+    if (decision.kind === 'fail') {
+      this.ctx.logger.error({ task, key: userKey(key), deferrals: record.deferrals }, 'no worker knew the task for unknownTaskTimeout; failing it')
+      this.ctx.outcomes.push({ id, key, gen, outcome: 'unknown-failed', data: JSON.stringify(decision.error), due: 0 })
+      this.ctx.observer?.taskEnded?.(task, 'failed', 0)
+      return
+    }
+    this.ctx.logger.warn(
+      { task, key: userKey(key), retryIn: decision.due - now, deferrals: record.deferrals + 1 },
+      'this worker does not know the task; putting it back for a worker that does',
+    )
+    // the worker's time goes along: the record keeps it as the time of the first deferral
+    this.ctx.outcomes.push({ id, key, gen, outcome: 'unknown-defer', data: String(now), due: decision.due })
   }
 
   /** Puts back messages delivered while the worker was closing, to run on another worker (or this one, later). */
-  private putBack(messages: readonly Startable[]): void {
+  private putBack(messages: readonly StartMessage[]): void {
     if (messages.length === 0) return
     this.ctx.logger.debug({ count: messages.length }, 'closing; putting delivered tasks back on the queue')
     const now = Date.now()

@@ -16,14 +16,17 @@ import { Backoff } from '../core/backoff.js'
 import { ShadowsError, isShadowsError } from '../core/errors.js'
 import { isAutomatic, nextCronTime, type AnyTask } from '../core/task.js'
 import { describeRedisFailure } from '../redis/failure.js'
+import { workerLimits } from '../redis/limits.js'
 import { redactingSerializers } from '../redis/redact.js'
 import type { StrikeChange } from '../redis/strike-changes.js'
 import { Claims } from './claims.js'
 import type { WorkerContext } from './context.js'
+import { pingWithin, type WorkerHealth } from './health.js'
 import { Heartbeat } from './heartbeat.js'
-import { WORKER_DEFAULTS, taskRegistry, workerSettings, type WorkerOptions, type WorkerSettings } from './options.js'
+import { WORKER_DEFAULTS, taskRegistry, workerSettings, type WorkerObserver, type WorkerOptions, type WorkerSettings } from './options.js'
 import { Outcomes } from './outcomes.js'
 import { ReadLoop } from './read-loop.js'
+import { RunQuota } from './run-quota.js'
 import { Recovery } from './recovery.js'
 import { AttemptRunner } from './runner.js'
 import { Scheduler } from './scheduler.js'
@@ -32,6 +35,7 @@ import { Starter } from './starter.js'
 import { EventSubscriber } from './subscriber.js'
 
 export type { WorkerOptions, WorkerObserver } from './options.js'
+export type { WorkerHealth } from './health.js'
 
 /** Runs registered tasks from one shadow. */
 export class Worker {
@@ -54,6 +58,8 @@ export class Worker {
   private readonly heartbeat: Heartbeat
   private readonly subscriber: EventSubscriber
   private loop: Promise<void> | undefined
+  /** The runs runAtMost() allows, while it runs. */
+  private quota: RunQuota | undefined
   /** Set by close(): from then on nothing new starts. */
   private closing: Promise<void> | undefined
   /** Resolves when close() is called: a wait on Redis races it, so that close() never waits for Redis. */
@@ -77,16 +83,32 @@ export class Worker {
     })
 
     const { redis, keys, strikes, executionTtl, historyLimit, eventsLimit } = this.context
-    const ctx: WorkerContext = { redis, keys, strikes, executionTtl, historyLimit, eventsLimit, name: this.name, logger: this.logger }
+    const limits = workerLimits(this.registry.values(), settings.redeliveryTimeout)
+    const ctx: WorkerContext = { redis, keys, strikes, executionTtl, historyLimit, eventsLimit, limits, name: this.name, logger: this.logger }
     const { observer } = options
     this.slots = new Slots(settings.concurrency)
     this.outcomes = new Outcomes(ctx)
-    this.runner = new AttemptRunner({ ...ctx, slots: this.slots, outcomes: this.outcomes, observer, handles: { shadow, worker: this } })
+    // the runner's starts and ends also count the runs runAtMost() allows
+    const counted: WorkerObserver = {
+      taskStarted: (task, lateness) => {
+        this.quota?.started(task)
+        observer?.taskStarted?.(task, lateness)
+      },
+      taskEnded: (task, outcome, durationMs) => {
+        this.quota?.ended(task, outcome)
+        observer?.taskEnded?.(task, outcome, durationMs)
+      },
+    }
+    this.runner = new AttemptRunner({ ...ctx, slots: this.slots, outcomes: this.outcomes, observer: counted, handles: { shadow, worker: this } })
     this.starter = new Starter({
       ...ctx,
       registry: this.registry,
       redeliveryTimeout: settings.redeliveryTimeout,
-      unknownTaskDelay: settings.unknownTaskDelay,
+      unknownTasks: {
+        firstDelay: settings.unknownTaskDelay,
+        maxDelay: Math.max(settings.unknownTaskDelay, WORKER_DEFAULTS.unknownTaskMaxDelay),
+        timeout: settings.unknownTaskTimeout,
+      },
       maxDeliveries: settings.maxDeliveries,
       startBatch: WORKER_DEFAULTS.startBatch,
       slots: this.slots,
@@ -106,7 +128,7 @@ export class Worker {
     this.claims = new Claims({
       ...ctx,
       redeliveryTimeout: settings.redeliveryTimeout,
-      running: () => this.runner.ids(),
+      running: () => this.runner.claims(),
       freeSlots: () => this.slots.free,
       start: (entries) => this.recovery.startTakenOver(entries),
     })
@@ -142,6 +164,24 @@ export class Worker {
     return this.runner.size
   }
 
+  /**
+   * Whether this worker can take work, for readiness probes: Redis answers a PING within `timeout`
+   * ms (default 1000), and the read loop runs and is not stuck (it made progress within twice its
+   * longest blocking read plus 5 s, or it waits for running tasks to free a slot). Before `run()`,
+   * while it waits for Redis at start-up, and from `close()` on, the read loop is not alive.
+   * Resolves within `timeout`.
+   */
+  async health({ timeout = 1_000 }: { readonly timeout?: number } = {}): Promise<WorkerHealth> {
+    const redis = await pingWithin(this.context.redis, timeout)
+    // after the ping: what the loop did meanwhile counts
+    const { alive, lastStepAt } = this.readLoop.progress.progress()
+    return {
+      redis,
+      readLoop: alive && this.loop !== undefined && this.closing === undefined,
+      lastLoopAt: lastStepAt === undefined ? null : new Date(lastStepAt),
+    }
+  }
+
   /** Runs until `close()`. */
   run(): Promise<void> {
     return this.start(false)
@@ -150,6 +190,28 @@ export class Worker {
   /** Runs until nothing is queued, scheduled or running in the shadow, then returns (the worker stays open). */
   runUntilFinished(): Promise<void> {
     return this.start(true)
+  }
+
+  /**
+   * For tests of perpetual and cron tasks, whose chains never end by themselves: runs until each
+   * task named in `runs` has ended that many runs on this worker (completed or failed; an attempt
+   * that is retried has not ended its run, nor has one cancelled or interrupted), then closes the
+   * worker, gracefully, and resolves once it is closed. Meanwhile a named task never has more runs
+   * started here than its number: past it, its tasks wait, queued, and go back on the queue when
+   * the worker closes. Other tasks run as under `run()`. Rejects with `SHADOWS_ERR_VALIDATION` when
+   * no task is named, a name is not one of this worker's tasks, or a number is not an integer ≥ 1.
+   *
+   * @example
+   * await worker.runAtMost({ 'refresh-cache': 3 }) // three runs of the chain, then the worker is closed
+   */
+  async runAtMost(runs: Readonly<Record<string, number>>): Promise<void> {
+    const quota = new RunQuota(this.registry, runs, () => void this.close())
+    if (this.quota) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `worker ${this.name} is already running runAtMost()`)
+    if (!this.closing) {
+      this.quota = quota
+      this.starter.limitRuns((task) => quota.admits(task))
+    }
+    return this.start(false)
   }
 
   /**

@@ -1,7 +1,7 @@
 /**
  * The code keeps its dependency rules (scripts/dependencies.mjs says which): parts depend one way,
  * routes use only the public API and the gateway's contract, nothing but the app imports routes,
- * and no import cycle. The checker itself is tried on small made-up trees that break each rule.
+ * the HTTP client (shadows/client) loads only its own files at run time, and no import cycle. The checker itself is tried on small made-up trees that break each rule.
  */
 import t from 'tap'
 import { fileURLToPath } from 'node:url'
@@ -84,5 +84,53 @@ t.test('the checker finds each kind of breach', async (t) => {
     check(tree({ 'src/worker/a.ts': "const m = await import('../cli/main.js')", 'src/cli/main.ts': '' })),
     [/worker may not import cli/],
     'a dynamic import',
+  )
+})
+
+t.test('the HTTP client loads only its own files at run time', async (t) => {
+  t.same(
+    check(
+      tree({
+        'src/http-client/client.ts':
+          "import type { Static } from '@sinclair/typebox'\nimport type { AddBody } from '../../routes/tasks/schemas.js'\n" +
+          "import type { ErrorCode } from '../core/errors.js'\nimport type { ErrorBody } from '../gateway/contract.js'\nimport { x } from './x.js'",
+        'src/http-client/x.ts': 'export const x = 1',
+        'routes/tasks/schemas.ts': '',
+        'src/core/errors.ts': '',
+        'src/gateway/contract.ts': '',
+      }),
+    ),
+    [],
+    "types from the routes' schemas, core, the contract and a package; its own files at run time",
+  )
+  t.match(
+    check(tree({ 'src/http-client/a.ts': "import { AddBody } from '../../routes/tasks/schemas.js'", 'routes/tasks/schemas.ts': '' })),
+    [/the HTTP client loads only its own files at run time/],
+    "a route's schema loaded at run time",
+  )
+  t.match(
+    check(tree({ 'src/http-client/a.ts': "import { request } from 'node:http'\nimport { Type } from '@sinclair/typebox'" })),
+    [/node:http: the HTTP client loads no package/, /@sinclair\/typebox: the HTTP client loads no package/],
+    'a node: module or a package at run time',
+  )
+  t.match(
+    check(tree({ 'src/http-client/a.ts': "import type { X } from '../../routes/tasks/index.js'", 'routes/tasks/index.ts': '' })),
+    [/only src\/gateway\/app\.ts imports routes/],
+    "a route's plugin rather than its schemas",
+  )
+  t.match(
+    check(tree({ 'src/http-client/a.ts': "import type { X } from '../gateway/app.js'", 'src/gateway/app.ts': '' })),
+    [/uses only the types of src\/gateway\/contract\.ts/],
+    'a gateway module other than the contract',
+  )
+  t.match(
+    check(tree({ 'src/http-client/a.ts': "import type { X } from '../client/shadow.js'", 'src/client/shadow.ts': '' })),
+    [/http-client may not import client/],
+    'the library',
+  )
+  t.match(
+    check(tree({ 'src/core/a.ts': "import type { X } from '../http-client/index.js'", 'src/http-client/index.ts': '' })),
+    [/core may not import http-client/],
+    'the library depending on the HTTP client',
   )
 })

@@ -204,6 +204,22 @@ t.test('replace: five rapid replaces run once, with the last params', async (t) 
   t.equal(info?.result, 5)
 })
 
+t.test('debounce and throttle: the throttle window lives beside the shadow on its master, with a TTL', async (t) => {
+  const { task, runs } = recorder()
+  const shadow = clusterShadow(t)
+  await shadow.add(task, { key: 'd', debounce: 60_000 })({ v: 1 })
+  t.equal((await shadow.add(task, { key: 'd', debounce: 10 })({ v: 2 })).debounced, true, 'a debounced add moved the task')
+  t.equal((await shadow.add(task, { key: 't', throttle: 60_000 })({ v: 3 })).duplicate, false)
+  const worker = makeWorker(t, shadow, [task])
+  await worker.runUntilFinished()
+  t.same(runs.map((r) => r.v).sort(), [2, 3], 'each ran once; the debounced one with its last params')
+  t.match(await shadow.add(task, { key: 't' })({ v: 4 }), { duplicate: true, state: 'completed' }, 'finished, within the window: a duplicate')
+  const window = shadowContext(shadow).keys.throttle('t')
+  const owner = await cluster.ownerOf(shadowContext(shadow).keys.stream)
+  t.ok((await keysByNode(shadow.name)).get(owner)?.includes(window), 'the window is on the master of the {name} slot')
+  t.ok((await cluster.node(owner).pttl(window)) > 0, 'with a TTL')
+})
+
 t.test('cancel: scheduled and queued tasks never run; a running one is aborted', async (t) => {
   const { task, runs } = recorder()
   const release = gate(t)

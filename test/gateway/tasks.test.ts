@@ -289,7 +289,7 @@ t.test('DELETE /tasks/{key}: cancelled, repeat 200, 404 unknown, 409 once finish
   t.equal(json(await app.inject({ method: 'GET', url: '/tasks/c2' })).state, 'completed', 'still completed')
 })
 
-t.test('GET /snapshot: counts, per task, running and scheduled', async (t) => {
+t.test('GET /snapshot: counts, per task, running, scheduled and waiting', async (t) => {
   const { app } = await makeApp(t)
   const empty = await app.inject({ method: 'GET', url: '/snapshot' })
   t.equal(empty.statusCode, 200)
@@ -301,7 +301,8 @@ t.test('GET /snapshot: counts, per task, running and scheduled', async (t) => {
   const res = await app.inject({ method: 'GET', url: '/snapshot' })
   t.equal(res.statusCode, 200)
   const body = json(res)
-  t.same(Object.keys(body).sort(), ['byTask', 'counts', 'running', 'scheduled', 'takenAt'])
+  t.same(Object.keys(body).sort(), ['byTask', 'counts', 'running', 'scheduled', 'takenAt', 'waiting'])
+  t.same(body.waiting, [], 'no task waits for a concurrency slot')
   t.match(body.takenAt, RFC3339)
   t.same(body.counts, { scheduled: 1, queued: 2, running: 0 })
   t.same(body.byTask, { greet: { scheduled: 1, queued: 1, running: 0 }, boom: { scheduled: 0, queued: 1, running: 0 } })

@@ -120,7 +120,7 @@ export function addScript(shadow: Shadow, tasks: readonly AddScriptTask[]): Prom
     'add',
     '',
     shadow.eventsLimit,
-    tasks.map(([stored, task, json, due, fresh]) => ({ stored, task, json, due, fresh })),
+    tasks.map(([stored, task, json, due, fresh]) => ({ stored, task, json, due, fresh, debounce: false, throttle: 0 })),
   )
 }
 
@@ -139,6 +139,7 @@ export function finishScript(shadow: Shadow, worker: string, outcomes: readonly 
     shadowContext(shadow).keys,
     worker,
     shadow,
+    30_000,
     outcomes.map(([id, key, gen, outcome, data, due]) => ({ id, key, gen, outcome, data, due })),
   )
 }

@@ -47,14 +47,20 @@ export async function shadowKeysIn(name: string): Promise<string[]> {
 
 /**
  * Keys that would outlive their use (should be none): task records of finished tasks without a
- * TTL, and history indexes without a TTL (each expires with the newest record it names). The
- * events log is bounded by its length (MAXLEN), not by a TTL: it is not reported.
+ * TTL, history indexes without a TTL (each expires with the newest record it names), and throttle
+ * windows without a TTL (the window is the TTL). The events log is bounded by its length (MAXLEN),
+ * not by a TTL: it is not reported.
  */
 export async function leakedKeys(name: string): Promise<string[]> {
   const redis = adminRedis()
   const leaked: string[] = []
   for (const key of await shadowKeysIn(name)) {
-    if (key.startsWith(`{${name}}:history:`)) {
+    // concurrency slots and rate windows hold leases and times: each expires once they are over
+    if (key.startsWith(`{${name}}:slots:`) || key.startsWith(`{${name}}:rate:`)) {
+      if ((await redis.pttl(key)) < 0) leaked.push(key)
+      continue
+    }
+    if (key.startsWith(`{${name}}:history:`) || key.startsWith(`{${name}}:throttle:`)) {
       if ((await redis.pttl(key)) < 0) leaked.push(key)
       continue
     }

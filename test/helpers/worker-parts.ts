@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import { Worker, type AnyTask, type Shadow } from '../../src/index.js'
 import { shadowContext } from '../../src/client/shadow.js'
+import { workerLimits } from '../../src/redis/limits.js'
 import type { WorkerContext } from '../../src/worker/context.js'
 import { Outcomes, type Outcome, type WriteOutcomes } from '../../src/worker/outcomes.js'
 import { ReadLoop } from '../../src/worker/read-loop.js'
@@ -37,7 +38,18 @@ export interface WorkerPartsOptions {
 /** The parts of a worker named `name` on `shadow` running `tasks`; its reader closed on teardown. */
 export function workerParts(t: TestLike, shadow: Shadow, tasks: readonly AnyTask[], options: WorkerPartsOptions): WorkerParts {
   const { redis, keys, strikes, executionTtl, historyLimit, eventsLimit } = shadowContext(shadow)
-  const context: WorkerContext = { redis, keys, strikes, executionTtl, historyLimit, eventsLimit, name: options.name, logger: options.logger ?? testLogger }
+  const limits = workerLimits(tasks, 30_000)
+  const context: WorkerContext = {
+    redis,
+    keys,
+    strikes,
+    executionTtl,
+    historyLimit,
+    eventsLimit,
+    limits,
+    name: options.name,
+    logger: options.logger ?? testLogger,
+  }
   // handed to tasks as ctx.worker; never run
   const worker = new Worker(shadow, { tasks: [], name: `${options.name}-handle`, logger: context.logger })
   const slots = new Slots(options.concurrency ?? 10)
@@ -47,7 +59,7 @@ export function workerParts(t: TestLike, shadow: Shadow, tasks: readonly AnyTask
     ...context,
     registry: new Map(tasks.map((task) => [task.name, task])),
     redeliveryTimeout: 300_000,
-    unknownTaskDelay: 5_000,
+    unknownTasks: { firstDelay: 1_000, maxDelay: 60_000, timeout: 3_600_000 },
     maxDeliveries: 5,
     startBatch: 500,
     slots,

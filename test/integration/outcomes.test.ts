@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { Outcomes, type Outcome } from '../../src/worker/outcomes.js'
 import { shadowContext } from '../../src/client/shadow.js'
 import { CONSUMER_GROUP } from '../../src/redis/keys.js'
+import { workerLimits } from '../../src/redis/limits.js'
 import { adminRedis, closeAdmin, makeShadow } from '../helpers/shadow.js'
 
 t.teardown(closeAdmin)
@@ -27,7 +28,7 @@ t.test('an outcome pushed as a batch write ends is written too, not left waiting
   for (let hops = 0; hops <= 8; hops++) {
     const written: string[] = []
     let late: Promise<void> | undefined
-    const context = { redis, keys, executionTtl, historyLimit, eventsLimit, name: 'probe', logger: pino({ level: 'silent' }) }
+    const context = { redis, keys, executionTtl, historyLimit, eventsLimit, limits: workerLimits([], 30_000), name: 'probe', logger: pino({ level: 'silent' }) }
     // each batch goes to Redis as usual; the moment its write resolves, the batch loop sees the
     // queue empty and ends, and a late outcome is pushed `hops` microtasks after that
     const outcomes: Outcomes = new Outcomes(context, async (batch, finish) => {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, defineTask } from '../../src/index.js'
 import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
+import { workerLimits } from '../../src/redis/limits.js'
 import { startTasks } from '../../src/redis/commands.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
@@ -164,7 +165,7 @@ t.test('a worker does not start a message it read but another worker has claimed
   // worker b takes it over as abandoned and starts it
   await shadowContext(shadow).redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
   const start = (worker: string) =>
-    startTasks(shadowContext(shadow).redis, shadowContext(shadow).keys, worker, '', shadow.eventsLimit, {
+    startTasks(shadowContext(shadow).redis, shadowContext(shadow).keys, worker, '', shadow.eventsLimit, workerLimits([], 30_000), {
       mode: 'reclaimed',
       messages: [{ id, key: storedKey('contested'), gen }],
     })

@@ -24,6 +24,18 @@ t.test('URLs: the password masked, the rest kept as written', async (t) => {
   t.equal(redactUrl('at file:///work/main/src/x.ts:1:2'), 'at file:///work/main/src/x.ts:1:2')
 })
 
+t.test('Sentinel URLs: the password of the master and of the sentinels masked', async (t) => {
+  t.equal(redactUrl(`redis+sentinel://u:${SECRET}@h1:26379,h2:26379/m`), 'redis+sentinel://u:***@h1:26379,h2:26379/m')
+  t.equal(
+    redactUrl(`"rediss+sentinel://:${SECRET}@h:1/m?db=2&sentinelPassword=${SECRET}&sentinelUsername=s"`),
+    '"rediss+sentinel://:***@h:1/m?db=2&sentinelPassword=***&sentinelUsername=s"',
+  )
+  t.equal(redactUrl(`redis+sentinel://h:1/m?SENTINELPASSWORD=${SECRET}#x`), 'redis+sentinel://h:1/m?SENTINELPASSWORD=***#x', 'whatever its case')
+  t.equal(redactUrl(`redis://h:1/0?password=${SECRET}`), 'redis://h:1/0?password=***', "a redis:// URL's query password, which ioredis reads")
+  const err = redactError(new Error(`All sentinels of redis+sentinel://h:1/m?sentinelPassword=${SECRET} are unreachable`))
+  t.notOk(String(err.message).includes(SECRET) || String(err.stack).includes(SECRET), 'an error naming such a URL holds neither password')
+})
+
 t.test('errors: the arguments of every command that carries a credential', async (t) => {
   const cases: [string, unknown[], unknown[]][] = [
     ['auth', [SECRET], ['***']],

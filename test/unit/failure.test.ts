@@ -24,6 +24,20 @@ t.test('errors that mean Redis is away', async (t) => {
     ['Redis is loading its data', new ReplyError('LOADING Redis is loading the dataset in memory')],
     ['a replica without its master', new ReplyError('MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to no')],
     ['refused credentials', new ReplyError('WRONGPASS invalid username-password pair or user is disabled.')],
+    ['a master demoted by a failover', new ReplyError("READONLY You can't write against a read only replica. script: 8fc3, on @user_script:1.")],
+    ['a master with too few replicas in step', new ReplyError('NOREPLICAS Not enough good replicas to write.')],
+    [
+      'the same, met inside a script that raised it again',
+      new ReplyError('ERR user_script:292: NOREPLICAS Not enough good replicas to write. script: 77a5, on @user_script:292.'),
+    ],
+    [
+      'the same on Redis 6',
+      new ReplyError("ERR Error running script (call to f_77a5): @user_script:292: -READONLY You can't write against a read only replica."),
+    ],
+    [
+      'sentinels refusing the credentials',
+      new Error('All sentinels are unreachable. Retrying from scratch after 10ms. Last error: WRONGPASS invalid username-password pair or user is disabled.'),
+    ],
   ]
   for (const [what, err] of away) t.equal(isRedisUnavailable(err), true, what)
 })
@@ -47,4 +61,14 @@ t.test('failures named in words', async (t) => {
     'TLS handshake failed: is this port serving TLS?',
   )
   t.equal(describeRedisFailure(new Error('Connection is closed.')), undefined, 'a lost connection has no special words')
+  t.equal(
+    describeRedisFailure(new Error('All sentinels are unreachable. Retrying from scratch after 10ms. Last error: NOAUTH Authentication required.')),
+    'Redis refused the credentials',
+    'sentinels refusing the credentials',
+  )
+  t.equal(
+    describeRedisFailure(new Error('All sentinels are unreachable. Retrying from scratch after 10ms. Last error: connect ECONNREFUSED 127.0.0.1:26379')),
+    undefined,
+    'unreachable sentinels have no special words',
+  )
 })

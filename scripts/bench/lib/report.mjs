@@ -11,6 +11,7 @@ const SYSTEM_LABEL = {
   zadd: 'bare ZADD',
   shadows: 'shadows',
   'shadows-off': 'shadows, history and events off',
+  unlimited: 'shadows without the limit',
 }
 
 /** Median of numbers (mean of the two middle ones for an even count). */

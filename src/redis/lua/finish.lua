@@ -7,6 +7,7 @@
   KEYS[1]  stream                    {name}:stream
   KEYS[2]  schedule sorted set       {name}:schedule
   KEYS[3]  events log stream         {name}:events:log
+  KEYS[4]  limit groups waiting      {name}:limits
 
   ARGV[1]  consumer group
   ARGV[2]  worker name
@@ -18,8 +19,11 @@
   ARGV[8]  most tasks each history index keeps (0: keep no history)
   ARGV[9]  most entries the events log keeps (0: write no events)
   ARGV[10] finished channel          {name}:finished
-  ARGV[11..] per outcome, six slots: stream id, task key (stored form), generation, outcome, data,
-           due time
+  ARGV[11] slot prefix               {name}:slots:
+  ARGV[12] waiting prefix            {name}:waiting:
+  ARGV[13] lease of a concurrency slot handed on, ms
+  ARGV[14..] per outcome, seven slots: stream id, task key (stored form), generation, outcome, data,
+           due time, the concurrency group whose slot the attempt holds ("" for none)
     outcome  completed  data = result JSON ("" for none)
              failed     data = error JSON
              cancelled  data = error JSON
@@ -27,9 +31,14 @@
              retry      data = error JSON, due = when the next attempt is due
              again      data = result JSON, due = when the next run of a perpetual task is due
              again-failed  as again, after a failed run: data = error JSON
-             defer      due = when to offer the task again: a task this worker does not know
-                        (also one it reclaimed from a dead worker), or one interrupted by
-                        shutdown (attempt unchanged)
+             defer      due = when to offer the task again: one interrupted by shutdown, or
+                        delivered while the worker closed (attempt unchanged)
+             unknown-defer  due = when to offer again a task this worker does not know (also
+                        one it reclaimed from a dead worker); data = the worker's time (epoch ms),
+                        kept as the time of the first such deferral (unknownSince) unless one is
+                        kept already; the record counts the deferral (deferrals)
+             unknown-failed  data = error JSON: no worker knew the task for the worker's
+                        unknownTaskTimeout; it ends failed, as failed does
 
   Task record keys and history index keys are built here from their prefixes, as add, move-due
   and start (read mode) do: a batch of outcomes would otherwise send each key twice. They share the
@@ -43,6 +52,10 @@
   perpetual task completed or failed, with the state it went back to), and the keys of the tasks
   that ended go out in one message on the finished channel, for whoever waits on them.
 
+  An attempt that holds a concurrency slot gives it back, whatever became of its task, unless
+  another worker took its message over (and the slot with it); the oldest task waiting for the
+  slot takes it (see shared.lua).
+
   Returns the number of outcomes applied.
 ]]
 local stream, schedule, log = KEYS[1], KEYS[2], KEYS[3]
@@ -50,7 +63,12 @@ local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), to
 -- as given, for writing: a number handed to Redis is formatted again on every call
 local nowText, ttlText = ARGV[3], ARGV[4]
 local prefix, historyPrefix, historyLimit, eventsLimit, finishedChannel = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local FIRST = 11
+local FIRST = 14
+local nowMs = tonumber(ARGV[3])
+local slots = {
+  stream = stream, prefix = prefix, slotPrefix = ARGV[11], waitPrefix = ARGV[12], limitsIndex = KEYS[4],
+  now = nowMs, deadline = nowMs + tonumber(ARGV[13]),
+}
 
 -- the history entries of this batch, per index: one ZADD and one trim per index, not per task
 local history = {}
@@ -89,8 +107,8 @@ end
 
 local applied = 0
 local acked = {}
-for n = FIRST, #ARGV, 6 do
-  local id, key, gen, outcome, data, due = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], ARGV[n + 5]
+for n = FIRST, #ARGV, 7 do
+  local id, key, gen, outcome, data, due, slot = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], ARGV[n + 5], ARGV[n + 6]
   local record = prefix .. key
   -- what every outcome needs
   local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error', 'task', 'attempt')
@@ -98,7 +116,9 @@ for n = FIRST, #ARGV, 6 do
   local current = f[1] == gen and f[4] == id
   local mine = f[2] == 'running' and f[3] == worker
   local owned = current and mine
-  if outcome == 'defer' and current and not mine then
+  -- the outcomes a worker writes for a message it did not start
+  local unstarted = outcome == 'defer' or outcome == 'unknown-defer' or outcome == 'unknown-failed'
+  if unstarted and current and not mine then
     -- a task never started, or one running on a dead worker whose message this worker
     -- reclaimed (it holds the pending entry) but cannot run
     owned = f[2] == 'queued'
@@ -112,9 +132,17 @@ for n = FIRST, #ARGV, 6 do
   if not reclaimed and not rolledBack then
     acked[#acked + 1] = id
   end
+  if slot ~= '' and not reclaimed then
+    releaseSlot(slot, id, slots)
+  end
   if owned then
     applied = applied + 1
     local task, attempt = f[6] or '', f[7] or '1'
+    if outcome == 'unknown-failed' then
+      -- it ends as a failure does, in the history of failed tasks, and may be retried
+      outcome = 'failed'
+      redis.call('HDEL', record, 'deferrals', 'unknownSince')
+    end
     local field = final[outcome]
     if field then
       if ttl > 0 then
@@ -157,10 +185,15 @@ for n = FIRST, #ARGV, 6 do
       else
         appendEvent(log, eventsLimit, 'failed', key, task, attempt, state, data)
       end
-    elseif outcome == 'defer' then
+    elseif outcome == 'defer' or outcome == 'unknown-defer' then
       if mine then
         -- interrupted by shutdown: the worker did not die with it, so this delivery does not count
         redis.call('HINCRBY', record, 'deliveries', -1)
+      end
+      if outcome == 'unknown-defer' then
+        -- what the next worker that does not know the task backs off and times out from
+        redis.call('HINCRBY', record, 'deferrals', 1)
+        redis.call('HSETNX', record, 'unknownSince', data)
       end
       requeue(record, key, gen, due, task)
     end

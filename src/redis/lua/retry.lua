@@ -2,7 +2,8 @@
   Runs finished tasks again under the same keys, with the same params, atomically for the whole
   batch: each task whose record is still the one the caller read and checked against the strikes
   (the same generation, still completed, failed, cancelled or struck) is queued afresh, as attempt
-  1 of a new generation, and leaves the history index it was in. Any other is left as it is. The
+  1 of a new generation, and leaves the history index it was in; a task no worker knew gets its
+  whole unknownTaskTimeout again (its deferrals are forgotten). Any other is left as it is. The
   whole call is refused when the caller's strike version is stale, as add.lua refuses one.
 
   KEYS[1]  stream                    {name}:stream
@@ -49,7 +50,7 @@ for n = 6, #ARGV, 2 do
     -- a new generation: a late message or outcome of the earlier run never matches this one
     local next = string.format('%.0f', tonumber(gen) + 1)
     local id = redis.call('XADD', stream, '*', 'key', key, 'gen', next, 'task', task)
-    redis.call('HDEL', record, 'attempt', 'result', 'error', 'progress', 'deliveries', 'worker', 'started', 'finished')
+    redis.call('HDEL', record, 'attempt', 'result', 'error', 'progress', 'deliveries', 'worker', 'started', 'finished', 'deferrals', 'unknownSince')
     redis.call('HSET', record, 'state', 'queued', 'when', now, 'gen', next, 'sid', id)
     -- live again: the record is kept until the task ends
     redis.call('PERSIST', record)

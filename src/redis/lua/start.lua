@@ -7,7 +7,9 @@
   KEYS[1]    stream                    {name}:stream
   KEYS[2]    strikes version string    {name}:strikes:version
   KEYS[3]    events log stream         {name}:events:log
-  KEYS[4..]  modes ids and reclaimed: the task record of each message, in message order
+  KEYS[4]    schedule sorted set       {name}:schedule
+  KEYS[5]    limit groups waiting      {name}:limits
+  KEYS[6..]  modes ids and reclaimed: the task record of each message, in message order
 
   ARGV[1]  consumer group
   ARGV[2]  worker name (consumer)
@@ -17,9 +19,23 @@
            or "read"
   ARGV[6]  most entries the events log keeps (0: write no events)
   ARGV[7]  task record key prefix    {name}:task:
-  ARGV[8..] modes ids and reclaimed: per message, stream id and generation
+  ARGV[8]  the limits of the tasks this worker runs, one entry per limited task, entries separated
+           by \30, fields by \31: task name, concurrency limit, its parameter, rate limit, its
+           window (ms), its parameter ("" where none)
+  ARGV[9]  lease of a concurrency slot, ms (the worker's redelivery timeout)
+  ARGV[10] slot prefix               {name}:slots:
+  ARGV[11] waiting prefix            {name}:waiting:
+  ARGV[12] rate window prefix        {name}:rate:
+  ARGV[13] events channel
+  ARGV[14..] modes ids and reclaimed: per message, stream id and generation
            mode read: most messages to read, then the names of the tasks this worker runs (a
            message naming another task is not started)
+
+  Limits (see shared.lua and src/redis/limits.ts): a task with a rate limit whose window is full is
+  scheduled again for the moment the window allows it, with that start reserved in the window
+  ({ratePrefix}{group}: start or reservation -> its time); a task with a concurrency limit and no
+  free slot waits for one, off the stream, oldest first; neither uses an attempt. A task that has a
+  slot holds it under its message's id until its outcome is written (finish.lua).
 
   Each task started appends a "started" event to the events log (see src/redis/event-log.ts).
 
@@ -32,23 +48,175 @@
   Returns { "stale" } when the worker's strikes are out of date (nothing read or changed), else one
   string per message, its fields separated by the unit separator \31 (one string instead of a nested
   array costs Redis and the client far less to encode and parse; params, JSON, comes last):
-    run <id> <key> <generation> <task> <when> <attempt> <deliveries> <params>
-    unknown <id> <key> <generation> <task>   mode read: a task this worker does not run
+    run <id> <key> <generation> <task> <when> <attempt> <deliveries> <slot group> <trace> <params>
+                trace: the record's trace context as add.lua stored it ("" for none), with "~" in
+                front for a later run of a perpetual or cron task (its record has a finished time:
+                the run's span links to the add's rather than joining its trace)
+    unknown <id> <key> <generation> <deferrals> <unknown since> <task>
+                mode read: a task this worker does not run, not started; with the record's
+                count of deferrals as unknown so far and the time of the first ("" when none)
+                (the task comes last: a message written by hand may name anything)
     drop <id>
     skip <id>   mode reclaimed: the message is no longer this worker's; left alone
+    wait <id>   held back by a limit: waiting for a slot, or scheduled for its rate window
 ]]
-local stream, log, group, worker = KEYS[1], KEYS[3], ARGV[1], ARGV[2]
+local stream, log, schedule, group, worker = KEYS[1], KEYS[3], KEYS[4], ARGV[1], ARGV[2]
 local now, mode, eventsLimit, prefix = ARGV[3], ARGV[5], ARGV[6], ARGV[7]
 local SEP = '\31'
+local FIRST = 14
 
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[4] then
   return { 'stale' }
 end
 
+-- the limits of this worker's tasks, by name
+local limits = {}
+for entry in string.gmatch(ARGV[8], '[^\30]+') do
+  local f = {}
+  for field in string.gmatch(entry .. SEP, '([^\31]*)\31') do
+    f[#f + 1] = field
+  end
+  limits[f[1]] = { slots = tonumber(f[2]), slotsBy = f[3], rate = tonumber(f[4]), per = tonumber(f[5]), rateBy = f[6] }
+end
+local nowMs = tonumber(now)
+local slots = {
+  stream = stream, prefix = prefix, slotPrefix = ARGV[10], waitPrefix = ARGV[11], limitsIndex = KEYS[5],
+  now = nowMs, deadline = nowMs + tonumber(ARGV[9]),
+}
+local ratePrefix, channel = ARGV[12], ARGV[13]
+
 local function drop(id)
   redis.call('XACK', stream, group, id)
   redis.call('XDEL', stream, id)
   return 'drop' .. SEP .. id
+end
+
+-- The group of a limit by parameter `by` ("": the task as a whole): "task|value", the value as a
+-- string as JSON has it (a string without quotes; a missing one is "").
+local function groupOf(task, by, params)
+  if by == '' then return task end
+  local ok, decoded = pcall(cjson.decode, params)
+  local value = ok and type(decoded) == 'table' and decoded[by] or nil
+  local kind = type(value)
+  if kind == 'string' then
+    return task .. '|' .. value
+  elseif kind == 'number' then
+    return task .. '|' .. (value == math.floor(value) and string.format('%.0f', value) or tostring(value))
+  elseif kind == 'boolean' then
+    return task .. '|' .. tostring(value)
+  elseif kind == 'table' then
+    return task .. '|' .. cjson.encode(value)
+  end
+  return task .. '|'
+end
+
+-- Where a message stands in the line of its group: by its stream id, as one exact number (ms * 1000
+-- + sequence, up to 999 in one ms), so that tasks that came in the same millisecond keep their order.
+local function arrival(id)
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
+  return string.format('%.0f', tonumber(ms) * 1000 + math.min(tonumber(seq), 999))
+end
+
+-- The message leaves the stream: its task waits elsewhere (the caller says where).
+local function holdBack(record, id)
+  redis.call('XACK', stream, group, id)
+  redis.call('XDEL', stream, id)
+  redis.call('HDEL', record, 'sid')
+  return 'wait' .. SEP .. id
+end
+
+-- Rate limit: the time (ms) at which a start fits in the window of `rateKey` (limit, per ms),
+-- counting the starts of the last `per` ms and those reserved ahead: now when fewer than `limit`,
+-- else `per` after the limit-th newest.
+local function rateFits(rateKey, limit, per)
+  redis.call('ZREMRANGEBYSCORE', rateKey, '-inf', string.format('%.0f', nowMs - per))
+  local n = redis.call('ZCARD', rateKey)
+  if n < limit then return nowMs end
+  local nth = redis.call('ZRANGE', rateKey, n - limit, n - limit, 'WITHSCORES')
+  return math.max(nowMs, tonumber(nth[2]) + per)
+end
+
+-- Records a start (or reservation) at `at` in the window, which expires once its newest entry left it.
+local function rateTake(rateKey, member, at, per)
+  redis.call('ZADD', rateKey, string.format('%.0f', at), member)
+  if redis.call('PTTL', rateKey) < at - nowMs + per then
+    redis.call('PEXPIRE', rateKey, string.format('%.0f', at - nowMs + per))
+  end
+end
+
+-- Whether the limits of `task` let this message start now. Returns ok, slot group ("" for none),
+-- or false and the reply when the task was held back.
+local function admit(record, id, key, task, params, reserved, lim)
+  local rateKey, rateMember
+  if lim.rate then
+    rateKey = ratePrefix .. groupOf(task, lim.rateBy, params)
+    local at = nowMs
+    local place = reserved and redis.call('ZSCORE', rateKey, reserved)
+    if place then
+      -- a task scheduled for its window starts in the place reserved for it, or later when its
+      -- scheduler or worker was late: it is counted when it starts, so the starts of the last
+      -- `per` ms (and the places of those still to start) must leave it room now
+      local recent = redis.call('ZRANGEBYSCORE', rateKey, '(' .. string.format('%.0f', nowMs - lim.per), now, 'WITHSCORES')
+      local before = {}
+      for i = 1, #recent, 2 do
+        if recent[i] ~= reserved then before[#before + 1] = tonumber(recent[i + 1]) end
+      end
+      if #before >= lim.rate then
+        at = before[#before - lim.rate + 1] + lim.per
+        redis.call('ZREM', rateKey, reserved)
+      end
+      rateMember = reserved
+    else
+      at = rateFits(rateKey, lim.rate, lim.per)
+      rateMember = id
+    end
+    if at > nowMs then
+      local member = key .. '@' .. string.format('%.0f', at)
+      rateTake(rateKey, member, at, lim.per)
+      if lim.slots then
+        -- a slot handed to this message while it waited goes on to the next in line
+        releaseSlot(groupOf(task, lim.slotsBy, params), id, slots)
+      end
+      local reply = holdBack(record, id)
+      local due = string.format('%.0f', at)
+      redis.call('HSET', record, 'state', 'scheduled', 'rated', member)
+      redis.call('HDEL', record, 'when')
+      redis.call('ZADD', schedule, due, key)
+      if redis.call('ZRANGE', schedule, 0, 0)[1] == key then
+        redis.call('PUBLISH', channel, 'due ' .. due)
+      end
+      return false, reply
+    end
+  end
+  local slotGroup = ''
+  if lim.slots then
+    slotGroup = groupOf(task, lim.slotsBy, params)
+    local slotsKey = slots.slotPrefix .. slotGroup
+    if not redis.call('ZSCORE', slotsKey, id) then
+      redis.call('ZREMRANGEBYSCORE', slotsKey, '-inf', now)
+      local held = redis.call('ZCARD', slotsKey)
+      -- tasks already waiting go first
+      if held < lim.slots and redis.call('EXISTS', slots.waitPrefix .. slotGroup) == 1 then
+        held = held + admitWaiting(slotGroup, lim.slots - held, slots)
+      end
+      if held >= lim.slots then
+        local reply = holdBack(record, id)
+        redis.call('HSET', record, 'state', 'queued', 'waiting', slotGroup)
+        redis.call('ZADD', slots.waitPrefix .. slotGroup, arrival(id), key)
+        admitWaiting(slotGroup, 0, slots)
+        return false, reply
+      end
+    end
+    redis.call('ZADD', slotsKey, string.format('%.0f', slots.deadline), id)
+    redis.call('PEXPIRE', slotsKey, ARGV[9])
+  end
+  if rateMember then
+    rateTake(rateKey, rateMember, nowMs, lim.per)
+  end
+  if reserved then
+    redis.call('HDEL', record, 'rated')
+  end
+  return true, slotGroup
 end
 
 -- key is the stored key, or '' in modes ids and reclaimed, whose replies leave it out (the caller
@@ -62,7 +230,7 @@ local function start(record, id, key, gen, reclaimed)
       return 'skip' .. SEP .. id
     end
   end
-  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker', 'sid')
+  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker', 'sid', 'rated', 'deferrals', 'trace', 'finished')
   local state = f[2]
   -- only the record's current message may start it: an older copy (same generation, e.g. a
   -- deferral written twice by a resent call) is stale
@@ -71,22 +239,38 @@ local function start(record, id, key, gen, reclaimed)
   -- of the first one arrived), so the worker never started it: start it now
   local resent = state == 'running' and f[8] == worker
   if current and (state == 'queued' or resent or (reclaimed and state == 'running')) then
+    local stored = key ~= '' and key or string.sub(record, #prefix + 1)
+    local task = f[3] or ''
+    local slotGroup = ''
+    local lim = limits[task]
+    if lim then
+      local ok, result = admit(record, id, stored, task, f[4] or '{}', f[10], lim)
+      if not ok then return result end
+      slotGroup = result
+    end
     -- formatted once: a number handed to Redis or joined into a string is formatted each time
     local deliveries = tostring((tonumber(f[7]) or 0) + 1)
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
-    local stored = key ~= '' and key or string.sub(record, #prefix + 1)
-    appendEvent(log, eventsLimit, 'started', stored, f[3] or '', f[6] or '1', '', '')
+    if f[11] then
+      -- a worker that knows the task met it at last: its time as an unknown task is over
+      redis.call('HDEL', record, 'deferrals', 'unknownSince')
+    end
+    appendEvent(log, eventsLimit, 'started', stored, task, f[6] or '1', '', '')
+    local trace = f[12] or ''
+    if f[13] and trace ~= '' then
+      trace = '~' .. trace
+    end
     -- a first attempt stores no attempt field
-    return table.concat({ 'run', id, key, gen, f[3] or '', f[5] or '', f[6] or '1', deliveries, f[4] or '{}' }, SEP)
+    return table.concat({ 'run', id, key, gen, task, f[5] or '', f[6] or '1', deliveries, slotGroup, trace, f[4] or '{}' }, SEP)
   end
   return drop(id)
 end
 
 local out = {}
 if mode == 'read' then
-  local count = ARGV[8]
+  local count = ARGV[FIRST]
   local known = {}
-  for i = 9, #ARGV do
+  for i = FIRST + 1, #ARGV do
     known[ARGV[i]] = true
   end
   local reply = redis.call('XREADGROUP', 'GROUP', group, worker, 'COUNT', count, 'STREAMS', stream, '>')
@@ -101,7 +285,9 @@ if mode == 'read' then
       if not key or not gen then
         out[#out + 1] = drop(id)
       elseif not known[task or ''] then
-        out[#out + 1] = table.concat({ 'unknown', id, key, gen, task or '' }, SEP)
+        -- the worker decides whether to put it back or fail it from how long it waited so far
+        local d = redis.call('HMGET', prefix .. key, 'deferrals', 'unknownSince')
+        out[#out + 1] = table.concat({ 'unknown', id, key, gen, d[1] or '0', d[2] or '', task or '' }, SEP)
       else
         out[#out + 1] = start(prefix .. key, id, key, gen, false)
       end
@@ -109,8 +295,8 @@ if mode == 'read' then
   end
 else
   local reclaimed = mode == 'reclaimed'
-  for i = 4, #KEYS do
-    local n = (i - 4) * 2 + 8
+  for i = 6, #KEYS do
+    local n = (i - 6) * 2 + FIRST
     out[#out + 1] = start(KEYS[i], ARGV[n], '', ARGV[n + 1], reclaimed)
   end
 end

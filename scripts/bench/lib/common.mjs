@@ -257,6 +257,20 @@ export function commandDelta(before, after) {
   return delta
 }
 
+/**
+ * The commands `admin`'s Redis ran over `windowMs` (every command, Lua's included), as
+ * { perSecond, commands }: the INFO of the first reading, which falls inside the window, left out.
+ */
+export async function commandsOver(admin, windowMs) {
+  const before = await commandCalls(admin)
+  await sleep(windowMs)
+  const commands = commandDelta(before, await commandCalls(admin))
+  if (commands.info) commands.info -= 1
+  if (commands.info === 0) delete commands.info
+  const total = Object.values(commands).reduce((a, b) => a + b, 0)
+  return { perSecond: round(total / (windowMs / 1000), 2), commands }
+}
+
 /** `used_memory` from INFO memory, in bytes. */
 export async function usedMemory(redis) {
   const text = await redis.info('memory')

@@ -65,18 +65,23 @@ export const scenario = {
   },
 }
 
-/** Drains `n` no-op tasks; `shadowOptions` go to the Shadow (e.g. `{ historyLimit: 0, eventsLimit: 0 }`). */
-export async function drainShadows({ n, concurrency, url, name, shadowOptions = {} }) {
+/**
+ * Drains `n` no-op tasks; `shadowOptions` go to the Shadow (e.g. `{ historyLimit: 0, eventsLimit: 0 }`).
+ * `makeTask(onRun)` gives the task instead of the plain no-op (it must call `onRun` each run), and
+ * `makeParams(i)` the params of the i-th.
+ */
+export async function drainShadows({ n, concurrency, url, name, shadowOptions = {}, makeTask = noopTask, makeParams = () => ({}) }) {
   const { Shadow, Worker } = await lib()
   const logger = benchLogger()
   const allRan = deferred()
   let ran = 0
-  const noop = await noopTask(() => {
+  const noop = await makeTask(() => {
     if (++ran === n) allRan.resolve()
   })
   const shadow = new Shadow({ ...shadowOptions, name, url, logger })
   try {
-    await shadowsFill(shadow, n, () => ({ task: noop, params: {} }))
+    let i = 0
+    await shadowsFill(shadow, n, () => ({ task: noop, params: makeParams(i++) }))
     const worker = new Worker(shadow, { tasks: [noop], concurrency, logger })
     const started = now()
     const running = worker.run()

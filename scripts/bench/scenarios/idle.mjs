@@ -5,15 +5,13 @@ import {
   BULL_WORKER_OPTIONS,
   benchLogger,
   bullConnection,
-  commandCalls,
-  commandDelta,
+  commandsOver,
   deleteBullQueue,
   deleteShadowKeys,
   lib,
   noopTask,
   plainRedis,
   privateRedis,
-  round,
   sleep,
 } from '../lib/common.mjs'
 
@@ -39,21 +37,14 @@ export const scenario = {
       const stop = await (system === 'shadows' ? idleShadows : idleBull)({ url: redis.url, name })
       try {
         await sleep(params.settle)
-        const before = await commandCalls(admin)
-        await sleep(params.window)
-        const after = await commandCalls(admin)
-        const delta = commandDelta(before, after)
-        // the first INFO is counted once it has run, so it falls inside the window
-        if (delta.info) delta.info -= 1
-        if (delta.info === 0) delete delta.info
-        const total = Object.values(delta).reduce((a, b) => a + b, 0)
+        const { perSecond, commands } = await commandsOver(admin, params.window)
         return [
           {
             figure: 'commands/s idle',
-            value: round(total / (params.window / 1000), 2),
+            value: perSecond,
             unit: 'cmd/s',
             windowSeconds: params.window / 1000,
-            commands: delta,
+            commands,
             privateRedis: redis.private,
           },
         ]

@@ -4,23 +4,8 @@
 //           run) and BullMQ's plain drain (its open-source edition has no limit per group);
 //   waiting Redis commands per second while 1,000 tasks under `rateLimit: { limit: 1, per: 60 s }`
 //           wait for their window, on a private redis-server, after they all found their place.
-import {
-  benchLogger,
-  commandCalls,
-  commandDelta,
-  deleteShadowKeys,
-  deferred,
-  lib,
-  now,
-  plainRedis,
-  privateRedis,
-  round,
-  shadowsFill,
-  sleep,
-  waitAcknowledged,
-  within,
-} from '../lib/common.mjs'
-import { drainBull } from './drain.mjs'
+import { benchLogger, commandsOver, deleteShadowKeys, lib, plainRedis, privateRedis, round, shadowsFill, sleep, within } from '../lib/common.mjs'
+import { drainBull, drainShadows } from './drain.mjs'
 
 const TENANTS = 100
 const LIMIT = 5
@@ -57,37 +42,18 @@ export const scenario = {
 
 /** Drains `n` no-op tasks of 100 tenants, with or without the limit per tenant. */
 async function drainTenants({ n, concurrency, url, name, limited }) {
-  const { Shadow, Worker, defineTask } = await lib()
+  const { defineTask } = await lib()
   const { Type } = await import('@sinclair/typebox')
-  const logger = benchLogger()
-  const allRan = deferred()
-  let ran = 0
-  const task = defineTask({
-    name: 'tenant-noop',
-    params: Type.Object({ tenant: Type.String() }),
-    ...(limited ? { concurrency: { limit: LIMIT, by: 'tenant' } } : {}),
-    async run() {
-      if (++ran === n) allRan.resolve()
-    },
-  })
-  const shadow = new Shadow({ name, url, logger })
-  try {
-    let i = 0
-    await shadowsFill(shadow, n, () => ({ task, params: { tenant: `t${i++ % TENANTS}` } }))
-    const worker = new Worker(shadow, { tasks: [task], concurrency, logger })
-    const started = now()
-    const running = worker.run()
-    running.catch(allRan.reject)
-    await allRan.promise
-    await waitAcknowledged(shadow.redis, shadow.keys.stream)
-    const elapsed = now() - started
-    await worker.close()
-    await running
-    return { elapsed }
-  } finally {
-    await deleteShadowKeys(shadow.redis, name)
-    await shadow.close()
-  }
+  const makeTask = (onRun) =>
+    defineTask({
+      name: 'tenant-noop',
+      params: Type.Object({ tenant: Type.String() }),
+      ...(limited ? { concurrency: { limit: LIMIT, by: 'tenant' } } : {}),
+      async run() {
+        onRun()
+      },
+    })
+  return drainShadows({ n, concurrency, url, name, makeTask, makeParams: (i) => ({ tenant: `t${i % TENANTS}` }) })
 }
 
 /** Commands per second while WAITING rate-limited tasks wait for their place in the window. */
@@ -105,22 +71,16 @@ async function measureWaiting({ params, url, name }) {
     // settled: one ran, every other one is scheduled for its place in the window
     for (let i = 0; i < 6000 && (await admin.zcard(shadow.keys.schedule)) < WAITING - 1; i++) await sleep(5)
     await sleep(params.settle)
-    const before = await commandCalls(admin)
-    await sleep(params.window)
-    const after = await commandCalls(admin)
-    const delta = commandDelta(before, after)
-    if (delta.info) delta.info -= 1
-    if (delta.info === 0) delete delta.info
-    const total = Object.values(delta).reduce((a, b) => a + b, 0)
+    const { perSecond, commands } = await commandsOver(admin, params.window)
     await worker.close()
     await running
     return [
       {
         figure: 'commands/s while rate-limited tasks wait',
-        value: round(total / (params.window / 1000), 2),
+        value: perSecond,
         unit: 'cmd/s',
         windowSeconds: params.window / 1000,
-        commands: delta,
+        commands,
         privateRedis: redis.private,
       },
     ]

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort, pingRedis } from '../../dist/src/cli/private-redis.js'
 
+/** How long a process has to boot before it is asked to stop (see `terminate`). */
+const BOOT_MS = 3000
+
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CLI = join(ROOT, 'dist/src/cli/main.js')
 export const TASKS_MODULE = join(ROOT, 'scripts/chaos/tasks.mjs')
@@ -167,8 +170,15 @@ export class ShadowsProcess {
     return this.exited
   }
 
-  /** SIGTERM; SIGKILL after `ms`. Resolves with the exit. */
+  /**
+   * SIGTERM; SIGKILL after `ms`. Resolves with the exit. A process younger than BOOT_MS is given
+   * that long first: Node dies of a signal that comes before it ran the program's first line, which
+   * no program can handle (shadows listens for it from its first line on), and a busy host can take
+   * a second or more to get there.
+   */
   async terminate(ms) {
+    const age = Date.now() - this.startedAt
+    if (this.alive && age < BOOT_MS) await sleep(BOOT_MS - age)
     if (!this.alive) return this.exit
     this.endedBy = 'stopped'
     this.child.kill('SIGTERM')

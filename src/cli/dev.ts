@@ -57,8 +57,8 @@ export const dev: Command = {
     let app: FastifyInstance | undefined
     let shadow: Shadow | undefined
     let worker: Worker | undefined
-    // released in reverse order of opening; every step runs even when one fails
-    const stop = runOnce(async () => {
+    // released in reverse order of opening; every step runs even when one fails, and may run twice
+    const release = async () => {
       const steps = [() => app?.close(), () => worker?.close(), () => shadow?.close(), () => redis?.stop()]
       const failed: unknown[] = []
       for (const step of steps)
@@ -66,6 +66,13 @@ export const dev: Command = {
           .then(step)
           .catch((err: unknown) => failed.push(err))
       if (failed.length > 0) throw failed[0]
+    }
+    // set once a signal asked to stop, which may come before anything below is opened (see
+    // early-signals.ts): then what was opened meanwhile is released, and nothing runs
+    let stopping = false
+    const stop = runOnce(async () => {
+      stopping = true
+      await release()
     })
     void onShutdownSignal(logger, stop)
     let address: string
@@ -79,6 +86,10 @@ export const dev: Command = {
     } catch (err) {
       await stop().catch(() => undefined)
       throw err
+    }
+    if (stopping) {
+      await release()
+      return 0
     }
     const running = worker.run()
     out(

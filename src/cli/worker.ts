@@ -83,16 +83,23 @@ export const worker: Command = {
     let instance: Worker | undefined
     let metricsServer: Server | undefined
     let healthServer: Server | undefined
-    // released in reverse order of opening
-    const stop = runOnce(async () => {
+    // released in reverse order of opening; each step may run twice (see below)
+    const release = async () => {
       try {
         await instance?.close()
       } finally {
         // readiness answered 503 while the worker drained; liveness stays up until here
-        if (healthServer) closeHealth(healthServer)
-        metricsServer?.close()
+        if (healthServer?.listening) closeHealth(healthServer)
+        if (metricsServer?.listening) metricsServer.close()
         await shadow.close()
       }
+    }
+    // set once a signal asked to stop, which may come before anything below is opened (see
+    // early-signals.ts): from then on nothing more is opened or run, and what was is released
+    let stopping = false
+    const stop = runOnce(async () => {
+      stopping = true
+      await release()
     })
     void onShutdownSignal(logger, stop)
     try {
@@ -105,24 +112,26 @@ export const worker: Command = {
         logger,
         ...(metrics ? { observer: metrics.workerObserver() } : {}),
       })
-      if (metrics && metricsPort !== undefined) {
+      if (metrics && metricsPort !== undefined && !stopping) {
         metricsServer = await serveMetrics(metrics, metricsPort, metricsHost)
         logger.info({ address: metricsServer.address() }, 'metrics served on /metrics')
       }
-      if (healthPort !== undefined) {
+      if (healthPort !== undefined && !stopping) {
         // before run(): a worker waiting for Redis at start-up is live, and not ready
         const probed = instance
         healthServer = await serveHealth(() => probed.health({ timeout: READY_PING_TIMEOUT }), healthPort, healthHost)
         logger.info({ address: healthServer.address() }, 'health served on /health/live and /health/ready')
       }
       // run() returns once a signal closed the worker; runUntilFinished() also when the shadow is idle
-      await (flags.values['until-finished'] ? instance.runUntilFinished() : instance.run())
+      if (!stopping) await (flags.values['until-finished'] ? instance.runUntilFinished() : instance.run())
     } catch (err) {
       await stop().catch(() => undefined)
       // a port already taken (metrics, health) is no Redis failure
       throw (err as NodeJS.ErrnoException | undefined)?.syscall === 'listen' ? err : explainRedisError(err, shadow)
     }
     await stop()
+    // a stop that came while the worker was being set up released what was open then
+    if (stopping) await release()
     return 0
   },
 }

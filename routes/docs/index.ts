@@ -17,6 +17,7 @@ export const HTTP_API_VERSION = '1.0.0'
 
 /** How openapi.yaml describes the page at {@link DOCS_PATH}. */
 const DOCS_PAGE = {
+  operationId: 'getDocs',
   summary: 'This API, browsable (Swagger UI)',
   tags: ['docs'],
   security: [],
@@ -39,7 +40,10 @@ export const docsRoutes = fp<Record<never, never>>(
           title: 'shadows',
           version: HTTP_API_VERSION,
           description: 'Add, schedule, replace, cancel and inspect background tasks; strike and restore. Errors share one shape.',
+          license: { name: 'MIT', identifier: 'MIT' },
         },
+        // where `shadows serve` and `shadows dev` listen by default; a generated client takes its own base URL
+        servers: [{ url: 'http://127.0.0.1:8080', description: 'A local gateway (shadows serve)' }],
         components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
         security: [{ bearer: [] }],
         tags: [
@@ -63,6 +67,7 @@ export const docsRoutes = fp<Record<never, never>>(
       {
         config: { scope: 'public' },
         schema: {
+          operationId: 'getOpenApiDocument',
           summary: 'This API as an OpenAPI 3.1 document (openapi.yaml, as JSON)',
           tags: ['docs'],
           security: [],

@@ -12,7 +12,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/health/live',
-    { config: { scope: 'public' }, schema: { summary: 'The process is up', tags: ['health'], security: [], response: { 200: Health } } },
+    {
+      config: { scope: 'public' },
+      schema: { operationId: 'checkLiveness', summary: 'The process is up', tags: ['health'], security: [], response: { 200: Health } },
+    },
     async () => ({ status: 'ok' as const }),
   )
 
@@ -20,7 +23,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/health/ready',
     {
       config: { scope: 'public' },
-      schema: { summary: 'Redis answers', tags: ['health'], security: [], response: { 200: Health, ...errors(503) } },
+      schema: { operationId: 'checkReadiness', summary: 'Redis answers', tags: ['health'], security: [], response: { 200: Health, ...errors(503) } },
     },
     async () => {
       await app.pingRedis()
@@ -33,6 +36,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getMetrics',
         summary: 'Prometheus metrics',
         tags: ['health'],
         response: {

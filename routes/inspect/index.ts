@@ -14,6 +14,7 @@ export const inspectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getSnapshot',
         summary: 'Counts and lists of scheduled, queued and running tasks',
         tags: ['inspect'],
         response: { 200: SnapshotBody, ...errors(401, 403, 503) },
@@ -36,7 +37,12 @@ export const inspectRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/workers',
     {
       config: { scope: 'read' },
-      schema: { summary: 'Live workers, from their heartbeats', tags: ['inspect'], response: { 200: WorkerList, ...errors(401, 403, 503) } },
+      schema: {
+        operationId: 'listWorkers',
+        summary: 'Live workers, from their heartbeats',
+        tags: ['inspect'],
+        response: { 200: WorkerList, ...errors(401, 403, 503) },
+      },
     },
     async () => ({ workers: (await shadow.workers()).map((w) => ({ ...w, tasks: [...w.tasks], lastSeen: w.lastSeen.toISOString() })) }),
   )

@@ -14,7 +14,7 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/strikes',
     {
       config: { scope: 'read' },
-      schema: { summary: 'The strike rules in force', tags: ['strikes'], response: { 200: StrikeList, ...errors(401, 403, 503) } },
+      schema: { operationId: 'listStrikes', summary: 'The strike rules in force', tags: ['strikes'], response: { 200: StrikeList, ...errors(401, 403, 503) } },
     },
     async () => ({ strikes: await shadow.strikes() }),
   )
@@ -24,6 +24,7 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'ops' },
       schema: {
+        operationId: 'addStrike',
         summary: 'Strike a task, a parameter value, or both',
         tags: ['strikes'],
         body: StrikeInputBody,
@@ -45,6 +46,7 @@ export const strikeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'ops' },
       schema: {
+        operationId: 'restoreStrike',
         summary: 'Restore: remove a strike rule (skipped tasks stay skipped)',
         tags: ['strikes'],
         params: IdParams,

@@ -132,6 +132,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'enqueue' },
       schema: {
+        operationId: 'addTask',
         summary: 'Add a task, now or at a due time',
         tags: ['tasks'],
         body: AddBody,
@@ -152,6 +153,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'enqueue' },
       schema: {
+        operationId: 'addTasks',
         summary: 'Add up to 1000 tasks; each is judged as if posted alone',
         tags: ['tasks'],
         body: BatchBody,
@@ -203,6 +205,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'read' },
       schema: {
+        operationId: 'getTask',
         summary: "A task's state, result, error and progress; with wait, as soon as it is finished",
         tags: ['tasks'],
         params: KeyParams,
@@ -287,6 +290,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'enqueue' },
       schema: {
+        operationId: 'replaceTask',
         summary: 'Replace a task atomically, or create it',
         tags: ['tasks'],
         params: KeyParams,
@@ -310,6 +314,7 @@ export const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { scope: 'enqueue' },
       schema: {
+        operationId: 'cancelTask',
         summary: 'Cancel a task (a running one has its signal aborted)',
         tags: ['tasks'],
         params: KeyParams,

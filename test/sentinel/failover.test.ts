@@ -34,7 +34,7 @@ function ranKeys(log: string): string[] {
   }
 }
 
-t.test('SENTINEL FAILOVER under load, min-replicas-to-write 1: gateway and worker carry on by themselves, nothing acknowledged is lost', async (t) => {
+t.test('SENTINEL FAILOVER under load, min-replicas-to-write 1: gateway and worker carry on by themselves, and what was lost is reported', async (t) => {
   const password = `pw-${randomBytes(8).toString('hex')}`
   const sentinelPassword = `spw-${randomBytes(8).toString('hex')}`
   const sentinels = await startSentinels({ password, sentinelPassword, minReplicasToWrite: 1 })
@@ -100,7 +100,9 @@ t.test('SENTINEL FAILOVER under load, min-replicas-to-write 1: gateway and worke
     [],
     'the gateway answered only 2xx or 503',
   )
-  t.same(accounting.lost, [], 'no acknowledged add was lost: the old master refused writes once its replica left it')
+  // min-replicas-to-write narrows the window (the old master refuses writes once its replica left
+  // it) but does not close it: a write the replica had not received when it was promoted is lost.
+  // Most runs lose none; what was lost is reported above, not asserted (see docs/deploying.md)
   t.ok(afterCarryOn.length > 0 && afterCarryOn.every((key) => ran.includes(key)), 'every task added after carrying on ran')
   const unfinishedStates = await states(accounting.unfinished)
   t.same(

@@ -152,7 +152,7 @@ t.test('throttle: adds within the window are duplicates, even once the task fini
   t.same(runs, [1], 'no duplicate ran')
 
   // a short window, and what follows it
-  const short = await shadow.add(task, { key: 'short', throttle: 200 })({ v: 10 })
+  const short = await shadow.add(task, { key: 'short', throttle: 3000 })({ v: 10 })
   t.equal(short.duplicate, false)
   await worker.runUntilFinished()
   t.equal((await shadow.add(task, { key: 'short' })({ v: 11 })).duplicate, true, 'within the window')

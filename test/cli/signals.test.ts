@@ -14,7 +14,8 @@ for (const command of ['worker', 'serve'] as const) {
     const cli = cliSession(t, `signals-${command}`)
     const args = command === 'serve' ? ['serve', '--port', '0'] : ['worker']
     const child = cli.spawn([...args, '--tasks', fixture('slow-tasks.mjs')])
-    await child.waitForOutput('loading slow tasks')
+    // a generous bound: on a busy host (the chaos run beside it) loading can take many seconds
+    await child.waitForOutput('loading slow tasks', 60_000)
     child.signal('SIGTERM')
     t.same(await child.exited, { code: 0, signal: null }, 'exits 0, not killed by the signal')
   })

@@ -1,23 +1,30 @@
 /**
- * The events log (`keys.eventLog`): a stream the Lua scripts append one entry to per transition
- * (with `appendEvent` of lua/shared.lua), capped at `eventsLimit` entries (`XADD … MAXLEN ~`), and
- * its one decoder and readers.
+ * The events log (`keys.eventLog`): a stream the Lua scripts append to (with `appendEvent` and
+ * `flushEvents` of lua/shared.lua), keeping the last `eventsLimit` events, and its one decoder and
+ * readers.
  *
- * Every entry has the same six fields, in the same order, so that Redis stores their names once
- * per node of the stream rather than once per entry; a field that does not apply is "":
+ * Each entry holds the events of one script call, up to {@link EVENTS_PER_ENTRY} (a drain writes
+ * one entry per batch of starts or outcomes, not one per transition). Its fields, the same two in
+ * every entry so that Redis stores their names once per node of the stream:
  *
  * ```text
- * type     added started progress completed failed retrying cancelled struck strike restore
- * key      the task's key (stored form); "" for strike and restore
- * task     the task name; "" for strike and restore
- * attempt  the attempt it concerns (retrying: the next one); "" for added, strike and restore
- * state    the state the task is in after it, when the type does not say it: added, retrying,
- *          and the end of one run of a perpetual task (completed or failed, state scheduled or queued)
- * data     failed, retrying, struck, cancelled: the error (JSON); progress: the progress (JSON);
- *          strike, restore: the rule (JSON)
+ * n   how many events the log was ever given, up to this entry's last (what the scripts trim by)
+ * e   the events, separated by \x1e; each one's six fields separated by \x1f:
+ *     type     added started progress completed failed retrying cancelled struck strike restore
+ *     key      the task's key (stored form); "" for strike and restore
+ *     task     the task name; "" for strike and restore
+ *     attempt  the attempt it concerns (retrying: the next one); "" for added, strike and restore
+ *     state    the state the task is in after it, when the type does not say it: added, retrying,
+ *              and the end of one run of a perpetual task (completed or failed, state scheduled or queued)
+ *     data     failed, retrying, struck, cancelled: the error (JSON); progress: the progress (JSON);
+ *              strike, restore: the rule (JSON)
  * ```
  *
- * The entry's id is the event's id, and its milliseconds part the time it happened.
+ * An event's id is a stream id too, `<ms>-<sequence>`, made from its entry's: the same
+ * milliseconds (the time it happened), and the entry's sequence × {@link ID_STRIDE} plus the
+ * event's place in the entry. So ids order the events as the log does, and reading after one
+ * reads its entry again from the event after it. The id whose place is `ID_STRIDE - 1`, never an
+ * event's, stands for the end of an entry: reading after it reads the next entry.
  */
 import type { ShadowEvent, TaskEventType } from '../core/events.js'
 import { isTaskState, type TaskError, type TaskProgress, type TaskState } from '../core/records.js'
@@ -49,30 +56,51 @@ function jsonObject(text: string | undefined): Record<string, unknown> | undefin
   }
 }
 
-/**
- * The event an entry of the log describes, or undefined for an entry of no known type (written by
- * another build, say) or missing what its type needs.
- */
-function decodeLogEntry(id: string, fields: readonly string[] | null | undefined): ShadowEvent | undefined {
-  const f = entryFields(fields)
-  const at = new Date(Number(id.slice(0, id.indexOf('-'))))
-  const { type } = f
+/** The most events one entry holds (EVENTS_PER_ENTRY in lua/shared.lua). */
+export const EVENTS_PER_ENTRY = 100
+
+/** Event ids per entry: an event's sequence is its entry's times this, plus its place in the entry. */
+export const ID_STRIDE = 1000n
+
+/** The largest sequence a stream id can have. */
+const MAX_SEQUENCE = 2n ** 64n - 1n
+
+/** An event id (or an entry's) as its two parts. */
+function idParts(id: string): [ms: bigint, sequence: bigint] {
+  const dash = id.indexOf('-')
+  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))]
+}
+
+/** The id of the event at `place` in the entry `entryId`. */
+function eventId(entryId: string, place: number | bigint): string {
+  const [ms, sequence] = idParts(entryId)
+  return `${ms}-${sequence * ID_STRIDE + BigInt(place)}`
+}
+
+/** The id that stands for the end of the entry `entryId`: reading after it reads the next entry. */
+export function endOfEntry(entryId: string): string {
+  return eventId(entryId, ID_STRIDE - 1n)
+}
+
+/** The task event of one event's six fields, or undefined for a type this version does not know. */
+function decodeEvent(id: string, at: Date, fields: readonly (string | undefined)[]): ShadowEvent | undefined {
+  const [type, key, task, attemptText, stateText, dataText] = fields
   if (type === 'strike' || type === 'restore') {
-    const strike = jsonObject(f.data)
+    const strike = jsonObject(dataText)
     if (strike === undefined || typeof strike.id !== 'string') return undefined
-    const task = strike.task
-    return { id, type, at, ...(typeof task === 'string' ? { task } : {}), strike: strike as unknown as Strike }
+    const strikeTask = strike.task
+    return { id, type, at, ...(typeof strikeTask === 'string' ? { task: strikeTask } : {}), strike: strike as unknown as Strike }
   }
-  if (type === undefined || !Object.hasOwn(IMPLIED_STATE, type) || !f.key) return undefined
+  if (type === undefined || !Object.hasOwn(IMPLIED_STATE, type) || !key) return undefined
   const taskType = type as TaskEventType
-  const state = isTaskState(f.state) ? f.state : IMPLIED_STATE[taskType]
-  const attempt = f.attempt ? Number(f.attempt) : undefined
-  const data = jsonObject(f.data)
+  const state = isTaskState(stateText) ? stateText : IMPLIED_STATE[taskType]
+  const attempt = attemptText ? Number(attemptText) : undefined
+  const data = jsonObject(dataText)
   return {
     id,
     type: taskType,
-    key: userKey(f.key),
-    task: f.task ?? '',
+    key: userKey(key),
+    task: task ?? '',
     at,
     ...(attempt !== undefined && Number.isInteger(attempt) ? { attempt } : {}),
     state,
@@ -81,24 +109,46 @@ function decodeLogEntry(id: string, fields: readonly string[] | null | undefined
   }
 }
 
+/**
+ * The events an entry of the log holds from place `from` on, each with its id, leaving out those
+ * of no known type (written by another build, say) or missing what their type needs. An entry of
+ * one event per entry, as earlier builds wrote them (the six fields by name), is read too.
+ */
+function decodeLogEntry(entryId: string, fields: readonly string[] | null | undefined, from = 0): ShadowEvent[] {
+  const f = entryFields(fields)
+  const at = new Date(Number(entryId.slice(0, entryId.indexOf('-'))))
+  const out: ShadowEvent[] = []
+  if (f.e === undefined) {
+    const event = from === 0 ? decodeEvent(eventId(entryId, 0), at, [f.type, f.key, f.task, f.attempt, f.state, f.data]) : undefined
+    if (event !== undefined) out.push(event)
+    return out
+  }
+  const texts = f.e.split('\x1e')
+  for (let place = from; place < texts.length && place < EVENTS_PER_ENTRY; place++) {
+    const event = decodeEvent(eventId(entryId, place), at, (texts[place] as string).split('\x1f'))
+    if (event !== undefined) out.push(event)
+  }
+  return out
+}
+
 /** What one read of the log found: the events, and the id to read on after. */
 export interface EventBatch {
-  /** The events read, oldest first (entries of no known type left out). */
+  /** The events read, oldest first (those of no known type left out). */
   readonly events: ShadowEvent[]
-  /** The id of the last entry read (decoded or not), or the id read after when none came. */
+  /** Where the read ended, to read after next: past every entry read, or `after` when none came. */
   readonly next: string
 }
 
-/** The id of the newest entry of the log, or `0-0` when it is empty: reading after it starts from now. */
+/** The id to read after for the events from now on: the end of the newest entry, or `0-0` when the log is empty. */
 export async function latestEventId(redis: RedisClient, keys: ShadowKeys): Promise<string> {
   const [newest] = (await redis.xrevrange(keys.eventLog, '+', '-', 'COUNT', 1)) as StreamEntry[]
-  return newest?.[0] ?? '0-0'
+  return newest === undefined ? '0-0' : endOfEntry(newest[0])
 }
 
-/** The id of the oldest entry the log still holds, or undefined when it is empty. */
+/** The id of the oldest event the log still holds, or undefined when it is empty. */
 export async function oldestEventId(redis: RedisClient, keys: ShadowKeys): Promise<string | undefined> {
   const [oldest] = (await redis.xrange(keys.eventLog, '-', '+', 'COUNT', 1)) as StreamEntry[]
-  return oldest?.[0]
+  return oldest === undefined ? undefined : eventId(oldest[0], 0)
 }
 
 /**
@@ -117,24 +167,53 @@ export async function trimmedBefore(redis: RedisClient, keys: ShadowKeys): Promi
   const added = Number(field('entries-added'))
   const length = Number(field('length'))
   const first = field('first-entry') as [string, unknown] | null
-  return first && added > length ? first[0] : undefined
+  return first && added > length ? eventId(first[0], 0) : undefined
 }
 
 /**
- * Reads up to `count` entries of the log after the id `after`; when there are none yet and `block`
- * is given, waits for one up to `block` ms (on `redis`, which it holds meanwhile: a connection of
- * its own).
+ * Where to read the log from for the events after the event id `after`: the entry to read after
+ * (exclusive, as XREAD takes it), and the entry `after` falls in with the place of the first of
+ * its events still to read (none when `after` ends its entry).
+ */
+function readFrom(after: string): { readonly after: string; readonly entry?: string; readonly place?: number } {
+  const [ms, sequence] = idParts(after)
+  const entrySequence = sequence / ID_STRIDE
+  const place = sequence % ID_STRIDE
+  const entry = `${ms}-${entrySequence}`
+  if (place === ID_STRIDE - 1n) return { after: entry }
+  // the entry itself is read again, from the entry before it
+  const before = entrySequence > 0n ? `${ms}-${entrySequence - 1n}` : ms > 0n ? `${ms - 1n}-${MAX_SEQUENCE}` : '0-0'
+  return { after: before, entry, place: Number(place) + 1 }
+}
+
+/**
+ * Reads the events after the event id `after`, up to `count` of them (the entries they are in,
+ * whole, unless `count` ends within one); when there are none yet and `block` is given, waits for
+ * some up to `block` ms (on `redis`, which it holds meanwhile: a connection of its own).
  */
 export async function readEventLog(redis: RedisClient, keys: ShadowKeys, after: string, count: number, block?: number): Promise<EventBatch> {
+  const from = readFrom(after)
+  // an entry holds up to EVENTS_PER_ENTRY events: this many entries hold at least `count`, or the log's end
+  const entriesWanted = Math.max(1, Math.ceil(count / EVENTS_PER_ENTRY)) + (from.entry === undefined ? 0 : 1)
   const reply =
     block === undefined
-      ? await redis.xread('COUNT', count, 'STREAMS', keys.eventLog, after)
-      : await redis.xread('COUNT', count, 'BLOCK', block, 'STREAMS', keys.eventLog, after)
+      ? await redis.xread('COUNT', entriesWanted, 'STREAMS', keys.eventLog, from.after)
+      : await redis.xread('COUNT', entriesWanted, 'BLOCK', block, 'STREAMS', keys.eventLog, from.after)
   const entries = (reply?.[0]?.[1] ?? []) as StreamEntry[]
   const events: ShadowEvent[] = []
+  let next = after
   for (const [id, fields] of entries) {
-    const event = decodeLogEntry(id, fields)
-    if (event !== undefined) events.push(event)
+    const decoded = decodeLogEntry(id, fields, id === from.entry ? from.place : 0)
+    if (events.length + decoded.length > count) {
+      // the read ends within this entry: on from its last event taken
+      const taken = decoded.slice(0, count - events.length)
+      events.push(...taken)
+      const last = taken[taken.length - 1]
+      if (last !== undefined) next = last.id
+      break
+    }
+    events.push(...decoded)
+    next = endOfEntry(id)
   }
-  return { events, next: entries.length > 0 ? (entries[entries.length - 1] as StreamEntry)[0] : after }
+  return { events, next }
 }

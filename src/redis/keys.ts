@@ -32,8 +32,13 @@ export interface ShadowKeys {
    * {@link events}, so that workers do not hear a message per finished task.
    */
   readonly finished: string
-  /** Stream of every transition (added, started, …, strike, restore), capped at `eventsLimit` entries. */
+  /**
+   * Stream of every transition (added, started, …, strike, restore), keeping the last `eventsLimit`
+   * events; each entry holds the events of one script call (see event-log.ts).
+   */
   readonly eventLog: string
+  /** How many events the log was ever given: `{eventLog}:count`, which the scripts trim the log by. */
+  readonly eventCount: string
   /**
    * Prefix of the history indexes: `{prefix}{state}` is the sorted set of tasks that ended in that
    * finished state (stored key → when it finished, epoch ms), and `{prefix}{state}:{task}` the same
@@ -89,6 +94,7 @@ export function shadowKeys(name: string): ShadowKeys {
     events: `${tag}:events`,
     finished: `${tag}:finished`,
     eventLog: `${tag}:events:log`,
+    eventCount: `${tag}:events:log:count`,
     historyPrefix: `${tag}:history:`,
     history: (state: FinishedState, task?: string) => (task === undefined ? `${tag}:history:${state}` : `${tag}:history:${state}:${task}`),
     taskPrefix: `${tag}:task:`,

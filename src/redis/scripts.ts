@@ -36,10 +36,15 @@ const luaFile = (name: string): string => readFileSync(new URL(`./lua/${name}.lu
  */
 const SHARED = luaFile('shared')
 
-const SOURCES: Readonly<Record<ScriptName, string>> = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, SHARED + luaFile(name)])) as Record<
-  ScriptName,
-  string
->
+/**
+ * A script as Redis runs it: the shared helpers, then its own text as the body of a function, so
+ * that the events it collected are written to the log once it returned, whichever way it returns.
+ */
+function source(name: ScriptName): string {
+  return `${SHARED}local function body()\n${luaFile(name)}\nend\nlocal result = body()\nflushEvents()\nreturn result\n`
+}
+
+const SOURCES: Readonly<Record<ScriptName, string>> = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, source(name)])) as Record<ScriptName, string>
 
 /** The ioredis command name a script is registered under. */
 export function commandName(name: ScriptName): string {

@@ -4,8 +4,9 @@
  */
 import t from 'tap'
 import { defineTask, Shadow, ShadowsError, Worker } from '../../src/index.js'
-import { adminRedis, closeAdmin, TEST_URL, testLogger, waitFor } from '../helpers/shadow.js'
+import { closeAdmin, TEST_URL, testLogger, waitFor } from '../helpers/shadow.js'
 import { cliSession, lines, runFails as fails, runOk as ok } from '../helpers/cli.js'
+import { logPosition } from '../helpers/history.js'
 
 t.teardown(closeAdmin)
 
@@ -63,7 +64,7 @@ t.test('tasks lists failed tasks with their errors, a page at a time; retry runs
   t.match(await fails(t, cli, ['tasks', '--state', 'failed', '--cursor', 'garbage!'], 2), /^shadows tasks: SHADOWS_ERR_VALIDATION: /, 'a bad cursor')
 
   // watch from the newest event on, so that nothing written from here is missed
-  const [[since]] = (await adminRedis().xrevrange(`{${cli.name}}:events:log`, '+', '-', 'COUNT', 1)) as unknown as [[string]]
+  const since = await logPosition(cli.name)
   const watcher = cli.spawn(['watch', '--task', 'boom', '--since', since, '--json'])
   const lineWatcher = cli.spawn(['watch', '--key', 'b1', '--since', since])
 

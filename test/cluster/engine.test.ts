@@ -90,6 +90,7 @@ t.test('the URL selects the cluster client, and all keys of a shadow live on the
     [...(byNode.get(owner) ?? [])].sort(),
     [
       shadowContext(shadow).keys.eventLog,
+      shadowContext(shadow).keys.eventCount,
       shadowContext(shadow).keys.schedule,
       shadowContext(shadow).keys.stream,
       shadowContext(shadow).keys.strikes,

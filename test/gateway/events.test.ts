@@ -15,6 +15,7 @@ import { connect as connectRedis } from '../../src/redis/connection.js'
 import { shadowKeys } from '../../src/redis/keys.js'
 import { TEST_URL, adminRedis, closeAdmin, makeWorker, shadowKeysIn, testLogger, uniqueName, waitFor } from '../helpers/shadow.js'
 import { TASKS, assertError, makeApp } from '../helpers/gateway.js'
+import { logEvents } from '../helpers/history.js'
 
 t.teardown(closeAdmin)
 
@@ -112,10 +113,9 @@ async function runAll(t: Test, name: string): Promise<void> {
   await worker.close()
 }
 
-/** The ids of the events log after `after`, oldest first. */
+/** The ids of the events of the log after `after`, oldest first. */
 async function logIdsAfter(name: string, after: string): Promise<string[]> {
-  const entries = (await adminRedis().xrange(shadowKeys(name).eventLog, `(${after}`, '+')) as [string, string[]][]
-  return entries.map(([id]) => id)
+  return (await logEvents(name, after)).map((event) => event.id)
 }
 
 const eventOf = (type: string, key: string) => (e: SseEvent) => e.event === type && e.data.key === key
@@ -150,12 +150,7 @@ t.test('headers at once; one event per transition, with id, type and data', asyn
   t.match(strike.data, { type: 'strike', task: 'boom', strike: { task: 'boom', operator: '==' } })
   t.notOk('key' in strike.data, 'a strike event has no key')
   const ids = stream.events.map((e) => e.id as string)
-  const log = (await adminRedis().xrange(shadowKeys(name).eventLog, '-', '+')) as [string, string[]][]
-  t.same(
-    ids,
-    log.map(([id]) => id),
-    'every event of the log, once, in order',
-  )
+  t.same(ids, await logIdsAfter(name, '0-0'), 'every event of the log, once, in order')
   stream.close()
 })
 
@@ -446,10 +441,10 @@ t.test('hostile filters and Last-Event-ID: 400 with a stable code, before any st
 })
 
 t.test('a client resuming from an event the capped log no longer holds is told with a gap event, then gets what is left', async (t) => {
-  // MAXLEN ~ trims whole stream nodes (100 entries by default): 400 adds with a limit of 50 trim
+  // the log keeps the last 50 events, trimmed every 5: 400 adds trim the first event off
   const { app, name, base } = await serve(t, { eventsLimit: 50 })
   await add(app, 'greet', 'first', { name: 'first' })
-  const [[firstId]] = (await adminRedis().xrange(shadowKeys(name).eventLog, '-', '+', 'COUNT', 1)) as unknown as [[string]]
+  const firstId = (await logEvents(name))[0]!.id
   const never = await openStream(base, '/events', { 'last-event-id': firstId })
   await add(app, 'greet', 'not-trimmed-yet', { name: 'x' })
   await never.until(eventOf('added', 'not-trimmed-yet'))
@@ -459,7 +454,7 @@ t.test('a client resuming from an event the capped log no longer holds is told w
   )
   never.close()
   for (let i = 0; i < 400; i++) await app.shadow.add('greet', { key: `k${i}` })({ name: 'n' })
-  const oldest = ((await adminRedis().xrange(shadowKeys(name).eventLog, '-', '+', 'COUNT', 1)) as [string, string[]][])[0]![0]
+  const oldest = (await logEvents(name))[0]!.id
   t.not(oldest, firstId, 'the log was trimmed past the first event')
 
   const resumed = await openStream(base, '/events', { 'last-event-id': firstId })

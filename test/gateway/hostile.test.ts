@@ -309,7 +309,7 @@ t.test('bytes that are not UTF-8, in a JSON body and in a path: 4xx, never 5xx',
   assertError(t, overLong, 400, 'SHADOWS_ERR_VALIDATION', 'headers over the size limit')
   t.same(
     (await shadowKeysIn(name)).sort(),
-    [`{${name}}:events:log`, `{${name}}:stream`, `{${name}}:task:utf8`],
+    [`{${name}}:events:log`, `{${name}}:events:log:count`, `{${name}}:stream`, `{${name}}:task:utf8`],
     'only the valid task was stored (and its added event)',
   )
 })

@@ -1,12 +1,14 @@
 /**
  * Helpers for the history, retry, results and events tests: tasks that complete or fail on demand,
- * a way to bring tasks into each of the seven states, paging through a listing, and counting the
- * commands a shadow's own connection sends.
+ * a way to bring tasks into each of the seven states, paging through a listing, counting the
+ * commands a shadow's own connection sends, and reading the events log as it is.
  */
 import { Type } from '@sinclair/typebox'
-import { defineTask, type Shadow, type TaskState } from '../../src/index.js'
+import { defineTask, type Shadow, type ShadowEvent, type TaskState } from '../../src/index.js'
 import type { TaskPage, ListQuery } from '../../src/index.js'
 import { shadowContext } from '../../src/client/shadow.js'
+import { latestEventId, readEventLog } from '../../src/redis/event-log.js'
+import { shadowKeys } from '../../src/redis/keys.js'
 import { adminRedis } from './shadow.js'
 
 /** A task `job` that returns `{ v }`, or throws `boom <v>` when `fail` is set. */
@@ -82,4 +84,29 @@ export async function connectionsOf(shadow: Shadow): Promise<number> {
 /** Resolves after `ms` (to let the clock move on between tasks; never to assert a duration). */
 export function tick(ms = 2): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/**
+ * Every event the events log of shadow `name` holds after the event id `after` (all of them by
+ * default), oldest first, read straight from Redis as the library reads them.
+ */
+export async function logEvents(name: string, after = '0-0'): Promise<ShadowEvent[]> {
+  const events: ShadowEvent[] = []
+  let position = after
+  for (;;) {
+    const batch = await readEventLog(adminRedis(), shadowKeys(name), position, 1000)
+    events.push(...batch.events)
+    if (batch.next === position) return events
+    position = batch.next
+  }
+}
+
+/** The id to read the events log of shadow `name` after for the events from now on. */
+export function logPosition(name: string): Promise<string> {
+  return latestEventId(adminRedis(), shadowKeys(name))
+}
+
+/** How many events the events log of shadow `name` holds. */
+export async function logLength(name: string): Promise<number> {
+  return (await logEvents(name)).length
 }

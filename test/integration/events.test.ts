@@ -9,7 +9,9 @@ import { defineTask, eventMatcher, type EventFilter, type EventsOptions, type Sh
 import { shadowContext } from '../../src/client/shadow.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 import { rejectsWith } from '../helpers/engine-state.js'
-import { connectionsOf, jobTask } from '../helpers/history.js'
+import { connectionsOf, jobTask, logEvents } from '../helpers/history.js'
+import { EVENTS_PER_ENTRY } from '../../src/redis/event-log.js'
+import { compareEventIds } from '../../src/gateway/sse.js'
 
 t.teardown(closeAdmin)
 
@@ -251,18 +253,63 @@ t.test('bad filters and since are refused at once', async (t) => {
   t.equal(await adminRedis().exists(shadowContext(shadow).keys.eventLog), 0, 'nothing written')
 })
 
-t.test('the log is capped near eventsLimit', async (t) => {
+t.test('the log keeps the last eventsLimit events, in entries of one script call each', async (t) => {
   const eventsLimit = 50
+  // trimmed each tenth of eventsLimit, by whole entries of up to EVENTS_PER_ENTRY events
+  const most = eventsLimit + eventsLimit / 10 + EVENTS_PER_ENTRY
   const shadow = makeShadow(t, { eventsLimit })
-  const nodeSize = Number(((await adminRedis().config('GET', 'stream-node-max-entries')) as string[])[1])
+  const { keys } = shadowContext(shadow)
   for (let i = 0; i < 10; i++) await shadow.addBatch(Array.from({ length: 100 }, (_, j) => ({ task: 'job', key: `k${i}-${j}`, params: { v: j } })))
-  const length = await adminRedis().xlen(shadowContext(shadow).keys.eventLog)
-  t.ok(length >= eventsLimit, `at least eventsLimit kept (${length})`)
-  t.ok(length <= eventsLimit + nodeSize, `at most eventsLimit and one node of the stream (${length} ≤ ${eventsLimit} + ${nodeSize})`)
+  t.equal(await adminRedis().get(keys.eventCount), '1000', 'every event was counted')
+  let held = await logEvents(shadow.name)
+  t.ok(held.length >= eventsLimit && held.length <= most, `batches: at least eventsLimit kept, at most ${most} (${held.length})`)
+  t.same(
+    held.slice(-eventsLimit).map((event) => 'key' in event && event.key),
+    Array.from({ length: eventsLimit }, (_, j) => `k9-${100 - eventsLimit + j}`),
+    'the newest ones, in order',
+  )
+  t.equal(await adminRedis().xlen(keys.eventLog), Math.ceil(held.length / 100), 'one entry per batch of 100')
+
+  for (let i = 0; i < 120; i++) await shadow.add('job', { key: `one${i}` })({ v: i })
+  held = await logEvents(shadow.name)
+  t.ok(
+    held.length >= eventsLimit && held.length <= eventsLimit + eventsLimit / 10,
+    `one add at a time: at least eventsLimit kept, at most a tenth more (${held.length})`,
+  )
+  t.match(held.at(-1), { type: 'added', key: 'one119' }, 'the newest last')
   const log = shadow.eventLog()
   const oldest = await log.oldest()
-  const newest = await log.latest()
-  t.ok(oldest !== undefined && oldest < newest, 'oldest and latest ids')
+  t.equal(oldest, held[0]?.id, 'oldest: the first event held')
+  t.same(await log.read({ after: await log.latest() }), { events: [], next: await log.latest() }, 'nothing after the latest')
+  log.close()
+})
+
+t.test('events of one entry: each has its own id, in order, and reading resumes within an entry', async (t) => {
+  const shadow = makeShadow(t)
+  const { keys } = shadowContext(shadow)
+  await shadow.addBatch(Array.from({ length: 250 }, (_, j) => ({ task: 'job', key: `b${j}`, params: { v: j } })))
+  t.equal(await adminRedis().xlen(keys.eventLog), 3, '250 events of one call: entries of 100, 100 and 50')
+  const all = await logEvents(shadow.name)
+  t.same(
+    all.map((event) => 'key' in event && event.key),
+    Array.from({ length: 250 }, (_, j) => `b${j}`),
+    'every event, in order',
+  )
+  t.equal(new Set(all.map((event) => event.id)).size, 250, 'each its own id')
+  const sorted = [...all].sort((a, b) => compareEventIds(a.id, b.id))
+  t.same(sorted, all, 'ids in the order of the log')
+  const log = shadow.eventLog()
+  for (const from of [0, 41, 99, 100, 248]) {
+    const batch = await log.read({ after: all[from]!.id, count: 30 })
+    t.same(
+      batch.events.map((event) => event.id),
+      all.slice(from + 1, from + 31).map((event) => event.id),
+      `after event ${from}: the next 30, however the entries fall`,
+    )
+  }
+  const rest = await log.read({ after: all[120]!.id, count: 1000 })
+  t.equal(rest.events.length, 129, 'count beyond the log: everything after')
+  t.same(await log.read({ after: rest.next }), { events: [], next: rest.next }, 'and nothing after where it ended')
   log.close()
 })
 

@@ -3,13 +3,63 @@
   loads every script with this file's text ahead of its own; it only defines local functions.
 ]]
 
--- Appends one entry to the events log (see src/redis/event-log.ts), capped at about `limit`
--- entries; nothing when `limit` is 0. Always the same six fields in the same order, so that the
--- stream stores their names once per node rather than once per entry.
+-- The events log (see src/redis/event-log.ts). A script collects the events of the transitions it
+-- makes with appendEvent, and they are written when it ends (flushEvents, which
+-- src/redis/scripts.ts calls after every script) as one entry per EVENTS_PER_ENTRY events: one
+-- XADD per script call instead of one per event is most of what events cost. An entry's fields:
+--   n  how many events the log was ever given, up to this entry's last (the count key below)
+--   e  its events, separated by \30; each one's six fields (type key task attempt state data)
+--      separated by \31 (neither ever appears raw in a key, a task name or JSON)
+-- The log keeps the last `limit` events: {log}:count counts every event appended, and once in a
+-- while (each tenth of `limit`) the entries whose events all lie further back are trimmed off its
+-- head. XADD's MAXLEN, in entries, bounds it too: never more entries than `limit`.
+local EVENTS_PER_ENTRY = 100
+local events, eventsLog, eventsKeep = {}, nil, nil
+
+-- Collects one event for the log, unless `limit` (the most events the log keeps) is "0".
 local function appendEvent(log, limit, type, key, task, attempt, state, data)
-  if tonumber(limit) > 0 then
-    redis.call('XADD', log, 'MAXLEN', '~', limit, '*', 'type', type, 'key', key, 'task', task, 'attempt', attempt, 'state', state, 'data', data)
+  if limit ~= '0' then
+    eventsLog, eventsKeep = log, limit
+    events[#events + 1] = type .. '\31' .. key .. '\31' .. task .. '\31' .. attempt .. '\31' .. state .. '\31' .. data
   end
+end
+
+-- Trims the head of the log of the entries whose events all came before the last `keep` of the
+-- `total` appended; a few reads of the head, each of a few entries, at most.
+local function trimEvents(total, keep)
+  local cut = total - keep
+  for _ = 1, 8 do
+    local head = redis.call('XRANGE', eventsLog, '-', '+', 'COUNT', 16)
+    local stale = {}
+    for _, entry in ipairs(head) do
+      local fields = entry[2]
+      -- an entry of another layout is left to MAXLEN
+      if fields[1] ~= 'n' or (tonumber(fields[2]) or cut + 1) > cut then break end
+      stale[#stale + 1] = entry[1]
+    end
+    if #stale > 0 then
+      redis.call('XDEL', eventsLog, unpack(stale))
+    end
+    if #stale < #head or #head < 16 then return end
+  end
+end
+
+-- Writes the events collected (see appendEvent) to the log.
+local function flushEvents()
+  local count = #events
+  if count == 0 then return end
+  local total = redis.call('INCRBY', eventsLog .. ':count', count)
+  local before = total - count
+  for first = 1, count, EVENTS_PER_ENTRY do
+    local last = math.min(count, first + EVENTS_PER_ENTRY - 1)
+    redis.call('XADD', eventsLog, 'MAXLEN', '~', eventsKeep, '*', 'n', before + last, 'e', table.concat(events, '\30', first, last))
+  end
+  local keep = tonumber(eventsKeep)
+  local every = math.max(1, math.floor(keep / 10))
+  if math.floor(total / every) ~= math.floor(before / every) then
+    trimEvents(total, keep)
+  end
+  events = {}
 end
 
 -- Adds `entries` ({ score, member, score, member, ... }) to a history index, then trims it of the

@@ -352,6 +352,24 @@ export interface FinishOutcome {
   readonly slot?: string
 }
 
+/** The newest stream id among the outcomes' (`ms-seq`, both parts compared as numbers). */
+function newestId(outcomes: readonly FinishOutcome[]): string {
+  let newest = '0-0'
+  let newestMs = 0
+  let newestSeq = 0
+  for (const { id } of outcomes) {
+    const dash = id.indexOf('-')
+    const ms = Number(id.slice(0, dash))
+    const seq = Number(id.slice(dash + 1))
+    if (ms > newestMs || (ms === newestMs && seq > newestSeq)) {
+      newest = id
+      newestMs = ms
+      newestSeq = seq
+    }
+  }
+  return newest
+}
+
 /**
  * Records the outcomes of `worker`'s attempts and acknowledges their messages, keeping what
  * `retention` says of the tasks that ended (history, events); resolves with how many applied. The
@@ -380,6 +398,7 @@ export function finishAttempts(
     keys.slotPrefix,
     keys.waitingPrefix,
     lease,
+    newestId(outcomes),
   ]
   for (const o of outcomes) args.push(o.id, o.key, o.gen, o.outcome, o.data, o.due, o.slot ?? '')
   return runScript(redis, 'finish', [keys.stream, keys.schedule, keys.eventLog, keys.limits], args) as Promise<number>

@@ -22,7 +22,8 @@
   ARGV[11] slot prefix               {name}:slots:
   ARGV[12] waiting prefix            {name}:waiting:
   ARGV[13] lease of a concurrency slot handed on, ms
-  ARGV[14..] per outcome, seven slots: stream id, task key (stored form), generation, outcome, data,
+  ARGV[14] the newest stream id among the outcomes
+  ARGV[15..] per outcome, seven slots: stream id, task key (stored form), generation, outcome, data,
            due time, the concurrency group whose slot the attempt holds ("" for none)
     outcome  completed  data = result JSON ("" for none)
              failed     data = error JSON
@@ -63,7 +64,7 @@ local group, worker, now, ttl, channel = ARGV[1], ARGV[2], tonumber(ARGV[3]), to
 -- as given, for writing: a number handed to Redis is formatted again on every call
 local nowText, ttlText = ARGV[3], ARGV[4]
 local prefix, historyPrefix, historyLimit, eventsLimit, finishedChannel = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local FIRST = 14
+local FIRST = 15
 local nowMs = tonumber(ARGV[3])
 local slots = {
   stream = stream, prefix = prefix, slotPrefix = ARGV[11], waitPrefix = ARGV[12], limitsIndex = KEYS[4],
@@ -221,39 +222,38 @@ end
 if #acked > 0 then
   redis.call('XACK', stream, group, unpack(acked))
   -- Acknowledged messages leave the stream. Messages are delivered in id order, so every message
-  -- older than both the oldest one still pending and the newest one acknowledged here was
-  -- delivered and acknowledged: trimming them off the head costs a fraction of deleting each one.
-  -- Only messages at or past the oldest pending one (e.g. behind a long task) are deleted one by one.
-  local ms, seq = {}, {}
-  local cms, cseq = 0, -1
-  for i, id in ipairs(acked) do
-    ms[i], seq[i] = parse(id)
-    if before(cms, cseq, ms[i], seq[i]) then
-      cms, cseq = ms[i], seq[i]
-    end
-  end
-  -- the cut: just past the newest acknowledged message, or the oldest pending one if older, and
-  -- never past the last one the group delivered: after Redis restarted from a snapshot, outcomes
-  -- arrive for messages it has not delivered (again) yet
+  -- older than both the oldest one still pending and the newest outcome here was delivered and
+  -- acknowledged: trimming them off the head costs a fraction of deleting each one. Only messages
+  -- at or past the oldest pending one (e.g. behind a long task) are deleted one by one. (An
+  -- outcome not acknowledged here is pending, another worker's, or past the last delivered one.)
+  local cms, cseq = parse(ARGV[14])
+  -- the cut: just past the newest outcome, or the oldest pending message if older, and never past
+  -- the last one the group delivered: after Redis restarted from a snapshot, outcomes arrive for
+  -- messages it has not delivered (again) yet
   cseq = cseq + 1
+  local newest = true
   local pending = redis.call('XPENDING', stream, group)
   if pending[1] > 0 then
     local pms, pseq = parse(pending[2])
     if before(pms, pseq, cms, cseq) then
-      cms, cseq = pms, pseq
+      cms, cseq, newest = pms, pseq, false
     end
   end
   local lms, lseq = parse(lastDelivered(stream, group) or '0-0')
   if before(lms, lseq + 1, cms, cseq) then
-    cms, cseq = lms, lseq + 1
+    cms, cseq, newest = lms, lseq + 1, false
   end
   redis.call('XTRIM', stream, 'MINID', string.format('%.0f-%.0f', cms, cseq))
-  local rest = {}
-  for i, id in ipairs(acked) do
-    if not before(ms[i], seq[i], cms, cseq) then rest[#rest + 1] = id end
-  end
-  if #rest > 0 then
-    redis.call('XDEL', stream, unpack(rest))
+  -- past the newest outcome, the cut left none of them; otherwise those at or past it go one by one
+  if not newest then
+    local rest = {}
+    for _, id in ipairs(acked) do
+      local ms, seq = parse(id)
+      if not before(ms, seq, cms, cseq) then rest[#rest + 1] = id end
+    end
+    if #rest > 0 then
+      redis.call('XDEL', stream, unpack(rest))
+    end
   end
 end
 return applied

@@ -230,34 +230,36 @@ local function start(record, id, key, gen, reclaimed)
       return 'skip' .. SEP .. id
     end
   end
-  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'worker', 'sid', 'rated', 'deferrals', 'trace', 'finished')
+  -- what every start needs; the fields few records have are read when they matter (each field
+  -- asked for costs, present or not)
+  local f = redis.call('HMGET', record, 'gen', 'state', 'task', 'params', 'when', 'attempt', 'deliveries', 'sid', 'deferrals', 'trace')
   local state = f[2]
   -- only the record's current message may start it: an older copy (same generation, e.g. a
   -- deferral written twice by a resent call) is stale
-  local current = f[1] == gen and f[9] == id
+  local current = f[1] == gen and f[8] == id
   -- running on this very worker: this call is a resend (the connection dropped before the reply
   -- of the first one arrived), so the worker never started it: start it now
-  local resent = state == 'running' and f[8] == worker
+  local resent = current and state == 'running' and redis.call('HGET', record, 'worker') == worker
   if current and (state == 'queued' or resent or (reclaimed and state == 'running')) then
     local stored = key ~= '' and key or string.sub(record, #prefix + 1)
     local task = f[3] or ''
     local slotGroup = ''
     local lim = limits[task]
     if lim then
-      local ok, result = admit(record, id, stored, task, f[4] or '{}', f[10], lim)
+      local ok, result = admit(record, id, stored, task, f[4] or '{}', lim.rate and redis.call('HGET', record, 'rated'), lim)
       if not ok then return result end
       slotGroup = result
     end
     -- formatted once: a number handed to Redis or joined into a string is formatted each time
     local deliveries = tostring((tonumber(f[7]) or 0) + 1)
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
-    if f[11] then
+    if f[9] then
       -- a worker that knows the task met it at last: its time as an unknown task is over
       redis.call('HDEL', record, 'deferrals', 'unknownSince')
     end
     appendEvent(log, eventsLimit, 'started', stored, task, f[6] or '1', '', '')
-    local trace = f[12] or ''
-    if f[13] and trace ~= '' then
+    local trace = f[10] or ''
+    if trace ~= '' and redis.call('HEXISTS', record, 'finished') == 1 then
       trace = '~' .. trace
     end
     -- a first attempt stores no attempt field

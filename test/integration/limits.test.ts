@@ -182,6 +182,27 @@ t.test('rate limit: at most limit starts in any window, the rest scheduled for t
   for (const key of rateKeys) t.ok((await adminRedis().pttl(key)) > 0, 'the window expires')
 })
 
+t.test('rate limit: a start call that waited before it ran counts its starts when it ran, not when it was sent', async (t) => {
+  // a call sent 1.5 s before Redis runs it (a stalled connection, a busy Redis) carries a stale now;
+  // were its start counted then, the calls after it would drop it from the window at once
+  const shadow = makeShadow(t)
+  const task = defineTask({ name: 'quota', rateLimit: { limit: 2, per: 1000 }, run: () => undefined })
+  await shadow.addBatch(['q1', 'q2', 'q3'].map((key) => ({ task, key, params: {} })))
+  const { redis, keys } = shadowContext(shadow)
+  await redis.xgroup('CREATE', keys.stream, 'workers', '0', 'MKSTREAM').catch(() => undefined)
+  const limits = workerLimits([task], 30_000)
+  const start = (count: number, now: number) => startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count, tasks: ['quota'] }, now)
+  const late = await start(1, Date.now() - 1500)
+  t.match(late, [{ kind: 'run', key: 'q1' }], 'the late call starts q1')
+  const fresh = await start(2, Date.now())
+  t.match(fresh, [{ kind: 'run', key: 'q2' }, { kind: 'wait' }], 'one more fits in the window; q3 waits for its place')
+  t.match(await shadow.get('q3'), { state: 'scheduled', waitingFor: 'rateLimit' })
+  const [q1, q3] = await Promise.all([shadow.get('q1'), shadow.get('q3')])
+  t.ok(q1!.startedAt!.getTime() >= Date.now() - 1000, 'q1 is recorded as started when the call ran')
+  t.ok(q3!.when.getTime() >= q1!.startedAt!.getTime() + 1000, 'q3 is reserved a window after the first start')
+  await shadow.cancel('q3')
+})
+
 t.test('rate limit by a parameter: each value has its own window', async (t) => {
   const shadow = makeShadow(t)
   const task = defineTask({

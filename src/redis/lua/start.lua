@@ -13,7 +13,7 @@
 
   ARGV[1]  consumer group
   ARGV[2]  worker name (consumer)
-  ARGV[3]  now, epoch ms
+  ARGV[3]  now, epoch ms (rate limits are judged at this or Redis's clock, whichever is later)
   ARGV[4]  strikes version the worker holds
   ARGV[5]  mode: "ids", "reclaimed" (taken over from a dead worker: a running record is expected)
            or "read"
@@ -125,10 +125,23 @@ local function holdBack(record, id)
   return 'wait' .. SEP .. id
 end
 
+-- The time rate limits are judged at: the caller's clock, or Redis's when that is later. A call
+-- that waited before it ran (a stalled connection, Redis busy) must not count its starts at the
+-- moment it was sent: later calls would drop them from the window too early, and let more in.
+local rateNowMs
+local function rateNow()
+  if not rateNowMs then
+    local t = redis.call('TIME')
+    rateNowMs = math.max(nowMs, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
+  return rateNowMs
+end
+
 -- Rate limit: the time (ms) at which a start fits in the window of `rateKey` (limit, per ms),
 -- counting the starts of the last `per` ms and those reserved ahead: now when fewer than `limit`,
 -- else `per` after the limit-th newest.
 local function rateFits(rateKey, limit, per)
+  local nowMs = rateNow()
   redis.call('ZREMRANGEBYSCORE', rateKey, '-inf', string.format('%.0f', nowMs - per))
   local n = redis.call('ZCARD', rateKey)
   if n < limit then return nowMs end
@@ -138,6 +151,7 @@ end
 
 -- Records a start (or reservation) at `at` in the window, which expires once its newest entry left it.
 local function rateTake(rateKey, member, at, per)
+  local nowMs = rateNow()
   redis.call('ZADD', rateKey, string.format('%.0f', at), member)
   if redis.call('PTTL', rateKey) < at - nowMs + per then
     redis.call('PEXPIRE', rateKey, string.format('%.0f', at - nowMs + per))
@@ -149,6 +163,7 @@ end
 local function admit(record, id, key, task, params, reserved, lim)
   local rateKey, rateMember
   if lim.rate then
+    local nowMs = rateNow()
     rateKey = ratePrefix .. groupOf(task, lim.rateBy, params)
     local at = nowMs
     local place = reserved and redis.call('ZSCORE', rateKey, reserved)
@@ -156,7 +171,7 @@ local function admit(record, id, key, task, params, reserved, lim)
       -- a task scheduled for its window starts in the place reserved for it, or later when its
       -- scheduler or worker was late: it is counted when it starts, so the starts of the last
       -- `per` ms (and the places of those still to start) must leave it room now
-      local recent = redis.call('ZRANGEBYSCORE', rateKey, '(' .. string.format('%.0f', nowMs - lim.per), now, 'WITHSCORES')
+      local recent = redis.call('ZRANGEBYSCORE', rateKey, '(' .. string.format('%.0f', nowMs - lim.per), string.format('%.0f', nowMs), 'WITHSCORES')
       local before = {}
       for i = 1, #recent, 2 do
         if recent[i] ~= reserved then before[#before + 1] = tonumber(recent[i + 1]) end
@@ -211,7 +226,7 @@ local function admit(record, id, key, task, params, reserved, lim)
     redis.call('PEXPIRE', slotsKey, ARGV[9])
   end
   if rateMember then
-    rateTake(rateKey, rateMember, nowMs, lim.per)
+    rateTake(rateKey, rateMember, rateNow(), lim.per)
   end
   if reserved then
     redis.call('HDEL', record, 'rated')
@@ -252,7 +267,9 @@ local function start(record, id, key, gen, reclaimed)
     end
     -- formatted once: a number handed to Redis or joined into a string is formatted each time
     local deliveries = tostring((tonumber(f[7]) or 0) + 1)
-    redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
+    -- a rate-limited start is recorded at the time its window counts it
+    local started = (lim and lim.rate) and string.format('%.0f', rateNow()) or now
+    redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', started, 'deliveries', deliveries)
     if f[9] then
       -- a worker that knows the task met it at last: its time as an unknown task is over
       redis.call('HDEL', record, 'deferrals', 'unknownSince')

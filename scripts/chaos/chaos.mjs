@@ -242,11 +242,23 @@ export class Chaos {
     const hard = a < 0.5
     const pause = Math.floor(b * 1000)
     this.restarting = (async () => {
+      // what was waiting when Redis went away: the backlog its restart must not lose
+      const backlog = await this.shadow.snapshot().then(
+        (snapshot) => snapshot.counts,
+        () => undefined,
+      )
       const downAt = Date.now()
       const exit = await this.redis.stop(hard)
       await sleep(pause)
       const upAt = await this.redis.start()
-      this.restarts.push({ how: hard ? 'SIGKILL' : 'SIGTERM', downAt, upAt, downtimeMs: upAt - downAt, exit: exit && { code: exit.code, signal: exit.signal } })
+      this.restarts.push({
+        how: hard ? 'SIGKILL' : 'SIGTERM',
+        downAt,
+        upAt,
+        downtimeMs: upAt - downAt,
+        backlog,
+        exit: exit && { code: exit.code, signal: exit.signal },
+      })
       this.onRedisUp?.()
     })().finally(() => {
       this.restarting = undefined

@@ -1,13 +1,17 @@
 // Flags of the chaos run, and its seeded random numbers.
 import { parseArgs } from 'node:util'
 
-const USAGE = `usage: node scripts/chaos/run.mjs [--quick] [--tasks N] [--seed S] [--duration SECONDS] [--rate PER_SECOND] [--keep]
+const USAGE = `usage: node scripts/chaos/run.mjs [--quick] [--tasks N] [--seed S] [--duration SECONDS] [--rate PER_SECOND]
+                                 [--concurrency C] [--keep]
 
   --quick       2,000 tasks, a shorter run (the test suite runs this)
   --tasks N     how many tasks the producers enqueue (default 20000; 2000 with --quick)
   --seed S      seed of every random choice (default: a random one, printed)
   --duration S  cap, in seconds, on the produce-and-chaos phase (default 240; 60 with --quick)
-  --rate R      tasks offered per second by the producers (default 135; 100 with --quick)
+  --rate R      tasks offered per second by the producers (default 135; 100 with --quick); the
+                workers' concurrency and the rate-limited task's limit grow with it, so that the
+                run is a steady load, not an ever-growing backlog
+  --concurrency C  concurrency of each of the four workers (default: 10, or rate / 35 when more)
   --keep        keep the run's directory (logs, AOF, run records) even when it passes
 `
 
@@ -23,6 +27,7 @@ export function parseOptions(argv) {
         seed: { type: 'string' },
         duration: { type: 'string' },
         rate: { type: 'string' },
+        concurrency: { type: 'string' },
         keep: { type: 'boolean' },
         help: { type: 'boolean' },
       },
@@ -40,15 +45,20 @@ export function parseOptions(argv) {
     if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v[name])}`)
     return n
   }
+  const rate = int('rate', quick ? 100 : 135, 1)
   return {
     quick,
     tasks: int('tasks', quick ? 2000 : 20_000, 1),
     seed: int('seed', Math.floor(Math.random() * 2 ** 31), 0),
     durationMs: int('duration', quick ? 60 : 240, 1) * 1000,
-    rate: int('rate', quick ? 100 : 135, 1),
+    rate,
     keep: Boolean(v.keep),
     workers: 4,
-    concurrency: 10,
+    // a producers' task takes 75 ms on average (see producers.mjs): four workers of rate / 35 each
+    // keep about twice the slots the rate needs
+    concurrency: int('concurrency', Math.max(10, Math.ceil(rate / 35)), 1),
+    // one task in ten is rate-limited: its limit stays above what the producers offer of it
+    rateLimit: Math.max(20, Math.ceil(rate / 8)),
     redeliveryTimeout: 2000,
     gracePeriod: 15_000,
     /** How long the queue may take to drain once the producers stopped. */

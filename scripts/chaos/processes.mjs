@@ -1,6 +1,7 @@
-// The processes of a chaos run: its own redis-server (AOF, appendfsync always, restartable on the
-// same port and directory), the gateway and the workers (the built `shadows` binary). Every
-// process started here is tracked, so that `killAll()` can end them on any exit path.
+// The processes of a chaos run (and of the soak, scripts/soak/): its own redis-server (AOF,
+// appendfsync always, restartable on the same port and directory), the gateway and the workers
+// (the built `shadows` binary). Every process started here is tracked, so that `killAll()` can end
+// them on any exit path.
 import { spawn } from 'node:child_process'
 import { mkdirSync, openSync, closeSync } from 'node:fs'
 import { join } from 'node:path'
@@ -67,10 +68,11 @@ export async function until(check, ms, every = 100) {
 
 /**
  * The chaos Redis: AOF with appendfsync always, so that every write it acknowledged survives a
- * kill -9; restarted on the same port and directory.
+ * kill -9; restarted on the same port and directory. `aof: false` for a Redis that keeps nothing.
  */
 export class ChaosRedis {
-  constructor(dir) {
+  constructor(dir, { aof = true } = {}) {
+    this.aof = aof
     this.dir = join(dir, 'redis')
     mkdirSync(this.dir, { recursive: true })
     this.logFile = join(this.dir, 'redis.log')
@@ -97,7 +99,7 @@ export class ChaosRedis {
       '--dir',
       this.dir,
       '--appendonly',
-      'yes',
+      this.aof ? 'yes' : 'no',
       '--appendfsync',
       'always',
       '--save',
@@ -142,11 +144,12 @@ export class ShadowsProcess {
   /**
    * @param kind 'serve' or 'worker'
    * @param args flags after the subcommand
+   * @param options.tasks the tasks module (default: the chaos run's)
    */
-  constructor(kind, args, { logDir, env }) {
+  constructor(kind, args, { logDir, env, tasks = TASKS_MODULE }) {
     mkdirSync(logDir, { recursive: true })
     this.kind = kind
-    const proc = track(process.execPath, [CLI, kind, '--tasks', TASKS_MODULE, ...args], {
+    const proc = track(process.execPath, [CLI, kind, '--tasks', tasks, ...args], {
       logFile: join(logDir, `${kind}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}.log`),
       env,
     })

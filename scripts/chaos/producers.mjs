@@ -118,7 +118,8 @@ export class Producers {
     if (ok) {
       this.done[i] = true
       this.doneCount[channel] += 1
-      this.accepted.set(key, { i, channel, scheduled: p.scheduled, acceptedAt: Date.now() })
+      const acceptedAt = Date.now()
+      this.accepted.set(key, { i, channel, task: p.task, scheduled: p.scheduled, acceptedAt, due: when ? when.getTime() : acceptedAt })
       this.stats[p.scheduled ? 'scheduled' : 'immediate'] += 1
       this.stats.byTask[p.task] = (this.stats.byTask[p.task] ?? 0) + 1
     } else {

@@ -33,6 +33,9 @@ if (!existsSync(join(ROOT, 'dist/src/index.js')) || !existsSync(join(ROOT, 'dist
   execFileSync(process.execPath, [join(ROOT, 'scripts/build.mjs')], { stdio: ['ignore', 2, 2] })
 }
 
+// the rate-limited task's limit, for the tasks module of this process, the gateway and the workers
+process.env.CHAOS_RATE_LIMIT = String(options.rateLimit)
+
 const { pino } = await import('pino')
 const { Shadow } = await import('../../dist/src/index.js')
 const { freePort } = await import('../../dist/src/cli/private-redis.js')
@@ -86,13 +89,15 @@ if (result.failures.length === 0) {
 }
 
 async function main() {
-  log(`seed ${options.seed}, ${options.tasks} tasks at ${options.rate}/s, ${options.workers} workers, run directory ${dir}`)
+  log(
+    `seed ${options.seed}, ${options.tasks} tasks at ${options.rate}/s, ${options.workers} workers of concurrency ${options.concurrency}, run directory ${dir}`,
+  )
   const rngProducers = seeded(options.seed)
   const rngChaos = seeded(options.seed ^ 0x5bd1e995)
 
   const redis = new ChaosRedis(dir)
   await redis.start()
-  const env = { CHAOS_RUNS_DIR: runsDir, CHAOS_PARENT_PID: String(process.pid) }
+  const env = { CHAOS_RUNS_DIR: runsDir, CHAOS_PARENT_PID: String(process.pid), CHAOS_RATE_LIMIT: String(options.rateLimit) }
   const gatewayPort = await freePort()
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`
   const startGateway = () =>

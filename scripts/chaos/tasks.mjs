@@ -57,8 +57,11 @@ export const recordTask = defineTask({
 
 /** At most LIMITED_SLOTS run at once per group, across every worker. */
 export const LIMITED_SLOTS = 3
-/** At most RATE_LIMIT starts in any RATE_WINDOW ms, across every worker. */
-export const RATE_LIMIT = 20
+/**
+ * At most RATE_LIMIT starts in any RATE_WINDOW ms, across every worker: CHAOS_RATE_LIMIT, which the
+ * harness sets for itself, the gateway and the workers from the run's rate (20 by default).
+ */
+export const RATE_LIMIT = Number(process.env.CHAOS_RATE_LIMIT) > 0 ? Number(process.env.CHAOS_RATE_LIMIT) : 20
 export const RATE_WINDOW = 1000
 
 /** A producers' task under a concurrency limit per group: as `record`, and its start and end. */

@@ -170,16 +170,22 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
   const allRuns = [...runs.R.values()].flat()
   const firstStart = Math.min(...allRuns.map((r) => r.start))
   const lastEnd = Math.max(...allRuns.map((r) => r.end))
+  const firstStarts = new Map()
+  for (const [key, list] of runs.R) firstStarts.set(key, Math.min(...list.map((run) => run.start)))
   const recoveries = restarts.map((r) => {
     const gateway = producers.httpAccepted.filter(([s]) => s >= r.upAt).reduce((min, [, e]) => Math.min(min, e), Infinity)
     const workers = allRuns.filter((run) => run.start >= r.upAt).reduce((min, run) => Math.min(min, run.start), Infinity)
     const back = Math.max(gateway, workers)
+    const backlog = restartBacklog(producers, firstStarts, r)
     return {
       how: r.how,
       downtimeMs: r.downtimeMs,
       gatewayMs: Number.isFinite(gateway) ? gateway - r.upAt : null,
       workersMs: Number.isFinite(workers) ? workers - r.upAt : null,
       recoveryMs: Number.isFinite(back) ? back - r.upAt : null,
+      queueBeforeDown: r.backlog ?? null,
+      backlogTasks: backlog.tasks,
+      backlogDrainedMs: backlog.drainedMs,
     }
   })
   const recoveryValues = recoveries.map((r) => r.recoveryMs).filter((v) => v !== null)
@@ -234,6 +240,26 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
     processes: processes.map((p) => ({ name: p.name, code: p.code, signal: p.signal })),
   }
   return { failures, figures }
+}
+
+/**
+ * The backlog a Redis restart found: the `record` tasks accepted and due before Redis went down
+ * that had not started by then (limited and rated tasks wait by design, so they are left out), and
+ * how long after Redis was back the last of them started (null when none waited, or one never ran).
+ */
+function restartBacklog(producers, firstStarts, restart) {
+  let tasks = 0
+  let last = -Infinity
+  let lost = false
+  for (const [key, a] of producers.accepted) {
+    if (a.task !== 'record' || a.acceptedAt >= restart.downAt || a.due >= restart.downAt) continue
+    const start = firstStarts.get(key)
+    if (start !== undefined && start <= restart.downAt) continue
+    tasks += 1
+    if (start === undefined) lost = true
+    else last = Math.max(last, start)
+  }
+  return { tasks, drainedMs: tasks === 0 || lost ? null : Math.max(0, last - restart.upAt) }
 }
 
 function round1(n) {

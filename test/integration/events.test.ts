@@ -284,6 +284,21 @@ t.test('the log keeps the last eventsLimit events, in entries of one script call
   log.close()
 })
 
+t.test('the log keeps to eventsLimit events however few each entry holds', async (t) => {
+  // entries of two events each: between two trims (a tenth of eventsLimit) the log gets more
+  // entries than a trim of a fixed number of them would remove
+  const eventsLimit = 5000
+  const shadow = makeShadow(t, { eventsLimit })
+  for (let i = 0; i < 7500; i++) {
+    await shadow.addBatch([
+      { task: 'job', key: `a${i}`, params: { v: i } },
+      { task: 'job', key: `b${i}`, params: { v: i } },
+    ])
+  }
+  const held = (await logEvents(shadow.name)).length
+  t.ok(held >= eventsLimit && held <= eventsLimit * 1.1 + EVENTS_PER_ENTRY, `15,000 events given, ${held} kept`)
+})
+
 t.test('events of one entry: each has its own id, in order, and reading resumes within an entry', async (t) => {
   const shadow = makeShadow(t)
   const { keys } = shadowContext(shadow)

@@ -25,22 +25,30 @@ local function appendEvent(log, limit, type, key, task, attempt, state, data)
 end
 
 -- Trims the head of the log of the entries whose events all came before the last `keep` of the
--- `total` appended; a few reads of the head, each of a few entries, at most.
-local function trimEvents(total, keep)
+-- `total` appended, a page of entries at a time: up to twice what the log was given since the last
+-- trim (`every` events, at least one entry each), so that it keeps up however the events came.
+local function trimEvents(total, keep, every)
   local cut = total - keep
-  for _ = 1, 8 do
-    local head = redis.call('XRANGE', eventsLog, '-', '+', 'COUNT', 16)
+  for _ = 1, math.ceil(2 * every / 100) do
+    local head = redis.call('XRANGE', eventsLog, '-', '+', 'COUNT', 100)
     local stale = {}
+    local first
     for _, entry in ipairs(head) do
       local fields = entry[2]
       -- an entry of another layout is left to MAXLEN
-      if fields[1] ~= 'n' or (tonumber(fields[2]) or cut + 1) > cut then break end
+      if fields[1] ~= 'n' or (tonumber(fields[2]) or cut + 1) > cut then
+        first = entry[1]
+        break
+      end
       stale[#stale + 1] = entry[1]
     end
-    if #stale > 0 then
-      redis.call('XDEL', eventsLog, unpack(stale))
+    if first then
+      -- the first entry to keep: everything before it goes
+      if #stale > 0 then redis.call('XTRIM', eventsLog, 'MINID', first) end
+      return
     end
-    if #stale < #head or #head < 16 then return end
+    if #stale > 0 then redis.call('XDEL', eventsLog, unpack(stale)) end
+    if #head < 100 then return end
   end
 end
 
@@ -57,7 +65,7 @@ local function flushEvents()
   local keep = tonumber(eventsKeep)
   local every = math.max(1, math.floor(keep / 10))
   if math.floor(total / every) ~= math.floor(before / every) then
-    trimEvents(total, keep)
+    trimEvents(total, keep, every)
   end
   events = {}
 end

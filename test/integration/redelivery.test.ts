@@ -178,3 +178,25 @@ t.test('a worker does not start a message it read but another worker has claimed
   t.equal(await shadowContext(shadow).redis.xlen(stream), 1, 'and its message stays')
   await shadow.cancel('contested')
 })
+
+t.test('a start call resent after its reply was lost is the same delivery: a task that only met Redis restarts is not poison', async (t) => {
+  const shadow = makeShadow(t)
+  const { redis, keys } = shadowContext(shadow)
+  await shadow.add('long', { key: 'unlucky' })({})
+  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0')
+  const limits = workerLimits([], 30_000)
+  // the worker's read-and-start call ran, but its reply was lost with the connection
+  const [first] = await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count: 1, tasks: ['long'] })
+  t.match(first, { kind: 'run', deliveries: 1 })
+  const message = { id: first!.id, key: first!.key, gen: first!.gen }
+  // back, it starts what it finds pending for itself, as often as the connection drops again
+  for (let i = 0; i < 6; i++) {
+    const [again] = await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })
+    t.match(again, { kind: 'run', deliveries: 1 }, `resend ${i + 1}: still the first delivery`)
+  }
+  // another worker that takes it over is a new delivery
+  await redis.xclaim(keys.stream, CONSUMER_GROUP, 'other', 0, message.id)
+  const [taken] = await startTasks(redis, keys, 'other', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })
+  t.match(taken, { kind: 'run', deliveries: 2 }, 'taken over by another worker: the second delivery')
+  await shadow.cancel('unlucky')
+})

@@ -17,7 +17,7 @@
   ARGV[4]  strikes version the worker holds
   ARGV[5]  mode: "ids", "reclaimed" (taken over from a dead worker: a running record is expected)
            or "read"
-  ARGV[6]  most entries the events log keeps (0: write no events)
+  ARGV[6]  most events the events log keeps (0: write no events)
   ARGV[7]  task record key prefix    {name}:task:
   ARGV[8]  the limits of the tasks this worker runs, one entry per limited task, entries separated
            by \30, fields by \31: task name, concurrency limit, its parameter, rate limit, its
@@ -265,8 +265,10 @@ local function start(record, id, key, gen, reclaimed)
       if not ok then return result end
       slotGroup = result
     end
-    -- formatted once: a number handed to Redis or joined into a string is formatted each time
-    local deliveries = tostring((tonumber(f[7]) or 0) + 1)
+    -- formatted once: a number handed to Redis or joined into a string is formatted each time.
+    -- A resent call is the same delivery: the worker never got the first reply, so the task never
+    -- ran; counting it again would fail as poison a task that only met Redis restarts.
+    local deliveries = resent and (f[7] or '1') or tostring((tonumber(f[7]) or 0) + 1)
     -- a rate-limited start is recorded at the time its window counts it
     local started = (lim and lim.rate) and string.format('%.0f', rateNow()) or now
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', started, 'deliveries', deliveries)

@@ -20,6 +20,9 @@ export interface ClaimsContext extends Pick<WorkerContext, 'redis' | 'keys' | 'n
   readonly start: (entries: readonly StreamEntry[]) => Promise<void>
 }
 
+/** Most messages taken over at once while no slot is free. */
+const RECLAIM_BATCH = 10
+
 /** One worker's claims on its messages. */
 export class Claims {
   private timers: NodeJS.Timeout[] = []
@@ -60,11 +63,11 @@ export class Claims {
     const { stream } = keys
     try {
       let cursor = '0-0'
-      for (let rounds = 0; rounds < 10 && !this.stopped && freeSlots() > 0; rounds++) {
-        const [next, entries] = (await redis.xautoclaim(stream, CONSUMER_GROUP, name, redeliveryTimeout, cursor, 'COUNT', freeSlots())) as [
-          string,
-          StreamEntry[],
-        ]
+      // taken over whether or not a slot is free: they start in the next slots that free, ahead of
+      // new messages (see Starter.startReclaimed), so that a busy worker does not leave them waiting
+      for (let rounds = 0; rounds < 10 && !this.stopped; rounds++) {
+        const count = Math.max(freeSlots(), RECLAIM_BATCH)
+        const [next, entries] = (await redis.xautoclaim(stream, CONSUMER_GROUP, name, redeliveryTimeout, cursor, 'COUNT', count)) as [string, StreamEntry[]]
         if (entries.length > 0) {
           logger.warn({ count: entries.length }, 'reclaimed tasks of a worker that stopped renewing its claim')
           await this.options.start(entries)

@@ -26,7 +26,6 @@ import type { Slots } from './slots.js'
 /** What the starter needs from its worker. */
 export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | 'name' | 'logger' | 'strikes' | 'eventsLimit' | 'limits'> {
   readonly registry: ReadonlyMap<string, AnyTask>
-  readonly redeliveryTimeout: number
   readonly unknownTasks: UnknownTaskPolicy
   readonly maxDeliveries: number
   /** Most messages of one blocking read started by one script call. */
@@ -114,16 +113,22 @@ export class Starter {
 
   /**
    * Starts messages taken over from a dead worker, or found pending after a reconnection, one by
-   * one while slots are free. A task whose worker already died with it more than once runs alone
-   * before the next starts: if it is the one killing workers, only its own delivery count grows,
-   * and the tasks that merely shared a worker with it are not failed as poison along with it.
+   * one, each in the next slot that frees: ahead of new messages, which the read loop takes only
+   * while no one waits for a slot. Under a load that keeps every slot busy, a task whose worker
+   * died would otherwise wait for the load to end. A task whose worker already died with it more
+   * than once runs alone before the next starts: if it is the one killing workers, only its own
+   * delivery count grows, and the tasks that merely shared a worker with it are not failed as
+   * poison along with it. Should another worker claim a message meanwhile, the start script
+   * leaves it to that worker.
    */
   async startReclaimed(entries: readonly StreamEntry[]): Promise<void> {
     const messages = await this.startable(entries)
-    const claimedAt = Date.now()
     for (const message of messages) {
-      if (this.stopped || Date.now() - claimedAt > this.ctx.redeliveryTimeout / 2) break
-      if (this.ctx.slots.tryAcquire(1) === 0) break
+      if (this.stopped || !(await this.ctx.slots.acquire(1))) break
+      if (this.stopped) {
+        this.ctx.slots.release(1)
+        break
+      }
       const [started] = await this.start({ mode: 'reclaimed', messages: [message] }, 1)
       if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
     }

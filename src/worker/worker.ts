@@ -103,7 +103,6 @@ export class Worker {
     this.starter = new Starter({
       ...ctx,
       registry: this.registry,
-      redeliveryTimeout: settings.redeliveryTimeout,
       unknownTasks: {
         firstDelay: settings.unknownTaskDelay,
         maxDelay: Math.max(settings.unknownTaskDelay, WORKER_DEFAULTS.unknownTaskMaxDelay),

@@ -58,7 +58,6 @@ export function workerParts(t: TestLike, shadow: Shadow, tasks: readonly AnyTask
   const starter = new Starter({
     ...context,
     registry: new Map(tasks.map((task) => [task.name, task])),
-    redeliveryTimeout: 300_000,
     unknownTasks: { firstDelay: 1_000, maxDelay: 60_000, timeout: 3_600_000 },
     maxDeliveries: 5,
     startBatch: 500,

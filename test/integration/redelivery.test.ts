@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, defineTask } from '../../src/index.js'
 import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
 import { workerLimits } from '../../src/redis/limits.js'
-import { startTasks } from '../../src/redis/commands.js'
+import { startTasks, type StartEntry } from '../../src/redis/commands.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
 import { finishScript, rawRecord } from '../helpers/engine-state.js'
@@ -186,9 +186,9 @@ t.test('a start call resent after its reply was lost is the same delivery: a tas
   await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0')
   const limits = workerLimits([], 30_000)
   // the worker's read-and-start call ran, but its reply was lost with the connection
-  const [first] = await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count: 1, tasks: ['long'] })
+  const [first] = (await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count: 1, tasks: ['long'] })) as StartEntry[]
   t.match(first, { kind: 'run', deliveries: 1 })
-  const message = { id: first!.id, key: first!.key, gen: first!.gen }
+  const message = { id: first!.id, key: (first as { key: string }).key, gen: (first as { gen: string }).gen }
   // back, it starts what it finds pending for itself, as often as the connection drops again
   for (let i = 0; i < 6; i++) {
     const [again] = await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })
@@ -199,4 +199,28 @@ t.test('a start call resent after its reply was lost is the same delivery: a tas
   const [taken] = await startTasks(redis, keys, 'other', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })
   t.match(taken, { kind: 'run', deliveries: 2 }, 'taken over by another worker: the second delivery')
   await shadow.cancel('unlucky')
+})
+
+t.test('a task taken over from a dead worker starts in the next free slot, ahead of new tasks, however busy the worker is', async (t) => {
+  const shadow = makeShadow(t)
+  const order: string[] = []
+  const busy = defineTask({
+    name: 'busy',
+    run: async (_p, ctx) => {
+      order.push(ctx.key)
+      await sleep(20)
+    },
+  })
+  // a worker starts one task and dies with it
+  await shadow.add(busy, { key: 'orphan' })({})
+  const { redis, keys } = shadowContext(shadow)
+  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+  await startTasks(redis, keys, 'ghost', '', shadow.eventsLimit, workerLimits([], 30_000), { mode: 'read', count: 1, tasks: ['busy'] })
+  // then a backlog that keeps every slot of the worker busy for seconds
+  await shadow.addBatch(Array.from({ length: 400 }, (_, i) => ({ task: busy, key: `b${i}`, params: {} })))
+  const worker = makeWorker(t, shadow, [busy], { concurrency: 2, redeliveryTimeout: 300 })
+  await worker.runUntilFinished()
+  const at = order.indexOf('orphan')
+  t.ok(at >= 0 && at < 200, `the orphan ran before half the backlog had started (it was start ${at + 1} of ${order.length})`)
+  t.match(await shadow.get('orphan'), { state: 'completed' })
 })

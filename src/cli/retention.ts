@@ -14,7 +14,7 @@ export const RETENTION_FLAGS: readonly Flag[] = [
     description: 'most finished tasks listable per state (0: no history)',
     default: '10000',
   },
-  { name: 'events-limit', type: 'string', env: 'SHADOWS_EVENTS_LIMIT', description: 'most entries the events log keeps (0: no events)', default: '10000' },
+  { name: 'events-limit', type: 'string', env: 'SHADOWS_EVENTS_LIMIT', description: 'most events the events log keeps (0: no events)', default: '10000' },
 ]
 
 /** The shadow options the retention flags give. */

@@ -37,7 +37,7 @@ export const DEFAULT_MAX_STRIKES = 1000
 /** Default of `historyLimit`: most finished tasks kept listable per finished state (and per task name in it). */
 export const DEFAULT_HISTORY_LIMIT = 10_000
 
-/** Default of `eventsLimit`: most entries the events log keeps. */
+/** Default of `eventsLimit`: most events the events log keeps. */
 export const DEFAULT_EVENTS_LIMIT = 10_000
 
 /** Options of {@link Shadow}. */

@@ -14,7 +14,7 @@
   ARGV[6]  what each task is, one character per task in order: "1" its key was made up just now (a
            random UUID: no record can exist, so none is looked up), "0" a given key, "d" a given
            key added with debounce, "t" a given key added with throttle
-  ARGV[7]  most entries the events log keeps (0: write no events)
+  ARGV[7]  most events the events log keeps (0: write no events)
   ARGV[8]  throttle window key prefix {name}:throttle:
   ARGV[9]  the throttle windows (ms) of the tasks marked "t", in order, separated by spaces
   ARGV[10..] per task, five slots, or six when the call carries trace contexts (the count of

@@ -15,7 +15,7 @@
   ARGV[4]  events channel
   ARGV[5]  history index prefix      {name}:history:
   ARGV[6]  most tasks each history index keeps (0: keep no history)
-  ARGV[7]  most entries the events log keeps (0: write no events)
+  ARGV[7]  most events the events log keeps (0: write no events)
   ARGV[8]  finished channel          {name}:finished
 
   The two history indexes (cancelled, and cancelled of the task's name) are built here from their

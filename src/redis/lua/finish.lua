@@ -17,7 +17,7 @@
   ARGV[6]  task record key prefix    {name}:task:
   ARGV[7]  history index prefix      {name}:history:
   ARGV[8]  most tasks each history index keeps (0: keep no history)
-  ARGV[9]  most entries the events log keeps (0: write no events)
+  ARGV[9]  most events the events log keeps (0: write no events)
   ARGV[10] finished channel          {name}:finished
   ARGV[11] slot prefix               {name}:slots:
   ARGV[12] waiting prefix            {name}:waiting:

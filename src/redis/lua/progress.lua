@@ -9,7 +9,7 @@
   ARGV[2]  worker name
   ARGV[3]  progress (JSON)
   ARGV[4]  task key (stored form), for the event
-  ARGV[5]  most entries the events log keeps (0: write no events)
+  ARGV[5]  most events the events log keeps (0: write no events)
 
   Returns 1 when stored, 0 otherwise.
 ]]

@@ -13,7 +13,7 @@
   ARGV[3]  events channel
   ARGV[4]  the change without its versions, as src/redis/strike-changes.ts writes it; the versions
            go in front, each followed by a space
-  ARGV[5]  most entries the events log keeps (0: write no events)
+  ARGV[5]  most events the events log keeps (0: write no events)
 
   A rule removed appends a "restore" event, the rule as its data, to the events log.
 

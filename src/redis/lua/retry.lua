@@ -14,7 +14,7 @@
   ARGV[2]  strikes version the caller checked the tasks against
   ARGV[3]  task record key prefix    {name}:task:
   ARGV[4]  history index prefix      {name}:history:
-  ARGV[5]  most entries the events log keeps (0: write no events)
+  ARGV[5]  most events the events log keeps (0: write no events)
   ARGV[6..] per task, two slots: task key (stored form), the generation the caller read
 
   Record and history index keys are built here from their prefixes, as finish.lua does; they share

@@ -15,7 +15,7 @@
   ARGV[5]  events channel
   ARGV[6]  the change without its versions, as src/redis/strike-changes.ts writes it; the versions
            go in front, each followed by a space
-  ARGV[7]  most entries the events log keeps (0: write no events)
+  ARGV[7]  most events the events log keeps (0: write no events)
 
   A rule stored appends a "strike" event, the rule as its data, to the events log.
 

@@ -160,7 +160,10 @@ async function main() {
     if (!ready) throw new Error('the gateway and workers did not come up within 60 s')
     log(`gateway on ${gatewayUrl}, ${options.workers} workers, redis on ${redis.url}; producing`)
 
-    const producers = new Producers({ total: options.tasks, rate: options.rate, rng: rngProducers, gatewayUrl, shadow: producerShadow })
+    // each loop waits for its answer before the next offer: enough of them to offer the rate with
+    // answers of 20 ms (more while the host is loaded), eight at least
+    const loops = Math.max(8, Math.ceil(options.rate / 50))
+    const producers = new Producers({ total: options.tasks, rate: options.rate, rng: rngProducers, gatewayUrl, shadow: producerShadow, concurrency: loops })
     const productionTicks = Math.ceil((options.tasks / options.rate) * (1000 / options.tickMs))
     const chaos = new Chaos({
       rng: rngChaos,

@@ -12,7 +12,8 @@
 //   H key pid ms                  `hang` started hanging
 //   S key pid startedMs group     `limited` started (concurrency limit per group)
 //   E key pid startedMs endedMs   `limited` ended, whatever its end (not when its process died)
-//   Q key pid startedMs           `rated` started (rate limit)
+//   Q key pid startedMs           `rated` started (rate limit), at the time the start script
+//                                 counted it in the window (its record's startedAt)
 //
 // CHAOS_PARENT_PID: when set, the process exits once that process is gone (an orphan guard, so
 // that nothing outlives a harness that was itself killed).
@@ -87,14 +88,22 @@ export const limited = defineTask({
   },
 })
 
-/** A producers' task under a rate limit: as `record`, and its start. */
+/**
+ * A producers' task under a rate limit: as `record`, and its start as the start script judged it
+ * (the record's startedAt): on a loaded host the function may begin well after that, and the limit
+ * is on the starts the engine admits. Should the record not be read, the function's own start.
+ */
 export const rated = defineTask({
   name: 'rated',
   params: Type.Object({ i: Type.Integer({ minimum: 0 }), ms: Type.Integer({ minimum: 0, maximum: 10_000 }) }),
   rateLimit: { limit: RATE_LIMIT, per: RATE_WINDOW },
   async run({ ms }, ctx) {
     const started = Date.now()
-    record(`Q ${ctx.key} ${process.pid} ${started}`)
+    const judged = await ctx.shadow.get(ctx.key).then(
+      (info) => info?.startedAt?.getTime(),
+      () => undefined,
+    )
+    record(`Q ${ctx.key} ${process.pid} ${judged ?? started}`)
     if (ms > 0) await sleep(ms)
     if (ctx.signal.aborted) throw ctx.signal.reason
     record(`R ${ctx.key} ${process.pid} ${started} ${Date.now()}`)

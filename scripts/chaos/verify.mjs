@@ -179,6 +179,8 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
     const backlog = restartBacklog(producers, firstStarts, r)
     return {
       how: r.how,
+      downAt: r.downAt,
+      upAt: r.upAt,
       downtimeMs: r.downtimeMs,
       gatewayMs: Number.isFinite(gateway) ? gateway - r.upAt : null,
       workersMs: Number.isFinite(workers) ? workers - r.upAt : null,
@@ -186,6 +188,8 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
       queueBeforeDown: r.backlog ?? null,
       backlogTasks: backlog.tasks,
       backlogDrainedMs: backlog.drainedMs,
+      ...(backlog.neverRan > 0 ? { backlogNeverRan: backlog.neverRan } : {}),
+      ...(backlog.slowest ? { backlogLastStarted: backlog.slowest } : {}),
     }
   })
   const recoveryValues = recoveries.map((r) => r.recoveryMs).filter((v) => v !== null)
@@ -245,21 +249,24 @@ export function judge({ producers, chaos, pool, runs, states, processes, drained
 /**
  * The backlog a Redis restart found: the `record` tasks accepted and due before Redis went down
  * that had not started by then (limited and rated tasks wait by design, so they are left out), and
- * how long after Redis was back the last of them started (null when none waited, or one never ran).
+ * how long after Redis was back the last of them started (null when none waited); one that never
+ * ran (see the missing tasks) is counted apart.
  */
 function restartBacklog(producers, firstStarts, restart) {
   let tasks = 0
+  let neverRan = 0
   let last = -Infinity
-  let lost = false
+  let lastKey
   for (const [key, a] of producers.accepted) {
     if (a.task !== 'record' || a.acceptedAt >= restart.downAt || a.due >= restart.downAt) continue
     const start = firstStarts.get(key)
     if (start !== undefined && start <= restart.downAt) continue
     tasks += 1
-    if (start === undefined) lost = true
-    else last = Math.max(last, start)
+    if (start === undefined) neverRan += 1
+    else if (start > last) [last, lastKey] = [start, key]
   }
-  return { tasks, drainedMs: tasks === 0 || lost ? null : Math.max(0, last - restart.upAt) }
+  const slowest = lastKey && { key: lastKey, due: producers.accepted.get(lastKey).due, started: last }
+  return { tasks, neverRan, drainedMs: Number.isFinite(last) ? Math.max(0, last - restart.upAt) : null, slowest }
 }
 
 function round1(n) {
@@ -272,8 +279,9 @@ const RATE_SLACK_MS = 100
 /**
  * Checks the limits from what the tasks wrote: the attempts of `limited` per group at any moment
  * (a sweep over their starts and ends; an attempt with no end ran until its process died), and the
- * starts of `rated` in every window. A start is written a moment after the start script judged it,
- * so windows are checked RATE_SLACK_MS short.
+ * starts of `rated` in every window, at the times the start script judged them (read from their
+ * records; when a record could not be read, the function's own start, a moment later: so windows
+ * are checked RATE_SLACK_MS short).
  */
 function checkLimits(runs, pool) {
   const lastSeen = Math.max(0, ...[...runs.R.values()].flat().map((r) => r.end))

@@ -17,30 +17,13 @@
 //
 // CHAOS_PARENT_PID: when set, the process exits once that process is gone (an orphan guard, so
 // that nothing outlives a harness that was itself killed).
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from '@sinclair/typebox'
 import { defineTask } from '../../dist/src/index.js'
+import { followParent, lineWriter } from './task-files.mjs'
 
-const runsDir = process.env.CHAOS_RUNS_DIR
-let fd
-function record(line) {
-  if (!runsDir) return
-  if (fd === undefined) {
-    mkdirSync(runsDir, { recursive: true })
-    fd = openSync(join(runsDir, `runs-${process.pid}.log`), 'a')
-    process.once('exit', () => closeSync(fd))
-  }
-  writeSync(fd, `${line}\n`)
-}
-
-const parent = Number(process.env.CHAOS_PARENT_PID)
-if (Number.isInteger(parent) && parent > 0) {
-  setInterval(() => {
-    if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL')
-  }, 1000).unref()
-}
+const record = lineWriter(process.env.CHAOS_RUNS_DIR, 'runs')
+followParent(Number(process.env.CHAOS_PARENT_PID))
 
 /** The producers' task: waits `ms`, then writes its line (not when the worker aborted it). */
 export const recordTask = defineTask({

@@ -37,10 +37,9 @@ const TEN_MINUTES = 600_000
  * Judges every series of `samples` ({ at, series: { name: { kind, value } } }) after `warmupMs`.
  * Returns one row per series: its mean, slope (per ten minutes), bound and whether it is flat;
  * `judged` is false when fewer than `minSamples` samples came after the warm-up (the rows then
- * describe the whole run).
+ * describe the whole run). The warm-up counts from `start` (default: the first sample).
  */
-export function judgeSeries(samples, warmupMs, minSamples = 6) {
-  const start = samples[0]?.at ?? 0
+export function judgeSeries(samples, warmupMs, { minSamples = 6, start = samples[0]?.at ?? 0 } = {}) {
   const warm = samples.filter((s) => s.at - start >= warmupMs)
   const judged = warm.length >= minSamples
   // too few samples after the warm-up: the figures are those of the whole run, shown, not judged
@@ -68,8 +67,11 @@ function cell(kind, value) {
   return String(Math.round(value))
 }
 
-/** The samples as a Markdown table: one row per sample, one column per series (MB, ms, counts). */
-export function samplesTable(samples, extra = []) {
+/**
+ * The samples as a Markdown table: one row per sample, seconds since `start` (default: the first
+ * sample), one column per series (MB, ms, counts).
+ */
+export function samplesTable(samples, extra = [], start = samples[0]?.at ?? 0) {
   const names = [...new Set(samples.flatMap((s) => Object.keys(s.series)))]
   const kinds = Object.fromEntries(names.map((n) => [n, samples.find((s) => s.series[n])?.series[n].kind]))
   const head = [
@@ -77,7 +79,6 @@ export function samplesTable(samples, extra = []) {
     ...names.map((n) => `${n}${BOUNDS[kinds[n]]?.unit === 'B' ? ' MB' : BOUNDS[kinds[n]]?.unit === 'ms' ? ' ms' : ''}`),
     ...extra.map((e) => e.title),
   ]
-  const start = samples[0]?.at ?? 0
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---:').join('|')}|`]
   for (const s of samples) {
     lines.push(
@@ -103,7 +104,7 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'
  * An SVG line chart of the memory series (MB) over time (minutes), with the warm-up shaded and a
  * legend: what a person opens to see that memory stays flat.
  */
-export function memoryPlot(samples, { warmupMs, title }) {
+export function memoryPlot(samples, { warmupMs, title, start = samples[0]?.at ?? 0 }) {
   const names = [...new Set(samples.flatMap((s) => Object.keys(s.series)))].filter((n) =>
     samples.some((s) => s.series[n] && BOUNDS[s.series[n].kind]?.unit === 'B'),
   )
@@ -113,7 +114,6 @@ export function memoryPlot(samples, { warmupMs, title }) {
   const right = 220
   const top = 40
   const bottom = 50
-  const start = samples[0]?.at ?? 0
   const maxT = Math.max(1, ...samples.map((s) => (s.at - start) / 60_000))
   const maxY = Math.max(1, ...samples.flatMap((s) => names.map((n) => (s.series[n]?.value ?? 0) / MB))) * 1.1
   const x = (t) => left + (t / maxT) * (W - left - right)

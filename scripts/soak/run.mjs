@@ -168,7 +168,8 @@ async function main() {
     const t0 = Date.now()
     const loadDone = load.run(minutes * 60_000)
     let lastEvents = 0
-    while (Date.now() - t0 < minutes * 60_000) {
+    // a sample every sampleMs, the last one when the load ends (none a moment after another)
+    while (minutes * 60_000 - (Date.now() - t0) > sampleMs / 2) {
       await sleep(Math.min(sampleMs, minutes * 60_000 - (Date.now() - t0)))
       const sample = await takeSample(processes, admin, lateness)
       sample.added = load.accepted
@@ -207,13 +208,11 @@ async function main() {
     for (const e of early) failures.push(`${e.name} exited during the run: code ${e.code}, signal ${e.signal}`)
 
     // the verdict
-    const verdict = judgeSeries(samples, warmupMs)
+    const verdict = judgeSeries(samples, warmupMs, { start: t0 })
     if (verdict.judged) {
       for (const r of verdict.rows) if (!r.flat) failures.push(`${r.name} grows: ${fmtRow(r)}`)
     } else {
-      log(
-        `only ${samples.filter((s) => s.at - samples[0].at >= warmupMs).length} samples after the ${warmupMs / 1000} s warm-up: the slopes are shown, not judged`,
-      )
+      log(`only ${samples.filter((s) => s.at - t0 >= warmupMs).length} samples after the ${warmupMs / 1000} s warm-up: the slopes are shown, not judged`)
     }
     if (load.refused > 0) failures.push(`${load.refused} adds were refused (first: ${load.firstRefusal})`)
     if (load.cancelFailures > 0) failures.push(`${load.cancelFailures} cancels failed (first: ${load.firstCancelFailure})`)
@@ -232,7 +231,7 @@ async function main() {
     const report = [
       `# soak: ${minutes} min at ${rate} tasks/s, ${WORKERS} workers, execution TTL ${ttlMs / 1000} s, warm-up ${warmupMs / 1000} s`,
       '',
-      samplesTable(samples, extra),
+      samplesTable(samples, extra, t0),
       '',
       slopesTable(verdict),
       '',
@@ -245,7 +244,10 @@ async function main() {
     ].join('\n')
     process.stdout.write(`${report}\n`)
     writeFileSync(join(outDir, 'soak-report.md'), report)
-    writeFileSync(join(outDir, 'soak-memory.svg'), memoryPlot(samples, { warmupMs, title: `shadows soak: memory over ${minutes} min at ${rate} tasks/s` }))
+    writeFileSync(
+      join(outDir, 'soak-memory.svg'),
+      memoryPlot(samples, { warmupMs, start: t0, title: `shadows soak: memory over ${minutes} min at ${rate} tasks/s` }),
+    )
     log(`report: ${join(outDir, 'soak-report.md')}, plot: ${join(outDir, 'soak-memory.svg')}`)
     return undefined
   } finally {

@@ -115,22 +115,45 @@ export class Starter {
    * Starts messages taken over from a dead worker, or found pending after a reconnection, one by
    * one, each in the next slot that frees: ahead of new messages, which the read loop takes only
    * while no one waits for a slot. Under a load that keeps every slot busy, a task whose worker
-   * died would otherwise wait for the load to end. A task whose worker already died with it more
-   * than once runs alone before the next starts: if it is the one killing workers, only its own
-   * delivery count grows, and the tasks that merely shared a worker with it are not failed as
-   * poison along with it. Should another worker claim a message meanwhile, the start script
-   * leaves it to that worker.
+   * died would otherwise wait for the load to end. Should another worker claim a message meanwhile,
+   * the start script leaves it to that worker.
+   *
+   * A task whose worker already died with it more than once runs before the next reclaimed one
+   * starts; one whose next delivery is its last before `maxDeliveries` runs alone: the worker waits
+   * until nothing else runs and starts nothing else until it ends. If it is the one killing
+   * workers, it dies alone and fails as poison; a task that merely shared workers with one that
+   * does (and died with it as often) runs to its end.
    */
   async startReclaimed(entries: readonly StreamEntry[]): Promise<void> {
     const messages = await this.startable(entries)
-    for (const message of messages) {
-      if (this.stopped || !(await this.ctx.slots.acquire(1))) break
+    const delivered = await this.deliveriesOf(messages)
+    const { slots, maxDeliveries } = this.ctx
+    for (const [i, message] of messages.entries()) {
+      const alone = (delivered[i] ?? 0) + 1 >= maxDeliveries
+      const taken = alone ? slots.capacity : 1
+      if (this.stopped || !(await slots.acquire(taken))) break
       if (this.stopped) {
-        this.ctx.slots.release(1)
+        slots.release(taken)
         break
       }
+      // the attempt holds one slot; the others keep the worker empty until it ends
       const [started] = await this.start({ mode: 'reclaimed', messages: [message] }, 1)
-      if (started && started.deliveries >= SUSPECT_DELIVERIES) await started.done
+      if (started && (alone || started.deliveries >= SUSPECT_DELIVERIES)) await started.done
+      if (alone) slots.release(taken - 1)
+    }
+  }
+
+  /** How often each message's task was delivered so far, from its record (0 when unknown). */
+  private async deliveriesOf(messages: readonly StartMessage[]): Promise<number[]> {
+    if (messages.length === 0) return []
+    const pipeline = this.ctx.redis.pipeline()
+    for (const { key } of messages) pipeline.hget(this.ctx.keys.task(key), 'deliveries')
+    try {
+      const replies = (await pipeline.exec()) ?? []
+      return replies.map(([err, value]) => (err ? 0 : Number(value ?? 0) || 0))
+    } catch {
+      // unknown: as if delivered once; the start script counts them right all the same
+      return messages.map(() => 0)
     }
   }
 

@@ -83,6 +83,21 @@ local function remember(index, key)
   entries[#entries + 1] = key
 end
 local ended = {}
+-- the names of the two history indexes of a finished state and task name, made once per batch
+local indexNames = {}
+local function indexesOf(state, task)
+  local byTask = indexNames[state]
+  if not byTask then
+    byTask = {}
+    indexNames[state] = byTask
+  end
+  local names = byTask[task]
+  if not names then
+    names = { historyPrefix .. state, historyPrefix .. state .. ':' .. task }
+    byTask[task] = names
+  end
+  return names
+end
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
@@ -158,8 +173,9 @@ for n = FIRST, #ARGV, 7 do
         end
         redis.call('PEXPIRE', record, ttlText)
         if historyLimit > 0 then
-          remember(historyPrefix .. outcome, key)
-          remember(historyPrefix .. outcome .. ':' .. task, key)
+          local names = indexesOf(outcome, task)
+          remember(names[1], key)
+          remember(names[2], key)
         end
       else
         redis.call('DEL', record)

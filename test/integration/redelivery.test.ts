@@ -224,3 +224,21 @@ t.test('a task taken over from a dead worker starts in the next free slot, ahead
   t.ok(at >= 0 && at < 200, `the orphan ran before half the backlog had started (it was start ${at + 1} of ${order.length})`)
   t.match(await shadow.get('orphan'), { state: 'completed' })
 })
+
+t.test('a message a worker starts again from its own pending list is its own for a redelivery timeout anew', async (t) => {
+  // after Redis was down longer than the redelivery timeout, a message pending on a live worker is
+  // long idle; once that worker starts it again, no other worker may take it over at once
+  const shadow = makeShadow(t)
+  const { redis, keys } = shadowContext(shadow)
+  await shadow.add('long', { key: 'kept' })({})
+  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0')
+  const limits = workerLimits([], 30_000)
+  const [first] = (await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count: 1, tasks: ['long'] })) as StartEntry[]
+  const message = { id: first!.id, key: (first as { key: string }).key, gen: (first as { gen: string }).gen }
+  await redis.xclaim(keys.stream, CONSUMER_GROUP, 'w', 0, message.id, 'IDLE', 60_000, 'JUSTID')
+  const [again] = (await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })) as StartEntry[]
+  t.match(again, { kind: 'run' }, 'w starts it again')
+  const [, taken] = (await redis.xautoclaim(keys.stream, CONSUMER_GROUP, 'other', 30_000, '0-0', 'COUNT', 10)) as [string, unknown[]]
+  t.same(taken, [], 'another worker cannot take it over')
+  await shadow.cancel('kept')
+})

@@ -244,6 +244,9 @@ local function start(record, id, key, gen, reclaimed)
     if not entry[1] or entry[1][2] ~= worker then
       return 'skip' .. SEP .. id
     end
+    -- its idle time starts again: until this worker renews its claim, no other takes it over (its
+    -- idle time may be past the redelivery timeout already, e.g. after Redis was down a while)
+    redis.call('XCLAIM', stream, group, worker, 0, id, 'JUSTID')
   end
   -- what every start needs; the fields few records have are read when they matter (each field
   -- asked for costs, present or not)

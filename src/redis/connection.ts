@@ -51,6 +51,10 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
     autoPipeliningIgnoredCommands: UNPIPELINED,
     // reconnect forever, backing off to at most 2 s between tries
     retryStrategy: (times: number) => Math.min(50 * times, 2000),
+    // while a restarted Redis loads its data, ask again every 200 ms whether it is done, rather
+    // than after the whole loading time it estimated when asked (up to 10 s by default): a gateway
+    // and workers went on answering 503 for seconds after Redis was back
+    maxLoadingRetryTime: 200,
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   }
   const target = parseRedisUrl(url)

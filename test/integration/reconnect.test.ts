@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, Worker, defineTask } from '../../src/index.js'
 import { pingRedis, startRedisServer } from '../../src/cli/private-redis.js'
-import { waitFor } from '../helpers/shadow.js'
+import { testLogger, waitFor } from '../helpers/shadow.js'
+import { shadowContext } from '../../src/client/shadow.js'
 import { LEVEL, captureLogs } from '../helpers/engine-workers.js'
 
 /** Kills `child` (SIGKILL) and resolves once it is gone. */
@@ -82,4 +83,12 @@ t.test('a worker reconnects by itself after Redis restarts, and runs tasks added
 
   await worker.close()
   await running
+})
+
+t.test('while a restarted Redis loads its data, connections ask every 200 ms whether it is ready, not after its whole estimate', async (t) => {
+  // ioredis waits the loading time Redis estimates (up to 10 s by default) before asking again: a
+  // gateway and workers answered 503 for seconds after Redis was back (found by the chaos run)
+  const shadow = new Shadow({ name: `loading-${process.pid}`, url: process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379', logger: testLogger })
+  t.teardown(() => shadow.close())
+  t.equal((shadowContext(shadow).redis as unknown as { options: { maxLoadingRetryTime: number } }).options.maxLoadingRetryTime, 200)
 })

@@ -137,9 +137,12 @@ export class Starter {
         break
       }
       // the attempt holds one slot; the others keep the worker empty until it ends
-      const [started] = await this.start({ mode: 'reclaimed', messages: [message] }, 1)
-      if (started && (alone || started.deliveries >= SUSPECT_DELIVERIES)) await started.done
-      if (alone) slots.release(taken - 1)
+      try {
+        const [started] = await this.start({ mode: 'reclaimed', messages: [message] }, 1)
+        if (started && (alone || started.deliveries >= SUSPECT_DELIVERIES)) await started.done
+      } finally {
+        if (alone) slots.release(taken - 1)
+      }
     }
   }
 

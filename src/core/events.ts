@@ -87,6 +87,20 @@ export function isEventId(id: unknown): id is string {
   return parts !== null && BigInt(parts[1] as string) <= MAX_ID_PART && BigInt(parts[2] as string) <= MAX_ID_PART
 }
 
+/** The two parts of an event id (or a stream entry's), checked with {@link isEventId} or read from Redis. */
+export function eventIdParts(id: string): [ms: bigint, sequence: bigint] {
+  const dash = id.indexOf('-')
+  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))]
+}
+
+/** Orders two event ids: negative when `a` came first, 0 when equal, positive otherwise. */
+export function compareEventIds(a: string, b: string): number {
+  const [am, as] = eventIdParts(a)
+  const [bm, bs] = eventIdParts(b)
+  if (am !== bm) return am < bm ? -1 : 1
+  return as === bs ? 0 : as < bs ? -1 : 1
+}
+
 /** Whether `type` is one of {@link EVENT_TYPES}. */
 export function isEventType(type: unknown): type is EventType {
   return typeof type === 'string' && (EVENT_TYPES as readonly string[]).includes(type)

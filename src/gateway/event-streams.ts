@@ -18,10 +18,10 @@ import type { EventLog } from '../client/events.js'
 import { shadowContext, type Shadow } from '../client/shadow.js'
 import { Backoff } from '../core/backoff.js'
 import { ShadowsError } from '../core/errors.js'
-import { assertEventFilter, eventMatcher, isEventId, type EventFilter } from '../core/events.js'
+import { assertEventFilter, compareEventIds, eventMatcher, isEventId, type EventFilter } from '../core/events.js'
 import { readEventLog, trimmedBefore } from '../redis/event-log.js'
 import { allowIdle } from './sockets.js'
-import { EventClient, compareEventIds, outgoing } from './sse.js'
+import { EventClient, outgoing } from './sse.js'
 
 /** Default time between two keep-alive comments on an idle stream: 15 s. */
 export const DEFAULT_EVENTS_KEEP_ALIVE = 15_000

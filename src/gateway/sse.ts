@@ -3,21 +3,7 @@
  * wait to be sent to it, and how it ends. {@link EventStreams} feeds every client from one reader.
  */
 import type { ServerResponse } from 'node:http'
-import type { ShadowEvent } from '../core/events.js'
-
-/** The two parts of an event id (checked with `isEventId`, or read from Redis). */
-function idParts(id: string): readonly [bigint, bigint] {
-  const dash = id.indexOf('-')
-  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))]
-}
-
-/** Orders two event ids: negative when `a` came first, 0 when equal, positive otherwise. */
-export function compareEventIds(a: string, b: string): number {
-  const [am, as] = idParts(a)
-  const [bm, bs] = idParts(b)
-  if (am !== bm) return am < bm ? -1 : 1
-  return as === bs ? 0 : as < bs ? -1 : 1
-}
+import { compareEventIds, type ShadowEvent } from '../core/events.js'
 
 /** The `data:` of an event: `{ type, key, task, at, attempt?, state?, error?, progress?, strike? }`. */
 function eventData(event: ShadowEvent): Record<string, unknown> {

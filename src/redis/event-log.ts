@@ -26,7 +26,7 @@
  * reads its entry again from the event after it. The id whose place is `ID_STRIDE - 1`, never an
  * event's, stands for the end of an entry: reading after it reads the next entry.
  */
-import type { ShadowEvent, TaskEventType } from '../core/events.js'
+import { eventIdParts, type ShadowEvent, type TaskEventType } from '../core/events.js'
 import { isTaskState, type TaskError, type TaskProgress, type TaskState } from '../core/records.js'
 import type { Strike } from '../core/strikes.js'
 import { userKey, type ShadowKeys } from './keys.js'
@@ -65,15 +65,9 @@ export const ID_STRIDE = 1000n
 /** The largest sequence a stream id can have. */
 const MAX_SEQUENCE = 2n ** 64n - 1n
 
-/** An event id (or an entry's) as its two parts. */
-function idParts(id: string): [ms: bigint, sequence: bigint] {
-  const dash = id.indexOf('-')
-  return [BigInt(id.slice(0, dash)), BigInt(id.slice(dash + 1))]
-}
-
 /** The id of the event at `place` in the entry `entryId`. */
 function eventId(entryId: string, place: number | bigint): string {
-  const [ms, sequence] = idParts(entryId)
+  const [ms, sequence] = eventIdParts(entryId)
   return `${ms}-${sequence * ID_STRIDE + BigInt(place)}`
 }
 
@@ -176,7 +170,7 @@ export async function trimmedBefore(redis: RedisClient, keys: ShadowKeys): Promi
  * its events still to read (none when `after` ends its entry).
  */
 function readFrom(after: string): { readonly after: string; readonly entry?: string; readonly place?: number } {
-  const [ms, sequence] = idParts(after)
+  const [ms, sequence] = eventIdParts(after)
   const entrySequence = sequence / ID_STRIDE
   const place = sequence % ID_STRIDE
   const entry = `${ms}-${entrySequence}`

@@ -11,7 +11,7 @@ import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor } from '../help
 import { rejectsWith } from '../helpers/engine-state.js'
 import { connectionsOf, jobTask, logEvents } from '../helpers/history.js'
 import { EVENTS_PER_ENTRY } from '../../src/redis/event-log.js'
-import { compareEventIds } from '../../src/gateway/sse.js'
+import { compareEventIds } from '../../src/core/events.js'
 
 t.teardown(closeAdmin)
 

@@ -120,7 +120,7 @@ export async function listPage(ctx: HistoryContext, query: ListQuery): Promise<T
   if (task !== undefined) assertValidTaskName(task)
   assertLimit(limit, MAX_LIST_LIMIT)
   const after = cursor === undefined ? undefined : decodeCursor(cursor, state, task)
-  const page = await listTasks(ctx.redis, ctx.keys, { state, task, limit, budget: budgetFor(limit), after })
+  const page = await listTasks(ctx.redis, ctx.keys, { state, task, limit, budget: budgetFor(limit), after, historyLimit: ctx.historyLimit })
   const tasks: TaskInfo[] = []
   for (const listed of page.tasks) {
     const info = listedInfo(listed, state)
@@ -202,7 +202,15 @@ export async function retryMatching(ctx: HistoryContext, filter: RetryFilter): P
   let after: ListPosition | undefined
   while (looked < limit) {
     const size = Math.min(RETRY_BATCH, limit - looked)
-    const page = await listTasks(ctx.redis, ctx.keys, { state, task, limit: size, budget: budgetFor(size), after, finishedAfter: earliest })
+    const page = await listTasks(ctx.redis, ctx.keys, {
+      state,
+      task,
+      limit: size,
+      budget: budgetFor(size),
+      after,
+      finishedAfter: earliest,
+      historyLimit: ctx.historyLimit,
+    })
     const candidates: Candidate[] = []
     for (const listed of page.tasks) {
       const found = candidate(listed.stored, listed.fields)

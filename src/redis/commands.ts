@@ -584,7 +584,7 @@ export async function retryTasks(
   eventsLimit: number,
   tasks: readonly RetryTask[],
 ): Promise<RetryReply[] | typeof STALE> {
-  const args: (string | number)[] = [now, strikesVersion, keys.taskPrefix, keys.historyPrefix, eventsLimit]
+  const args: (string | number)[] = [now, strikesVersion, keys.taskPrefix, eventsLimit]
   for (const t of tasks) args.push(t.stored, t.gen)
   const reply = (await runScript(redis, 'retry', [keys.stream, keys.strikesVersion, keys.eventLog], args)) as string[]
   if (reply[0] === STALE) return STALE
@@ -607,6 +607,8 @@ export interface ListRequest {
   readonly after: ListPosition | undefined
   /** Finished states only: the earliest finish time to read, epoch ms. */
   readonly finishedAfter?: number | undefined
+  /** Finished states only: most tasks a history index keeps (`historyLimit`); only the last that many it was given are listed. */
+  readonly historyLimit: number
 }
 
 /** A task of a page, as stored. */
@@ -629,19 +631,23 @@ export interface ListedPage {
 export async function listTasks(redis: RedisClient, keys: ShadowKeys, request: ListRequest): Promise<ListedPage> {
   const { state, task, after } = request
   const index = isFinished(state) ? keys.history(state, task) : state === 'scheduled' ? keys.schedule : keys.stream
-  const position = after === undefined ? '' : 'id' in after ? after.id : `${after.score} ${after.member}`
-  const args = [state, request.limit, request.budget, task ?? '', keys.taskPrefix, CONSUMER_GROUP, position, request.finishedAfter ?? '']
+  const position = after === undefined ? '' : 'id' in after ? after.id : 'entry' in after ? `${after.entry} ${after.place}` : `${after.score} ${after.member}`
+  const args = [state, request.limit, request.budget, task ?? '', keys.taskPrefix, CONSUMER_GROUP, position, request.finishedAfter ?? '', request.historyLimit]
   const [next = '', ...flat] = (await runScript(redis, 'list', [index], args)) as [string, ...(string | string[])[]]
   const tasks: ListedTask[] = []
   for (let i = 0; i + 2 < flat.length; i += 3) {
     tasks.push({ stored: flat[i] as string, score: flat[i + 1] as string, fields: entryFields(flat[i + 2] as string[]) })
   }
-  return { tasks, next: next === '' ? undefined : readPosition(next) }
+  return { tasks, next: next === '' ? undefined : readPosition(state, next) }
 }
 
-/** A position as list.lua answers it: "<score> <member>" in a sorted set, a stream id in the stream. */
-function readPosition(text: string): ListPosition {
+/**
+ * A position as list.lua answers it: "<score> <member>" in the schedule, a stream id in the
+ * stream, "<entry id> <place>" in a history index.
+ */
+function readPosition(state: TaskState, text: string): ListPosition {
   const space = text.indexOf(' ')
   if (space < 0) return { id: text }
+  if (isFinished(state)) return { entry: text.slice(0, space), place: Number(text.slice(space + 1)) }
   return { score: Number(text.slice(0, space)), member: text.slice(space + 1) }
 }

@@ -40,9 +40,10 @@ export interface ShadowKeys {
   /** How many events the log was ever given: `{eventLog}:count`, which the scripts trim the log by. */
   readonly eventCount: string
   /**
-   * Prefix of the history indexes: `{prefix}{state}` is the sorted set of tasks that ended in that
-   * finished state (stored key → when it finished, epoch ms), and `{prefix}{state}:{task}` the same
-   * for one task name. Scripts build the names from it, as they build record keys from `taskPrefix`.
+   * Prefix of the history indexes: `{prefix}{state}` is the stream of the tasks that ended in that
+   * finished state (entries of up to 100 stored keys with the time they ended, see lua/shared.lua),
+   * and `{prefix}{state}:{task}` the same for one task name. Scripts build the names from it, as they
+   * build record keys from `taskPrefix`.
    */
   readonly historyPrefix: string
   /** The history index of one finished state, or of one task name in that state. */
@@ -95,8 +96,8 @@ export function shadowKeys(name: string): ShadowKeys {
     finished: `${tag}:finished`,
     eventLog: `${tag}:events:log`,
     eventCount: `${tag}:events:log:count`,
-    historyPrefix: `${tag}:history:`,
-    history: (state: FinishedState, task?: string) => (task === undefined ? `${tag}:history:${state}` : `${tag}:history:${state}:${task}`),
+    historyPrefix: `${tag}:ended:`,
+    history: (state: FinishedState, task?: string) => (task === undefined ? `${tag}:ended:${state}` : `${tag}:ended:${state}:${task}`),
     taskPrefix: `${tag}:task:`,
     task: (key: string) => `${tag}:task:${key}`,
     throttlePrefix: `${tag}:throttle:`,

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { adminRedis, closeAdmin } from '../helpers/shadow.js'
+import { indexedKeys } from '../helpers/history.js'
 import { cliSession, runFails as fails, runOk as ok, taskRecord, TASKS_FIXTURE } from '../helpers/cli.js'
 
 t.teardown(closeAdmin)
@@ -47,12 +48,12 @@ t.test('SHADOWS_HISTORY_LIMIT and SHADOWS_EVENTS_LIMIT reach every process that 
   t.same(await worker.exited, { code: 0, signal: null }, 'the worker ran what was queued')
   t.equal((await taskRecord(cli.name, 'a')).state, 'completed')
   t.equal(await adminRedis().exists(log), 0, 'no events written')
-  t.same(await adminRedis().keys(`{${cli.name}}:history:*`), [], 'no history written')
+  t.same(await adminRedis().keys(`{${cli.name}}:ended:*`), [], 'no history written')
 
   // and by default, both are kept
   await ok(t, cli, ['add', 'greet', '--params', '{"name":"C"}', '--key', 'c', '--delay', '600000'])
   await ok(t, cli, ['cancel', 'c'])
   t.equal(await adminRedis().xlen(log), 2, 'added and cancelled')
-  t.same(await adminRedis().zrange(`{${cli.name}}:history:cancelled`, 0, -1), ['c'], 'c is in the history of cancelled tasks')
+  t.same(await indexedKeys(`{${cli.name}}:ended:cancelled`), ['c'], 'c is in the history of cancelled tasks')
   t.match(await fails(t, cli, ['cancel', 'c', '--events-limit', 'many'], 2), /--events-limit must be an integer from 0/)
 })

@@ -20,7 +20,7 @@ import { Added, Cancelled, Duplicate, Replaced, TaskRecord } from '../../routes/
 import { storedKey } from '../../src/redis/keys.js'
 import { adminRedis, closeAdmin, shadowKeysIn } from '../helpers/shadow.js'
 import { makeApp } from '../helpers/gateway.js'
-import { logEvents } from '../helpers/history.js'
+import { indexedKeys, logEvents } from '../helpers/history.js'
 import {
   FUZZ_TASKS,
   FUZZ_TOKENS,
@@ -281,9 +281,9 @@ async function onlyAcceptedStored(t: Test, name: string, accepted: Accepted): Pr
       for (const member of await redis.zrange(key, 0, -1)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
     } else if (rest === 'strikes') {
       for (const id of await redis.hkeys(key)) if (!accepted.strikes.has(id)) stray.push(`${key} field ${id}`)
-    } else if (rest.startsWith('history:')) {
+    } else if (rest.startsWith('ended:')) {
       // the history indexes of finished tasks (cancelled ones, here)
-      for (const member of await redis.zrange(key, 0, -1)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
+      for (const member of await indexedKeys(key)) if (!keys.has(member)) stray.push(`${key} member ${member}`)
     } else if (rest === 'events:log') {
       // one event per transition: of an accepted task, or of an accepted strike (no key)
       for (const event of await logEvents(name)) {

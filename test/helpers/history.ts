@@ -45,7 +45,16 @@ export async function listed(shadow: Shadow, state: TaskState, task?: string): P
   return page.tasks.map((info) => info.key)
 }
 
-/** The keys of a shadow's history indexes (`{name}:history:*`), with their PTTL. */
+/**
+ * The stored keys a history index holds, oldest first, entry by entry as the scripts wrote them
+ * (each entry's `k` field: up to 100 keys separated by \x1f; see src/redis/lua/shared.lua).
+ */
+export async function indexedKeys(index: string): Promise<string[]> {
+  const entries = (await adminRedis().xrange(index, '-', '+')) as [string, string[]][]
+  return entries.flatMap(([, fields]) => (fields[fields.indexOf('k') + 1] ?? '').split('\x1f'))
+}
+
+/** The keys of a shadow's history indexes (`{name}:ended:*`), with their PTTL. */
 export async function historyKeys(shadow: Shadow): Promise<Record<string, number>> {
   const redis = adminRedis()
   const out: Record<string, number> = {}

@@ -60,7 +60,7 @@ export async function leakedKeys(name: string): Promise<string[]> {
       if ((await redis.pttl(key)) < 0) leaked.push(key)
       continue
     }
-    if (key.startsWith(`{${name}}:history:`) || key.startsWith(`{${name}}:throttle:`)) {
+    if (key.startsWith(`{${name}}:ended:`) || key.startsWith(`{${name}}:throttle:`)) {
       if ((await redis.pttl(key)) < 0) leaked.push(key)
       continue
     }

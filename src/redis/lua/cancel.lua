@@ -13,7 +13,7 @@
   ARGV[2]  now, epoch ms
   ARGV[3]  execution TTL in ms (0: delete the record)
   ARGV[4]  events channel
-  ARGV[5]  history index prefix      {name}:history:
+  ARGV[5]  history index prefix      {name}:ended:
   ARGV[6]  most tasks each history index keeps (0: keep no history)
   ARGV[7]  most events the events log keeps (0: write no events)
   ARGV[8]  finished channel          {name}:finished
@@ -58,8 +58,8 @@ redis.call('HSET', record, 'state', 'cancelled', 'finished', now)
 if tonumber(ttl) > 0 then
   redis.call('PEXPIRE', record, ttl)
   if historyLimit > 0 then
-    writeHistory(historyPrefix .. 'cancelled', { now, key }, now, ttl, historyLimit)
-    writeHistory(historyPrefix .. 'cancelled:' .. task, { now, key }, now, ttl, historyLimit)
+    writeHistory(historyPrefix .. 'cancelled', { key }, now, ttl, historyLimit)
+    writeHistory(historyPrefix .. 'cancelled:' .. task, { key }, now, ttl, historyLimit)
   end
 else
   redis.call('DEL', record)

@@ -15,7 +15,7 @@
   ARGV[4]  execution TTL in ms (0: delete the record of a finished task)
   ARGV[5]  events channel
   ARGV[6]  task record key prefix    {name}:task:
-  ARGV[7]  history index prefix      {name}:history:
+  ARGV[7]  history index prefix      {name}:ended:
   ARGV[8]  most tasks each history index keeps (0: keep no history)
   ARGV[9]  most events the events log keeps (0: write no events)
   ARGV[10] finished channel          {name}:finished
@@ -46,9 +46,10 @@
   shadow's hash tag, so they live in the same cluster slot as the declared keys.
 
   A task that ends (completed, failed, cancelled, struck) enters the history index of its state
-  and the one of its state and task name, scored by when it ended; each index written is trimmed
-  here, of entries older than the execution TTL (their records expired) and past the most it
-  keeps, oldest first, and expires an execution TTL after its last write. Every outcome applied
+  and the one of its state and task name (streams, one entry per index for the whole batch: see
+  shared.lua); each index written is trimmed here, of entries older than the execution TTL (their
+  records expired) and past the most it keeps, oldest first, and expires an execution TTL after
+  its last write. Every outcome applied
   appends its event to the log (completed, failed, cancelled, struck, retrying; the run of a
   perpetual task completed or failed, with the state it went back to), and the keys of the tasks
   that ended go out in one message on the finished channel, for whoever waits on them.
@@ -71,21 +72,11 @@ local slots = {
   now = nowMs, deadline = nowMs + tonumber(ARGV[13]),
 }
 
--- the history entries of this batch, per index: one ZADD and one trim per index, not per task
+-- the tasks this batch ended, per history index: one entry and one trim per index, not per task
 local history = {}
-local function remember(index, key)
-  local entries = history[index]
-  if not entries then
-    entries = {}
-    history[index] = entries
-  end
-  entries[#entries + 1] = nowText
-  entries[#entries + 1] = key
-end
-local ended = {}
 -- the names of the two history indexes of a finished state and task name, made once per batch
 local indexNames = {}
-local function indexesOf(state, task)
+local function remember(state, task, key)
   local byTask = indexNames[state]
   if not byTask then
     byTask = {}
@@ -95,9 +86,16 @@ local function indexesOf(state, task)
   if not names then
     names = { historyPrefix .. state, historyPrefix .. state .. ':' .. task }
     byTask[task] = names
+    for _, index in ipairs(names) do
+      history[index] = history[index] or {}
+    end
   end
-  return names
+  for _, index in ipairs(names) do
+    local keys = history[index]
+    keys[#keys + 1] = key
+  end
 end
+local ended = {}
 
 local final = { completed = 'result', failed = 'error', cancelled = 'error', struck = 'error' }
 
@@ -173,9 +171,7 @@ for n = FIRST, #ARGV, 7 do
         end
         redis.call('PEXPIRE', record, ttlText)
         if historyLimit > 0 then
-          local names = indexesOf(outcome, task)
-          remember(names[1], key)
-          remember(names[2], key)
+          remember(outcome, task, key)
         end
       else
         redis.call('DEL', record)
@@ -217,8 +213,8 @@ for n = FIRST, #ARGV, 7 do
   end
 end
 
-for index, entries in pairs(history) do
-  writeHistory(index, entries, now, ttlText, historyLimit)
+for index, keys in pairs(history) do
+  writeHistory(index, keys, nowText, ttlText, historyLimit)
 end
 if #ended > 0 then
   redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))

@@ -2,9 +2,10 @@
   Runs finished tasks again under the same keys, with the same params, atomically for the whole
   batch: each task whose record is still the one the caller read and checked against the strikes
   (the same generation, still completed, failed, cancelled or struck) is queued afresh, as attempt
-  1 of a new generation, and leaves the history index it was in; a task no worker knew gets its
-  whole unknownTaskTimeout again (its deferrals are forgotten). Any other is left as it is. The
-  whole call is refused when the caller's strike version is stale, as add.lua refuses one.
+  1 of a new generation; its history entries stay, but no longer list it (see list.lua). A task no
+  worker knew gets its whole unknownTaskTimeout again (its deferrals are forgotten). Any other is
+  left as it is. The whole call is refused when the caller's strike version is stale, as add.lua
+  refuses one.
 
   KEYS[1]  stream                    {name}:stream
   KEYS[2]  strikes version string    {name}:strikes:version
@@ -13,12 +14,11 @@
   ARGV[1]  now, epoch ms
   ARGV[2]  strikes version the caller checked the tasks against
   ARGV[3]  task record key prefix    {name}:task:
-  ARGV[4]  history index prefix      {name}:history:
-  ARGV[5]  most events the events log keeps (0: write no events)
-  ARGV[6..] per task, two slots: task key (stored form), the generation the caller read
+  ARGV[4]  most events the events log keeps (0: write no events)
+  ARGV[5..] per task, two slots: task key (stored form), the generation the caller read
 
-  Record and history index keys are built here from their prefixes, as finish.lua does; they share
-  the shadow's hash tag. Each task queued appends a "retrying" event (attempt 1, state queued).
+  Record keys are built here from their prefix, as finish.lua does; they share the shadow's hash
+  tag. Each task queued appends a "retrying" event (attempt 1, state queued).
 
   Returns { "stale" } (nothing written), or one reply per task:
     "retried"                        queued afresh
@@ -27,7 +27,7 @@
     "changed"                        the record is another generation than the one read
 ]]
 local stream, log = KEYS[1], KEYS[3]
-local now, prefix, historyPrefix, eventsLimit = ARGV[1], ARGV[3], ARGV[4], ARGV[5]
+local now, prefix, eventsLimit = ARGV[1], ARGV[3], ARGV[4]
 
 if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] then
   return { 'stale' }
@@ -35,7 +35,7 @@ end
 
 local finished = { completed = true, failed = true, cancelled = true, struck = true }
 local replies = {}
-for n = 6, #ARGV, 2 do
+for n = 5, #ARGV, 2 do
   local key, gen = ARGV[n], ARGV[n + 1]
   local record = prefix .. key
   local f = redis.call('HMGET', record, 'state', 'gen', 'task')
@@ -54,8 +54,6 @@ for n = 6, #ARGV, 2 do
     redis.call('HSET', record, 'state', 'queued', 'when', now, 'gen', next, 'sid', id)
     -- live again: the record is kept until the task ends
     redis.call('PERSIST', record)
-    redis.call('ZREM', historyPrefix .. state, key)
-    redis.call('ZREM', historyPrefix .. state .. ':' .. task, key)
     appendEvent(log, eventsLimit, 'retrying', key, task, '1', 'queued', '')
     replies[#replies + 1] = 'retried'
   end

@@ -12,7 +12,7 @@
 --      separated by \31 (neither ever appears raw in a key, a task name or JSON)
 -- The log keeps the last `limit` events: {log}:count counts every event appended, and once in a
 -- while (each tenth of `limit`) the entries whose events all lie further back are trimmed off its
--- head. XADD's MAXLEN, in entries, bounds it too: never more entries than `limit`.
+-- head (trimCounted). XADD's MAXLEN, in entries, bounds it too: never more entries than `limit`.
 local EVENTS_PER_ENTRY = 100
 local events, eventsLog, eventsKeep = {}, nil, nil
 
@@ -24,13 +24,14 @@ local function appendEvent(log, limit, type, key, task, attempt, state, data)
   end
 end
 
--- Trims the head of the log of the entries whose events all came before the last `keep` of the
--- `total` appended, a page of entries at a time: up to twice what the log was given since the last
--- trim (`every` events, at least one entry each), so that it keeps up however the events came.
-local function trimEvents(total, keep, every)
-  local cut = total - keep
-  for _ = 1, math.ceil(2 * every / 100) do
-    local head = redis.call('XRANGE', eventsLog, '-', '+', 'COUNT', 100)
+-- Trims off the head of `log` (a stream whose entries count in field n what it was ever given, up
+-- to their last item: the events log, a history index) the entries whose items all lie at or before
+-- item `cut`, looking at up to `budget` entries. Entries are read a page at a time, the first pages
+-- small: an entry holds up to a hundred items, and reading one costs Redis its whole text.
+local function trimCounted(log, cut, budget)
+  local page, from = 8, '-'
+  while budget > 0 do
+    local head = redis.call('XRANGE', log, from, '+', 'COUNT', page)
     local stale = {}
     local first
     for _, entry in ipairs(head) do
@@ -43,12 +44,15 @@ local function trimEvents(total, keep, every)
       stale[#stale + 1] = entry[1]
     end
     if first then
-      -- the first entry to keep: everything before it goes
-      if #stale > 0 then redis.call('XTRIM', eventsLog, 'MINID', first) end
+      -- the first entry to keep: everything before it goes (earlier pages went already)
+      if #stale > 0 then redis.call('XTRIM', log, 'MINID', first) end
       return
     end
-    if #stale > 0 then redis.call('XDEL', eventsLog, unpack(stale)) end
-    if #head < 100 then return end
+    if #stale > 0 then redis.call('XDEL', log, unpack(stale)) end
+    if #head < page then return end
+    budget = budget - page
+    from = '(' .. head[#head][1]
+    page = math.min(100, page * 2)
   end
 end
 
@@ -62,21 +66,54 @@ local function flushEvents()
     local last = math.min(count, first + EVENTS_PER_ENTRY - 1)
     redis.call('XADD', eventsLog, 'MAXLEN', '~', eventsKeep, '*', 'n', before + last, 'e', table.concat(events, '\30', first, last))
   end
+  -- once in each tenth of what the log keeps: up to twice what came since the last trim (at least
+  -- one entry each), so that the trims keep up however the events came
   local keep = tonumber(eventsKeep)
   local every = math.max(1, math.floor(keep / 10))
   if math.floor(total / every) ~= math.floor(before / every) then
-    trimEvents(total, keep, every)
+    trimCounted(eventsLog, total - keep, 2 * every)
   end
   events = {}
 end
 
--- Adds `entries` ({ score, member, score, member, ... }) to a history index, then trims it of the
--- entries older than the execution TTL `ttl` (their records expired) and of the oldest past the
--- `limit` it keeps; the index expires an execution TTL after its last write.
-local function writeHistory(index, entries, now, ttl, limit)
-  redis.call('ZADD', index, unpack(entries))
-  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(ttl)))
-  redis.call('ZREMRANGEBYRANK', index, 0, -limit - 1)
+-- The history indexes (see src/redis/keys.ts): a stream per finished state, and per state and task
+-- name, of the tasks that ended in it, the newest last. An entry holds the stored keys of up to
+-- HISTORY_PER_ENTRY tasks that one script call ended, in three fields:
+--   n  how many tasks the index was ever given, up to this entry's last
+--   t  when they ended, epoch ms: their records' `finished`
+--   k  their stored keys, separated by \31 (never part of a key)
+-- One entry per call and index costs Redis a fraction of a sorted-set member per task. A task that
+-- ended, was run again and ended again is in an index twice: only the entry whose `t` is its
+-- record's `finished` lists it (list.lua), and only the last `limit` tasks given to an index are
+-- listed, whatever it still holds.
+local HISTORY_PER_ENTRY = 100
+
+-- How many tasks a history index was ever given, from its newest entry (0 for none).
+local function historyCount(index)
+  local newest = redis.call('XREVRANGE', index, '+', '-', 'COUNT', 1)[1]
+  if newest and newest[2][1] == 'n' then
+    return tonumber(newest[2][2]) or 0
+  end
+  return 0
+end
+
+-- Adds `keys` (stored keys of tasks that ended at `at`, epoch ms as their records have it) to a
+-- history index, and trims it: of the entries older than the execution TTL `ttl` (their records
+-- expired), and once in each tenth of `limit` of the tasks past the last `limit`. The index expires
+-- an execution TTL after its last write.
+local function writeHistory(index, keys, at, ttl, limit)
+  local before = historyCount(index)
+  local count = #keys
+  for first = 1, count, HISTORY_PER_ENTRY do
+    local last = math.min(count, first + HISTORY_PER_ENTRY - 1)
+    redis.call('XADD', index, '*', 'n', before + last, 't', at, 'k', table.concat(keys, '\31', first, last))
+  end
+  redis.call('XTRIM', index, 'MINID', string.format('%.0f', math.max(0, tonumber(at) - tonumber(ttl))))
+  local total = before + count
+  local every = math.max(1, math.floor(limit / 10))
+  if math.floor(total / every) ~= math.floor(before / every) then
+    trimCounted(index, total - limit, 2 * every)
+  end
   redis.call('PEXPIRE', index, ttl)
 end
 

@@ -271,7 +271,7 @@ local function start(record, id, key, gen, reclaimed)
     -- formatted once: a number handed to Redis or joined into a string is formatted each time.
     -- A resent call is the same delivery: the worker never got the first reply, so the task never
     -- ran; counting it again would fail as poison a task that only met Redis restarts.
-    local deliveries = resent and (f[7] or '1') or tostring((tonumber(f[7]) or 0) + 1)
+    local deliveries = resent and (f[7] or '1') or (f[7] and tostring((tonumber(f[7]) or 0) + 1) or '1')
     -- a rate-limited start is recorded at the time its window counts it
     local started = (lim and lim.rate) and string.format('%.0f', rateNow()) or now
     redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', started, 'deliveries', deliveries)

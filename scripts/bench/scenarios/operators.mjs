@@ -48,7 +48,7 @@ export const scenario = {
   title: 'the cost of task history, the events log, list() and GET /events',
   notes: [
     'operators drain: as drain.mjs at c=100; "shadows" has history and events on (historyLimit and eventsLimit 10,000, the defaults), "shadows-off" has historyLimit: 0, eventsLimit: 0. BullMQ keeps its defaults apart from the jobs\' removeOnComplete/removeOnFail: true: no finished jobs kept, its events stream on (XADD per transition, MAXLEN ~10,000).',
-    'operators memory: used_memory after − before completing N no-op tasks, ÷ N, on a fresh private redis-server per variant (records kept 15 min in every variant); history and events per task are each variant minus the off one, with limits above N (nothing trimmed); "default limits" is both on at 10,000 (the events log trims at 10,000 entries, about 3,333 tasks). Full sizes are MEMORY USAGE … SAMPLES 0 of the history indexes (state, state:task) and of the events log.',
+    'operators memory: used_memory after − before completing N no-op tasks, ÷ N, on a fresh private redis-server per variant (records kept 15 min in every variant); history and events per task are each variant minus the off one, with limits above N (nothing trimmed); "default limits" is both on at 10,000 (the events log keeps 10,000 events, about 3,333 tasks; the history indexes 10,000 tasks each). Full sizes are MEMORY USAGE … SAMPLES 0 of the history indexes (state, state:task) and of the events log.',
     `operators list: N tasks that fail at their first attempt, stored on a private redis-server; ${PAGE} per page; sequential requests on one keep-alive connection (fetch) to a gateway in its own process, after 20 warm-up requests; shadow.list the same way in the measuring process.`,
     'operators sse: a gateway (server.mjs, defaults) in its own process, forked with --expose-gc; its memory is read after a full GC, before the clients connect (after a few ordinary requests) and once they all have their headers and a settling time passed; Redis connections are counted with CLIENT LIST on a private redis-server; fan-out is from one add to the last client receiving its `added` event.',
   ],
@@ -163,7 +163,7 @@ async function finishedMemory({ n, url, name, options }) {
     await completeTasks(shadow, n, logger)
     const bytes = (await usedMemory(admin)) - before
     const indexes = [keys.history('completed'), keys.history('completed', 'noop')]
-    const historyEntries = await Promise.all(indexes.map((key) => admin.zcard(key)))
+    const historyEntries = await Promise.all(indexes.map((key) => tasksHeld(admin, key)))
     const historyBytes = (await Promise.all(indexes.map((key) => admin.memory('USAGE', key, 'SAMPLES', 0)))).reduce((a, b) => a + (b ?? 0), 0)
     const logEntries = await admin.xlen(keys.eventLog)
     const logEvents = await eventsHeld(admin, keys.eventLog)
@@ -175,6 +175,16 @@ async function finishedMemory({ n, url, name, options }) {
     admin.disconnect()
     await server.stop()
   }
+}
+
+/** How many tasks the history index `index` holds: each entry holds the keys of one script call, separated by \x1f. */
+async function tasksHeld(redis, index) {
+  let tasks = 0
+  for (const [, fields] of await redis.xrange(index, '-', '+')) {
+    const at = fields.indexOf('k')
+    if (at >= 0) tasks += fields[at + 1].split('\x1f').length
+  }
+  return tasks
 }
 
 /** How many events the events log `log` holds: each entry holds those of one script call, separated by \x1e. */
@@ -235,7 +245,7 @@ async function measureList({ params, url, name }) {
     await shadowsFill(shadow, n, () => ({ task: failing, params: {} }))
     // the worker logs every failed attempt as an error: not N lines of stderr
     await runUntil(shadow, failing, allFailed, logger.child({}, { level: 'fatal' }))
-    const stored = await shadow.redis.zcard(shadow.keys.history('failed'))
+    const stored = await tasksHeld(shadow.redis, shadow.keys.history('failed'))
 
     gateway = forkHelper('server.mjs', { kind: 'gateway', url: server.url, name })
     const { listening: port } = await gateway.next((m) => m.listening !== undefined, 30_000, 'gateway start')

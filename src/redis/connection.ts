@@ -81,24 +81,56 @@ export function connect(url: string, options: ConnectionOptions = {}): RedisClie
   }
   // the probe asks the URL's own host and port; a Sentinel URL names the sentinels, not the master
   watchConnection(client, { diagnoseTls: target.kind === 'node' })
-  releaseDetectorOnEnd(client)
+  followSentinelEnds(client)
   defineScripts(client)
   return client
 }
 
-/** The part of an ioredis Sentinel connection {@link releaseDetectorOnEnd} reaches into (ioredis 5). */
+/** The part of an ioredis Sentinel connection {@link followSentinelEnds} reaches into (ioredis 5). */
 interface SentinelInternals {
   readonly connector?: { readonly failoverDetector?: { cleanup(): void } | null }
 }
 
+/** Sentinel connections shadows closed itself (quit or disconnect): their end is not revived. */
+const closedOnPurpose = new WeakSet<Redis>()
+
+/** How long after an unwanted end a Sentinel connection connects again, ms. */
+const REVIVE_AFTER = 100
+
 /**
- * ioredis closes the connections its failover detector holds to the sentinels only when a client is
- * disconnected, not when QUIT ends it (as `Shadow.close()` does): they would go on reconnecting to
- * the sentinels, once a minute, and keep the process alive. They are closed whenever the client ends.
+ * What a Sentinel connection does when it ends. ioredis closes the connections its failover
+ * detector holds to the sentinels only when a client is disconnected, not when QUIT ends it (as
+ * `Shadow.close()` does): they would go on reconnecting to the sentinels, once a minute, and keep
+ * the process alive, so they are closed whenever the client ends.
+ *
+ * And a connection can end without anyone closing it: when a failover is announced while it is
+ * reconnecting (its master was killed, and the sentinels still named it), the detector of its last
+ * connection closes the connector under the reconnection, which then fails with "Connection is
+ * closed." and ioredis gives the client up for good; every command after it fails the same way,
+ * forever. Such a connection connects again, asking the sentinels afresh.
  */
-function releaseDetectorOnEnd(client: RedisClient): void {
+function followSentinelEnds(client: RedisClient): void {
   if (!(client instanceof Redis) || !client.options.sentinels) return
-  client.on('end', () => (client as unknown as SentinelInternals).connector?.failoverDetector?.cleanup())
+  const quit = client.quit.bind(client) as (...args: unknown[]) => Promise<'OK'>
+  const disconnect = client.disconnect.bind(client)
+  Object.assign(client, {
+    quit: (...args: unknown[]) => {
+      closedOnPurpose.add(client)
+      return quit(...args)
+    },
+    disconnect: (reconnect = false) => {
+      if (!reconnect) closedOnPurpose.add(client)
+      disconnect(reconnect)
+    },
+  })
+  client.on('end', () => {
+    ;(client as unknown as SentinelInternals).connector?.failoverDetector?.cleanup()
+    if (closedOnPurpose.has(client)) return
+    setTimeout(() => {
+      if (closedOnPurpose.has(client) || client.status !== 'end') return
+      client.connect().catch(() => undefined)
+    }, REVIVE_AFTER).unref()
+  })
 }
 
 /**
@@ -195,7 +227,7 @@ export function duplicate(client: RedisClient): RedisClient {
   const copy = client instanceof Cluster ? client.duplicate(undefined, settings) : client.duplicate(settings)
   // its own errors are redacted too; the TLS diagnosis of the original speaks for both
   watchConnection(copy, { diagnoseTls: false })
-  releaseDetectorOnEnd(copy)
+  followSentinelEnds(copy)
   defineScripts(copy)
   return copy
 }

@@ -9,6 +9,7 @@ import fp from 'fastify-plugin'
 import { ERRORS, isShadowsError, type ErrorCode } from '../core/errors.js'
 import { ErrorBody } from './contract.js'
 import { isRedisUnavailable } from '../redis/failure.js'
+import { UnavailableLog } from './logging.js'
 
 /** Seconds a client is told to wait when Redis is unreachable. */
 export const RETRY_AFTER_SECONDS = 2
@@ -106,9 +107,13 @@ export const errorRepliesPlugin = fp(
 
 /** Installs the error and not-found handlers. */
 function installErrorHandlers(app: FastifyInstance): void {
+  // while Redis is away, every request fails alike: not a line each (see UnavailableLog)
+  const unavailable = new UnavailableLog(app.log)
+  app.addHook('onClose', async () => unavailable.close())
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const { code, message, status } = classify(err)
-    if (status >= 500) request.log.error({ err, code }, 'request failed')
+    if (code === 'SHADOWS_ERR_UNAVAILABLE') unavailable.failed(request.log, err, code)
+    else if (status >= 500) request.log.error({ err, code }, 'request failed')
     else request.log.info({ code, status, reason: message }, 'request refused')
     return sendError(reply, code, message, status)
   })

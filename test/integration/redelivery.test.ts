@@ -3,13 +3,36 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Shadow, defineTask } from '../../src/index.js'
 import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
 import { workerLimits } from '../../src/redis/limits.js'
-import { startTasks, type StartEntry } from '../../src/redis/commands.js'
+import { startTasks, type StartEntry, type StartMessage } from '../../src/redis/commands.js'
 import { TEST_URL, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 import { spawnChildWorker } from '../helpers/engine-workers.js'
 import { finishScript, rawRecord } from '../helpers/engine-state.js'
 import { shadowContext } from '../../src/client/shadow.js'
 
 t.teardown(closeAdmin)
+
+/** Starts messages as worker `worker` holding them (mode reclaimed: taken over, or found pending after a reconnection). */
+function startHeld(shadow: Shadow, worker: string, messages: StartMessage[]): Promise<StartEntry[] | 'stale'> {
+  const { redis, keys } = shadowContext(shadow)
+  return startTasks(redis, keys, worker, '', shadow.eventsLimit, workerLimits([], 30_000), { mode: 'reclaimed', messages })
+}
+
+/**
+ * Adds a task `long` under `key` and has worker `worker` read and start it in one start call, as a
+ * worker whose reply is then lost would: the reply, and the message as the worker holds it.
+ */
+async function readAndStart(shadow: Shadow, key: string, worker = 'w'): Promise<{ first: StartEntry; message: StartMessage }> {
+  const { redis, keys } = shadowContext(shadow)
+  await shadow.add('long', { key })({})
+  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0')
+  const [first] = (await startTasks(redis, keys, worker, '', shadow.eventsLimit, workerLimits([], 30_000), {
+    mode: 'read',
+    count: 1,
+    tasks: ['long'],
+  })) as StartEntry[]
+  if (first?.kind !== 'run') throw new Error(`${key} did not start: ${JSON.stringify(first)}`)
+  return { first, message: { id: first.id, key: first.key, gen: first.gen } }
+}
 
 t.test('a task whose worker was killed (kill -9) is redelivered and runs, attempt unchanged', async (t) => {
   const shadow = makeShadow(t)
@@ -164,11 +187,7 @@ t.test('a worker does not start a message it read but another worker has claimed
   const id = read[0]?.[1][0]?.[0] ?? ''
   // worker b takes it over as abandoned and starts it
   await shadowContext(shadow).redis.xclaim(stream, CONSUMER_GROUP, 'b', 0, id)
-  const start = (worker: string) =>
-    startTasks(shadowContext(shadow).redis, shadowContext(shadow).keys, worker, '', shadow.eventsLimit, workerLimits([], 30_000), {
-      mode: 'reclaimed',
-      messages: [{ id, key: storedKey('contested'), gen }],
-    })
+  const start = (worker: string) => startHeld(shadow, worker, [{ id, key: storedKey('contested'), gen }])
   t.match(await start('b'), [{ kind: 'run', id }], 'b, which holds the message, starts it')
   // back, a starts what it finds in its pending list as it read it before
   t.same(await start('a'), [{ kind: 'skip', id }], 'a, which no longer holds it, leaves it alone')
@@ -182,21 +201,17 @@ t.test('a worker does not start a message it read but another worker has claimed
 t.test('a start call resent after its reply was lost is the same delivery: a task that only met Redis restarts is not poison', async (t) => {
   const shadow = makeShadow(t)
   const { redis, keys } = shadowContext(shadow)
-  await shadow.add('long', { key: 'unlucky' })({})
-  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0')
-  const limits = workerLimits([], 30_000)
   // the worker's read-and-start call ran, but its reply was lost with the connection
-  const [first] = (await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count: 1, tasks: ['long'] })) as StartEntry[]
+  const { first, message } = await readAndStart(shadow, 'unlucky')
   t.match(first, { kind: 'run', deliveries: 1 })
-  const message = { id: first!.id, key: (first as { key: string }).key, gen: (first as { gen: string }).gen }
   // back, it starts what it finds pending for itself, as often as the connection drops again
   for (let i = 0; i < 6; i++) {
-    const [again] = await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })
+    const [again] = (await startHeld(shadow, 'w', [message])) as StartEntry[]
     t.match(again, { kind: 'run', deliveries: 1 }, `resend ${i + 1}: still the first delivery`)
   }
   // another worker that takes it over is a new delivery
   await redis.xclaim(keys.stream, CONSUMER_GROUP, 'other', 0, message.id)
-  const [taken] = await startTasks(redis, keys, 'other', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })
+  const [taken] = (await startHeld(shadow, 'other', [message])) as StartEntry[]
   t.match(taken, { kind: 'run', deliveries: 2 }, 'taken over by another worker: the second delivery')
   await shadow.cancel('unlucky')
 })
@@ -230,13 +245,9 @@ t.test('a message a worker starts again from its own pending list is its own for
   // long idle; once that worker starts it again, no other worker may take it over at once
   const shadow = makeShadow(t)
   const { redis, keys } = shadowContext(shadow)
-  await shadow.add('long', { key: 'kept' })({})
-  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0')
-  const limits = workerLimits([], 30_000)
-  const [first] = (await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'read', count: 1, tasks: ['long'] })) as StartEntry[]
-  const message = { id: first!.id, key: (first as { key: string }).key, gen: (first as { gen: string }).gen }
+  const { message } = await readAndStart(shadow, 'kept')
   await redis.xclaim(keys.stream, CONSUMER_GROUP, 'w', 0, message.id, 'IDLE', 60_000, 'JUSTID')
-  const [again] = (await startTasks(redis, keys, 'w', '', shadow.eventsLimit, limits, { mode: 'reclaimed', messages: [message] })) as StartEntry[]
+  const [again] = (await startHeld(shadow, 'w', [message])) as StartEntry[]
   t.match(again, { kind: 'run' }, 'w starts it again')
   const [, taken] = (await redis.xautoclaim(keys.stream, CONSUMER_GROUP, 'other', 30_000, '0-0', 'COUNT', 10)) as [string, unknown[]]
   t.same(taken, [], 'another worker cannot take it over')

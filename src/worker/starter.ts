@@ -139,7 +139,14 @@ export class Starter {
       // the attempt holds one slot; the others keep the worker empty until it ends
       try {
         const [started] = await this.start({ mode: 'reclaimed', messages: [message] }, 1)
-        if (started && (alone || started.deliveries >= SUSPECT_DELIVERIES)) await started.done
+        if (started && (alone || started.deliveries >= SUSPECT_DELIVERIES)) {
+          const waiting = messages.length - i - 1
+          this.ctx.logger.info(
+            { key: userKey(message.key), deliveries: started.deliveries, alone, waiting },
+            alone ? 'a task on its last delivery runs alone' : 'a task its workers died with runs before the next taken-over one starts',
+          )
+          await started.done
+        }
       } finally {
         if (alone) slots.release(taken - 1)
       }

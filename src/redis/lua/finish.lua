@@ -110,11 +110,7 @@ local function requeue(record, key, gen, due, task)
     -- the schedule holds the due time of a scheduled task (see add.lua)
     redis.call('HSET', record, 'state', 'scheduled')
     redis.call('HDEL', record, 'sid', 'when')
-    redis.call('ZADD', schedule, due, key)
-    local head = redis.call('ZRANGE', schedule, 0, 0)
-    if head[1] == key then
-      redis.call('PUBLISH', channel, 'due ' .. due)
-    end
+    scheduleAt(schedule, channel, key, due)
     return 'scheduled'
   end
 end

@@ -117,6 +117,15 @@ local function writeHistory(index, keys, at, ttl, limit)
   redis.call('PEXPIRE', index, ttl)
 end
 
+-- Puts `key` in the schedule due at `due` (epoch ms, as text: see finish.lua's requeue), and wakes
+-- the sleeping schedulers (a "due" push on `channel`) when it is now the next task due.
+local function scheduleAt(schedule, channel, key, due)
+  redis.call('ZADD', schedule, due, key)
+  if redis.call('ZRANGE', schedule, 0, 0)[1] == key then
+    redis.call('PUBLISH', channel, 'due ' .. due)
+  end
+end
+
 -- The id of the last message the consumer group `group` of `stream` delivered, or nil when there
 -- is no such group.
 local function lastDelivered(stream, group)

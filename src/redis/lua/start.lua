@@ -196,10 +196,7 @@ local function admit(record, id, key, task, params, reserved, lim)
       local due = string.format('%.0f', at)
       redis.call('HSET', record, 'state', 'scheduled', 'rated', member)
       redis.call('HDEL', record, 'when')
-      redis.call('ZADD', schedule, due, key)
-      if redis.call('ZRANGE', schedule, 0, 0)[1] == key then
-        redis.call('PUBLISH', channel, 'due ' .. due)
-      end
+      scheduleAt(schedule, channel, key, due)
       return false, reply
     end
   end

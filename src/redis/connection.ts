@@ -94,8 +94,9 @@ interface SentinelInternals {
 /** Sentinel connections shadows closed itself (quit or disconnect): their end is not revived. */
 const closedOnPurpose = new WeakSet<Redis>()
 
-/** How long after an unwanted end a Sentinel connection connects again, ms. */
+/** How long after an unwanted end a Sentinel connection connects again, ms: doubling while it keeps ending, up to REVIVE_MAX. */
 const REVIVE_AFTER = 100
+const REVIVE_MAX = 2_000
 
 /**
  * What a Sentinel connection does when it ends. ioredis closes the connections its failover
@@ -107,7 +108,8 @@ const REVIVE_AFTER = 100
  * reconnecting (its master was killed, and the sentinels still named it), the detector of its last
  * connection closes the connector under the reconnection, which then fails with "Connection is
  * closed." and ioredis gives the client up for good; every command after it fails the same way,
- * forever. Such a connection connects again, asking the sentinels afresh.
+ * forever. Such a connection connects again, asking the sentinels afresh (100 ms later, longer
+ * while it keeps ending).
  */
 function followSentinelEnds(client: RedisClient): void {
   if (!(client instanceof Redis) || !client.options.sentinels) return
@@ -123,13 +125,19 @@ function followSentinelEnds(client: RedisClient): void {
       disconnect(reconnect)
     },
   })
+  let revivals = 0
+  client.on('ready', () => {
+    revivals = 0
+  })
   client.on('end', () => {
     ;(client as unknown as SentinelInternals).connector?.failoverDetector?.cleanup()
     if (closedOnPurpose.has(client)) return
+    const delay = Math.min(REVIVE_AFTER * 2 ** revivals, REVIVE_MAX)
+    revivals += 1
     setTimeout(() => {
       if (closedOnPurpose.has(client) || client.status !== 'end') return
       client.connect().catch(() => undefined)
-    }, REVIVE_AFTER).unref()
+    }, delay).unref()
   })
 }
 

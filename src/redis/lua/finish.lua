@@ -49,10 +49,10 @@
   and the one of its state and task name (streams, one entry per index for the whole batch: see
   shared.lua); each index written is trimmed here, of entries older than the execution TTL (their
   records expired) and past the most it keeps, oldest first, and expires an execution TTL after
-  its last write. Every outcome applied
-  appends its event to the log (completed, failed, cancelled, struck, retrying; the run of a
-  perpetual task completed or failed, with the state it went back to), and the keys of the tasks
-  that ended go out in one message on the finished channel, for whoever waits on them.
+  its last write. Every outcome applied appends its event to the log (completed, failed,
+  cancelled, struck, retrying; the run of a perpetual task completed or failed, with the state it
+  went back to), and the keys of the tasks that ended go out in one message on the finished
+  channel, for whoever waits on them.
 
   An attempt that holds a concurrency slot gives it back, whatever became of its task, unless
   another worker took its message over (and the slot with it); the oldest task waiting for the

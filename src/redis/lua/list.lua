@@ -32,9 +32,8 @@
   of the same score whose member sorts before it (a sorted set orders equal scores by their bytes).
   A history position stays where it is: entries leave a history index only from its old end.
 
-  A history index lists a task once for each time it ended: an entry whose time is not its
-  record's `finished` (the task ran again since) is passed over, as is a key already listed on the
-  page.
+  A history index holds a task once for each time it ended, but lists it only from the entry whose
+  time is its record's `finished` (the last time it ended), and once a page.
 
   Returns { next, key, score, fields, key, score, fields, ... }: next is where this page ended, or
   "" when nothing is left; per task its stored key, its score (the due time in the schedule, the
@@ -147,9 +146,9 @@ if state == 'queued' or state == 'running' then
   return out
 end
 
+-- a history index (a stream: see shared.lua), newest first: entry by entry, and in an entry from
+-- its last key to its first
 if state ~= 'scheduled' then
-  -- a history index (a stream: see shared.lua), newest first: entry by entry, and in an entry from
-  -- its last key to its first
   -- one entry's fields: its count (n), the time its tasks ended (t) and their keys, or nil for an
   -- entry of another layout
   local function unpackEntry(entry)
@@ -255,51 +254,35 @@ if state ~= 'scheduled' then
 end
 
 -- the schedule, earliest first
-local newestFirst = false
 local rank = 0
 if position ~= '' then
   local space = string.find(position, ' ', 1, true)
   local score, member = string.sub(position, 1, space - 1), string.sub(position, space + 1)
   local stored = redis.call('ZSCORE', index, member)
   if stored and tonumber(stored) == tonumber(score) then
-    rank = redis.call(newestFirst and 'ZREVRANK' or 'ZRANK', index, member) + 1
+    rank = redis.call('ZRANK', index, member) + 1
   else
     -- the member left: count what sorts before its place
-    if newestFirst then
-      rank = redis.call('ZCOUNT', index, '(' .. score, '+inf')
-    else
-      rank = redis.call('ZCOUNT', index, '-inf', '(' .. score)
-    end
+    rank = redis.call('ZCOUNT', index, '-inf', '(' .. score)
     for _, tied in ipairs(redis.call('ZRANGEBYSCORE', index, score, score)) do
-      if (newestFirst and after(tied, member)) or (not newestFirst and after(member, tied)) then
+      if after(member, tied) then
         rank = rank + 1
       end
     end
   end
 end
 
-local range = newestFirst and 'ZREVRANGE' or 'ZRANGE'
--- whether the entry at this rank is one to read (a history page stops at the earliest finish time)
-local function readable(score)
-  return not earliest or tonumber(score) >= earliest
-end
 local ended = walk(function(want)
-  local entries = redis.call(range, index, rank, rank + want - 1, 'WITHSCORES')
+  local entries = redis.call('ZRANGE', index, rank, rank + want - 1, 'WITHSCORES')
   return entries, #entries / 2, #entries / 2 < want
 end, function(entries, i)
   local key, score = entries[2 * i - 1], entries[2 * i]
-  if not readable(score) then
-    return false
-  end
   rank = rank + 1
   position = score .. ' ' .. key
   keep(key, score, redis.call('HGETALL', prefix .. key))
   return true
 end)
-if not ended then
-  local next = redis.call(range, index, rank, rank, 'WITHSCORES')
-  if next[2] and readable(next[2]) then
-    out[1] = position
-  end
+if not ended and #redis.call('ZRANGE', index, rank, rank) > 0 then
+  out[1] = position
 end
 return out

@@ -17,28 +17,26 @@ import { workerParts } from '../helpers/worker-parts.js'
 
 t.teardown(closeAdmin)
 
+/** A task `name` that notes in `events` when it starts and ends, and runs until its gate opens. */
+function gatedTask(name: string, events: string[]) {
+  const taskGate = gate()
+  const task = defineTask({
+    name,
+    run: async () => {
+      events.push(`${name} started`)
+      await taskGate.promise
+      events.push(`${name} ended`)
+    },
+  })
+  return { task, gate: taskGate }
+}
+
 t.test('the last delivery before maxDeliveries runs alone on its worker', async (t) => {
   const shadow = makeShadow(t)
   const { redis, keys } = shadowContext(shadow)
   const events: string[] = []
-  const slowGate = gate()
-  const lastGate = gate()
-  const slow = defineTask({
-    name: 'slow',
-    run: async () => {
-      events.push('slow started')
-      await slowGate.promise
-      events.push('slow ended')
-    },
-  })
-  const last = defineTask({
-    name: 'last',
-    run: async () => {
-      events.push('last started')
-      await lastGate.promise
-      events.push('last ended')
-    },
-  })
+  const { task: slow, gate: slowGate } = gatedTask('slow', events)
+  const { task: last, gate: lastGate } = gatedTask('last', events)
   await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
   // a dead worker held `last`, delivered four times already (maxDeliveries is 5)
   await shadow.add(last, { key: 'last' })({})

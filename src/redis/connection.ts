@@ -91,9 +91,6 @@ interface SentinelInternals {
   readonly connector?: { readonly failoverDetector?: { cleanup(): void } | null }
 }
 
-/** Sentinel connections shadows closed itself (quit or disconnect): their end is not revived. */
-const closedOnPurpose = new WeakSet<Redis>()
-
 /** How long after an unwanted end a Sentinel connection connects again, ms: doubling while it keeps ending, up to REVIVE_MAX. */
 const REVIVE_AFTER = 100
 const REVIVE_MAX = 2_000
@@ -113,15 +110,17 @@ const REVIVE_MAX = 2_000
  */
 function followSentinelEnds(client: RedisClient): void {
   if (!(client instanceof Redis) || !client.options.sentinels) return
+  // closed by shadows itself (quit, or disconnect without reconnecting): its end is not revived
+  let closedOnPurpose = false
   const quit = client.quit.bind(client) as (...args: unknown[]) => Promise<'OK'>
   const disconnect = client.disconnect.bind(client)
   Object.assign(client, {
     quit: (...args: unknown[]) => {
-      closedOnPurpose.add(client)
+      closedOnPurpose = true
       return quit(...args)
     },
     disconnect: (reconnect = false) => {
-      if (!reconnect) closedOnPurpose.add(client)
+      if (!reconnect) closedOnPurpose = true
       disconnect(reconnect)
     },
   })
@@ -131,11 +130,11 @@ function followSentinelEnds(client: RedisClient): void {
   })
   client.on('end', () => {
     ;(client as unknown as SentinelInternals).connector?.failoverDetector?.cleanup()
-    if (closedOnPurpose.has(client)) return
+    if (closedOnPurpose) return
     const delay = Math.min(REVIVE_AFTER * 2 ** revivals, REVIVE_MAX)
     revivals += 1
     setTimeout(() => {
-      if (closedOnPurpose.has(client) || client.status !== 'end') return
+      if (closedOnPurpose || client.status !== 'end') return
       client.connect().catch(() => undefined)
     }, delay).unref()
   })

@@ -72,28 +72,21 @@ local slots = {
   now = nowMs, deadline = nowMs + tonumber(ARGV[13]),
 }
 
--- the tasks this batch ended, per history index: one entry and one trim per index, not per task
-local history = {}
--- the names of the two history indexes of a finished state and task name, made once per batch
-local indexNames = {}
+-- the tasks this batch ended, by finished state and task name: one history entry per index, not
+-- per task (see shared.lua's writeHistory)
+local endedBy = {}
 local function remember(state, task, key)
-  local byTask = indexNames[state]
+  local byTask = endedBy[state]
   if not byTask then
     byTask = {}
-    indexNames[state] = byTask
+    endedBy[state] = byTask
   end
-  local names = byTask[task]
-  if not names then
-    names = { historyPrefix .. state, historyPrefix .. state .. ':' .. task }
-    byTask[task] = names
-    for _, index in ipairs(names) do
-      history[index] = history[index] or {}
-    end
+  local keys = byTask[task]
+  if not keys then
+    keys = {}
+    byTask[task] = keys
   end
-  for _, index in ipairs(names) do
-    local keys = history[index]
-    keys[#keys + 1] = key
-  end
+  keys[#keys + 1] = key
 end
 local ended = {}
 
@@ -209,8 +202,16 @@ for n = FIRST, #ARGV, 7 do
   end
 end
 
-for index, keys in pairs(history) do
-  writeHistory(index, keys, nowText, ttlText, historyLimit)
+-- the index of each state and task name, and the index of the state with all of them
+for state, byTask in pairs(endedBy) do
+  local all = {}
+  for task, keys in pairs(byTask) do
+    writeHistory(historyPrefix .. state .. ':' .. task, keys, nowText, ttlText, historyLimit)
+    for _, key in ipairs(keys) do
+      all[#all + 1] = key
+    end
+  end
+  writeHistory(historyPrefix .. state, all, nowText, ttlText, historyLimit)
 end
 if #ended > 0 then
   redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))

@@ -167,12 +167,8 @@ if state ~= 'scheduled' then
     end
     return n, at, keys
   end
-  local newest = redis.call('XREVRANGE', index, '+', '-', 'COUNT', 1)[1]
-  if not newest then
-    return out
-  end
-  -- the tasks the index was given up to its newest entry; those up to `oldest` are past the limit
-  local oldest = (unpackEntry(newest) or 0) - historyLimit
+  -- the tasks the index was ever given (see shared.lua); those up to `oldest` are past the limit
+  local oldest = historyCount(index) - historyLimit
   -- reading goes on from the entry and place the previous page ended at
   local readFrom, placeFrom = nil, nil
   if position ~= '' then

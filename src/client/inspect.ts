@@ -4,7 +4,7 @@
  */
 import { CONSUMER_GROUP, userKey, type ShadowKeys } from '../redis/keys.js'
 import type { RedisClient } from '../redis/scripts.js'
-import { entryFields } from '../redis/stream.js'
+import { messageHead, type MessageHead } from '../redis/stream.js'
 
 /** Per-state counts. */
 export interface StateCounts {
@@ -111,7 +111,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   const waitingGroups = value<string[]>(first[6], [])
 
   const pendingIds = new Map(pending.map(([id, consumer]) => [id, consumer]))
-  const byId = new Map(entries.map((entry) => [entry[0], entryFields(entry[1])]))
+  const byId = new Map<string, MessageHead | undefined>(entries.map((entry) => [entry[0], messageHead(entry[1])]))
   // keyed by task names, which are data: a Map, made into an object without a prototype at the end
   const byTask = new Map<string, StateCounts>()
   const tally = (task: string, state: keyof StateCounts) => {
@@ -119,7 +119,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
     if (!counts) byTask.set(task, (counts = { scheduled: 0, queued: 0, running: 0 }))
     counts[state] += 1
   }
-  for (const [id, fields] of byId) if (!pendingIds.has(id) && fields.task) tally(fields.task, 'queued')
+  for (const [id, head] of byId) if (!pendingIds.has(id) && head?.task) tally(head.task, 'queued')
 
   const second = redis.pipeline()
   const missing = [...pendingIds.keys()].filter((id) => !byId.has(id))
@@ -136,7 +136,7 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
   const replies = (await second.exec()) as Reply[]
   missing.forEach((id, i) => {
     const found = value<[string, string[]][]>(replies[i], [])
-    if (found[0]) byId.set(id, entryFields(found[0][1]))
+    if (found[0]) byId.set(id, messageHead(found[0][1]))
   })
   const scheduledTasks = scheduledKeys.map((_, i) => value<string | null>(replies[missing.length + i], null) ?? '')
   scheduledTasks.forEach((task) => task && tally(task, 'scheduled'))
@@ -154,16 +154,16 @@ export async function takeSnapshot(redis: RedisClient, keys: ShadowKeys): Promis
 
   const third = redis.pipeline()
   const runningRows = runningIds
-    .map((id) => ({ id, fields: byId.get(id), worker: pendingIds.get(id) as string }))
-    .filter((row): row is { id: string; fields: Record<string, string>; worker: string } => row.fields?.key !== undefined)
-  for (const row of runningRows) third.hget(keys.task(row.fields.key as string), 'started')
+    .map((id) => ({ id, head: byId.get(id), worker: pendingIds.get(id) as string }))
+    .filter((row): row is { id: string; head: MessageHead; worker: string } => row.head !== undefined)
+  for (const row of runningRows) third.hget(keys.task(row.head.key), 'started')
   const started = runningRows.length ? ((await third.exec()) as Reply[]) : []
   const running: RunningTask[] = runningRows.map((row, i) => {
     const ms = value<string | null>(started[i], null)
-    tally(row.fields.task ?? '', 'running')
+    tally(row.head.task ?? '', 'running')
     return {
-      key: userKey(row.fields.key as string),
-      task: row.fields.task ?? '',
+      key: userKey(row.head.key),
+      task: row.head.task ?? '',
       worker: row.worker,
       ...(ms !== null ? { startedAt: new Date(Number(ms)) } : {}),
     }

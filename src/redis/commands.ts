@@ -267,6 +267,21 @@ function decodeStartEntry(entry: string, known: StartMessage | undefined): Start
     const paramsJson = fieldAt < entry.length ? entry.slice(fieldAt) : '{}'
     return { kind: 'run', id, key, gen, task, when, attempt, deliveries, slot, trace, paramsJson }
   }
+  if (entry.startsWith('go\x1f')) {
+    // started from its message: the id, the deliveries, then the message's run field as written
+    // (see queueMessage in lua/shared.lua): key, generation, task, when, attempt, trace, params
+    fieldAt = 3
+    const id = nextField(entry)
+    const deliveries = Number(nextField(entry))
+    const key = nextField(entry)
+    const gen = nextField(entry)
+    const task = nextField(entry)
+    const when = Number(nextField(entry))
+    const attempt = Number(nextField(entry) || 1)
+    const trace = nextField(entry)
+    const paramsJson = fieldAt < entry.length ? entry.slice(fieldAt) : '{}'
+    return { kind: 'run', id, key, gen, task, when, attempt, deliveries, slot: '', trace, paramsJson }
+  }
   if (entry.startsWith('drop\x1f')) return { kind: 'drop', id: entry.slice(5) }
   if (entry.startsWith('skip\x1f')) return { kind: 'skip', id: entry.slice(5) }
   if (entry.startsWith('wait\x1f')) return { kind: 'wait', id: entry.slice(5) }

@@ -16,7 +16,7 @@ import { decideUnknownTask, type UnknownTaskDeferrals, type UnknownTaskPolicy } 
 import { STALE, startTasks, type StartEntry, type StartMessage, type StartRequest } from '../redis/commands.js'
 import { readUnknownDeferrals } from '../redis/deferrals.js'
 import { CONSUMER_GROUP, userKey } from '../redis/keys.js'
-import { entryFields, type StreamEntry } from '../redis/stream.js'
+import { messageHead, type StreamEntry } from '../redis/stream.js'
 import type { WorkerContext } from './context.js'
 import type { WorkerObserver } from './options.js'
 import type { Outcomes } from './outcomes.js'
@@ -178,15 +178,16 @@ export class Starter {
     const gone: string[] = []
     const unknown: Unknown[] = []
     for (const [id, fields] of entries) {
-      const f = entryFields(fields)
-      if (f.key === undefined || f.gen === undefined) {
+      const head = messageHead(fields)
+      if (!head) {
         gone.push(id)
         continue
       }
-      const task = f.task === undefined ? undefined : this.ctx.registry.get(f.task)
-      if (!task) unknown.push({ id, key: f.key, gen: f.gen, task: f.task ?? '' })
-      else if (this.admits && !this.admits(task.name)) this.held.set(id, { id, key: f.key, gen: f.gen })
-      else if (!this.ctx.runner.has(id)) messages.push({ id, key: f.key, gen: f.gen, task })
+      const { key, gen } = head
+      const task = head.task === undefined ? undefined : this.ctx.registry.get(head.task)
+      if (!task) unknown.push({ id, key, gen, task: head.task ?? '' })
+      else if (this.admits && !this.admits(task.name)) this.held.set(id, { id, key, gen })
+      else if (!this.ctx.runner.has(id)) messages.push({ id, key, gen, task })
     }
     if (unknown.length > 0) await this.deferUnknownRead(unknown)
     if (gone.length > 0) {

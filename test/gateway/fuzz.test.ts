@@ -18,6 +18,7 @@ import { SnapshotBody, WorkerList } from '../../routes/inspect/schemas.js'
 import { StrikeBody, StrikeList } from '../../routes/strikes/schemas.js'
 import { Added, Cancelled, Duplicate, Replaced, TaskRecord } from '../../routes/tasks/schemas.js'
 import { storedKey } from '../../src/redis/keys.js'
+import { messageHead } from '../../src/redis/stream.js'
 import { adminRedis, closeAdmin, shadowKeysIn } from '../helpers/shadow.js'
 import { makeApp } from '../helpers/gateway.js'
 import { indexedKeys, logEvents } from '../helpers/history.js'
@@ -274,7 +275,7 @@ async function onlyAcceptedStored(t: Test, name: string, accepted: Accepted): Pr
     } else if (rest === 'stream') {
       const entries = await redis.xrange(key, '-', '+')
       for (const [, fields] of entries) {
-        const taskKey = fields[fields.indexOf('key') + 1]
+        const taskKey = messageHead(fields)?.key
         if (taskKey === undefined || !keys.has(taskKey)) stray.push(`${key} entry ${String(taskKey)}`)
       }
     } else if (rest === 'schedule') {

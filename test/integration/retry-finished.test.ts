@@ -9,6 +9,7 @@ import { Type } from '@sinclair/typebox'
 import { defineTask, isShadowsError, type TaskContext } from '../../src/index.js'
 import { shadowContext } from '../../src/client/shadow.js'
 import { storedKey } from '../../src/redis/keys.js'
+import { messageHead } from '../../src/redis/stream.js'
 import { adminRedis, closeAdmin, makeShadow, makeWorker, waitFor, shadowContents } from '../helpers/shadow.js'
 import { gate, recordTtl, rejectsWith, runInBackground, streamLength } from '../helpers/engine-state.js'
 import { jobTask, listed, tick } from '../helpers/history.js'
@@ -240,7 +241,7 @@ t.test('a key taken meanwhile is skipped, never overwritten', async (t) => {
   t.has(await shadow.get('c'), { state: 'cancelled', params: { v: 300 } }, 'c is the later incarnation, untouched')
   t.has(await shadow.get('d'), { state: 'queued', params: { v: 1, fail: true } }, 'd queued again')
   const messages = await adminRedis().xrange(shadowContext(shadow).keys.stream, '-', '+')
-  const keys = messages.map(([, fields]) => fields[fields.indexOf('key') + 1]).sort()
+  const keys = messages.map(([, fields]) => messageHead(fields)?.key).sort()
   t.same(keys, ['b', 'd'].map(storedKey), 'one message each for b and d, none more')
   t.same(await listed(shadow, 'cancelled'), ['c'], 'c listed as cancelled')
 })

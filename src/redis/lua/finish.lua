@@ -96,7 +96,7 @@ local final = { completed = 'result', failed = 'error', cancelled = 'error', str
 -- year 5138 into 2.534023008e+14, a millisecond off. Returns the state the task is in now.
 local function requeue(record, key, gen, due, task)
   if tonumber(due) <= now then
-    local id = redis.call('XADD', stream, '*', 'key', key, 'gen', gen, 'task', task)
+    local id = requeueMessage(stream, record, key, gen, task, due)
     redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
     return 'queued'
   else

@@ -131,8 +131,13 @@ if state == 'queued' or state == 'running' then
     position = id
     from = '(' .. id
     local key, task
-    for j = 1, #fields, 2 do
-      if fields[j] == 'key' then key = fields[j + 1] elseif fields[j] == 'task' then task = fields[j + 1] end
+    if fields[1] == 'run' then
+      -- one field (see queueMessage in shared.lua): key, generation, task, ...
+      key, task = string.match(fields[2], '^([^\31]+)\31[^\31]*\31([^\31]*)')
+    else
+      for j = 1, #fields, 2 do
+        if fields[j] == 'key' then key = fields[j + 1] elseif fields[j] == 'task' then task = fields[j + 1] end
+      end
     end
     -- the message names its task: another task's is passed over without reading its record
     if key and (only == '' or task == only) then

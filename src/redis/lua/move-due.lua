@@ -23,7 +23,7 @@ for i = 1, #due, 2 do
   local record = prefix .. key
   local fields = redis.call('HMGET', record, 'state', 'gen', 'task')
   if fields[1] == 'scheduled' then
-    local id = redis.call('XADD', stream, '*', 'key', key, 'gen', fields[2], 'task', fields[3])
+    local id = requeueMessage(stream, record, key, fields[2], fields[3], when)
     -- a scheduled record keeps its due time only in the schedule
     redis.call('HSET', record, 'state', 'queued', 'sid', id, 'when', when)
     moved = moved + 1

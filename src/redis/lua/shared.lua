@@ -117,6 +117,28 @@ local function writeHistory(index, keys, at, ttl, limit)
   redis.call('PEXPIRE', index, ttl)
 end
 
+-- A task's message on the stream (see src/redis/stream.ts): one field, `run`, holding what a run
+-- needs, separated by \31: key, generation, task, when (epoch ms), attempt ("" for the first), trace
+-- context ("" for none; "~" in front for a later run of a task that ran before, whose record has a
+-- finished time: that run's span links to the add's instead of joining its trace), params (JSON,
+-- last: it may hold anything). One field: each value that crosses from Redis into a script costs
+-- about as much as a short command, so the start script takes a message whole, and a run's
+-- params, when and attempt come with it instead of from the record. Returns the message's id.
+local function queueMessage(stream, key, gen, task, when, attempt, trace, params)
+  return redis.call('XADD', stream, '*', 'run', key .. '\31' .. gen .. '\31' .. task .. '\31' .. when .. '\31' .. attempt .. '\31' .. trace .. '\31' .. params)
+end
+
+-- Queues the task of `record` (stored key `key`, generation `gen`, task name `task`) again, due
+-- `when`, with the params, attempt and trace context its record holds. Returns the message's id.
+local function requeueMessage(stream, record, key, gen, task, when)
+  local f = redis.call('HMGET', record, 'params', 'attempt', 'trace', 'finished')
+  local trace = f[3] or ''
+  if trace ~= '' and f[4] then
+    trace = '~' .. trace
+  end
+  return queueMessage(stream, key, gen, task, when, f[2] or '', trace, f[1] or '{}')
+end
+
 -- Puts `key` in the schedule due at `due` (epoch ms, as text: see finish.lua's requeue), and wakes
 -- the sleeping schedulers (a "due" push on `channel`) when it is now the next task due.
 local function scheduleAt(schedule, channel, key, due)
@@ -166,9 +188,9 @@ local function admitWaiting(group, room, c)
     if not head[1] then break end
     local key = head[1]
     local record = c.prefix .. key
-    local f = redis.call('HMGET', record, 'state', 'waiting', 'gen', 'task', 'sid')
+    local f = redis.call('HMGET', record, 'state', 'waiting', 'gen', 'task', 'sid', 'when')
     if f[1] == 'queued' and f[2] == group and not f[5] then
-      local id = redis.call('XADD', c.stream, '*', 'key', key, 'gen', f[3], 'task', f[4])
+      local id = requeueMessage(c.stream, record, key, f[3], f[4], f[6] or string.format('%.0f', c.now))
       redis.call('HSET', record, 'sid', id)
       redis.call('HDEL', record, 'waiting')
       redis.call('ZADD', slotsKey, string.format('%.0f', c.deadline), id)

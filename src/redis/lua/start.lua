@@ -40,7 +40,11 @@
   Each task started appends a "started" event to the events log (see src/redis/event-log.ts).
 
   In mode read the record keys are built here from the prefix, as they are only known once the
-  stream is read; they share the shadow's hash tag, so they live in the same cluster slot.
+  stream is read; they share the shadow's hash tag, so they live in the same cluster slot. A message
+  read there whose task has no limits is started from what it carries (see queueMessage in
+  shared.lua): its record is only asked whether the message is still its current one. Every other
+  (a limited task, a message of the earlier key/gen/task layout, modes ids and reclaimed) is
+  started from its record.
 
   A record already running on this worker is started again too: that happens when a call was
   resent after a dropped connection. The worker itself skips messages it is running.
@@ -48,6 +52,8 @@
   Returns { "stale" } when the worker's strikes are out of date (nothing read or changed), else one
   string per message, its fields separated by the unit separator \31 (one string instead of a nested
   array costs Redis and the client far less to encode and parse; params, JSON, comes last):
+    go <id> <deliveries> <the message's run field: key generation task when attempt trace params>
+                mode read, a task without limits started from its message (attempt "" for 1)
     run <id> <key> <generation> <task> <when> <attempt> <deliveries> <slot group> <trace> <params>
                 trace: the record's trace context as add.lua stored it ("" for none), with "~" in
                 front for a later run of a perpetual or cron task (its record has a finished time:
@@ -287,6 +293,26 @@ local function start(record, id, key, gen, reclaimed)
   return drop(id)
 end
 
+-- Starts the message `id` just read (its `run` field as queueMessage in shared.lua wrote it) of a
+-- task without limits: the message carries what the run needs, so the record is only asked
+-- whether the message is still its current one. (A message read for the first time is never
+-- running already: a resent call reads new messages, and the ones the first call read wait in
+-- this worker's pending entries.)
+local function startRun(record, id, key, task, attempt, run)
+  local f = redis.call('HMGET', record, 'sid', 'state', 'deliveries', 'deferrals')
+  -- the stream id is the record's own message (a replaced, cancelled or expired task's is not)
+  if f[1] ~= id or f[2] ~= 'queued' then
+    return drop(id)
+  end
+  local deliveries = f[3] and tostring((tonumber(f[3]) or 0) + 1) or '1'
+  redis.call('HSET', record, 'state', 'running', 'worker', worker, 'started', now, 'deliveries', deliveries)
+  if f[4] then
+    redis.call('HDEL', record, 'deferrals', 'unknownSince')
+  end
+  appendEvent(log, eventsLimit, 'started', key, task, attempt ~= '' and attempt or '1', '', '')
+  return 'go' .. SEP .. id .. SEP .. deliveries .. SEP .. run
+end
+
 local out = {}
 if mode == 'read' then
   local count = ARGV[FIRST]
@@ -298,10 +324,16 @@ if mode == 'read' then
   if reply then
     for _, entry in ipairs(reply[1][2]) do
       local id, fields = entry[1], entry[2]
-      local key, gen, task
-      for j = 1, #fields, 2 do
-        local name = fields[j]
-        if name == 'key' then key = fields[j + 1] elseif name == 'gen' then gen = fields[j + 1] elseif name == 'task' then task = fields[j + 1] end
+      local key, gen, task, attempt, run
+      if fields[1] == 'run' then
+        run = fields[2]
+        key, gen, task, attempt = string.match(run, '^([^\31]+)\31([^\31]+)\31([^\31]*)\31[^\31]*\31([^\31]*)\31')
+      else
+        -- a message of the earlier layout (key, gen and task fields): started from its record
+        for j = 1, #fields, 2 do
+          local name = fields[j]
+          if name == 'key' then key = fields[j + 1] elseif name == 'gen' then gen = fields[j + 1] elseif name == 'task' then task = fields[j + 1] end
+        end
       end
       if not key or not gen then
         out[#out + 1] = drop(id)
@@ -309,6 +341,8 @@ if mode == 'read' then
         -- the worker decides whether to put it back or fail it from how long it waited so far
         local d = redis.call('HMGET', prefix .. key, 'deferrals', 'unknownSince')
         out[#out + 1] = table.concat({ 'unknown', id, key, gen, d[1] or '0', d[2] or '', task or '' }, SEP)
+      elseif run and not limits[task] then
+        out[#out + 1] = startRun(prefix .. key, id, key, task, attempt, run)
       else
         out[#out + 1] = start(prefix .. key, id, key, gen, false)
       end

@@ -43,7 +43,8 @@ export interface ShadowKeys {
    * Prefix of the history indexes: `{prefix}{state}` is the stream of the tasks that ended in that
    * finished state (entries of up to 100 stored keys with the time they ended, see lua/shared.lua),
    * and `{prefix}{state}:{task}` the same for one task name. Scripts build the names from it, as they
-   * build record keys from `taskPrefix`.
+   * build record keys from `taskPrefix`, and the hash of how many tasks each index was ever given:
+   * the prefix without its last ":" (`{name}:ended`), index name after the prefix → count.
    */
   readonly historyPrefix: string
   /** The history index of one finished state, or of one task name in that state. */

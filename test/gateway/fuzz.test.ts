@@ -290,6 +290,8 @@ async function onlyAcceptedStored(t: Test, name: string, accepted: Accepted): Pr
       for (const event of await logEvents(name)) {
         if ('key' in event && !accepted.keys.has(event.key)) stray.push(`${key} event ${event.key}`)
       }
+    } else if (rest === 'ended') {
+      // how many tasks each history index was given: one count per index
     } else if (rest === 'events:log:count') {
       // how many events the log was given: one number
     } else if (rest === 'strikes:version' || rest === 'strikes:change') {

@@ -47,7 +47,7 @@ export async function shadowKeysIn(name: string): Promise<string[]> {
 
 /**
  * Keys that would outlive their use (should be none): task records of finished tasks without a
- * TTL, history indexes without a TTL (each expires with the newest record it names), and throttle
+ * TTL, history indexes and their counts without a TTL (each expires with the newest record it names), and throttle
  * windows without a TTL (the window is the TTL). The events log is bounded by its length (MAXLEN),
  * not by a TTL: it is not reported.
  */
@@ -60,7 +60,7 @@ export async function leakedKeys(name: string): Promise<string[]> {
       if ((await redis.pttl(key)) < 0) leaked.push(key)
       continue
     }
-    if (key.startsWith(`{${name}}:ended:`) || key.startsWith(`{${name}}:throttle:`)) {
+    if (key.startsWith(`{${name}}:ended`) || key.startsWith(`{${name}}:throttle:`)) {
       if ((await redis.pttl(key)) < 0) leaked.push(key)
       continue
     }

@@ -381,6 +381,23 @@ t.test('historyLimit trims each index, oldest first', async (t) => {
   t.same(await indexedKeys(keys.history('cancelled', 'job')), ['x2', 'x3', 'x4'])
 })
 
+t.test('how many tasks each index was given is counted beside it, and taken again from the index when the count is lost', async (t) => {
+  const { task: job } = jobTask()
+  const shadow = makeShadow(t, { historyLimit: 3 })
+  const worker = makeWorker(t, shadow, [job])
+  const keys = shadowContext(shadow).keys
+  const counts = keys.historyPrefix.slice(0, -1)
+  for (const key of ['h1', 'h2', 'h3']) await finishOne(shadow, worker, job, key, true)
+  const redis = shadowContext(shadow).redis
+  t.same(await redis.hgetall(counts), { failed: '3', 'failed:job': '3' }, 'one count per index')
+  t.ok((await redis.pttl(counts)) > 0, 'the counts expire')
+  await redis.del(counts)
+  for (const key of ['h4', 'h5']) await finishOne(shadow, worker, job, key, true)
+  t.same(await redis.hgetall(counts), { failed: '5', 'failed:job': '5' }, 'counted on from what the indexes were given')
+  t.same(await listed(shadow, 'failed'), ['h5', 'h4', 'h3'], 'still the newest three')
+  t.same(await indexedKeys(keys.history('failed')), ['h3', 'h4', 'h5'], 'and the index trimmed to them')
+})
+
 t.test('history goes with the records: every index has a TTL, and expires', async (t) => {
   const { task: job } = jobTask()
   const ttl = 400

@@ -58,8 +58,8 @@ redis.call('HSET', record, 'state', 'cancelled', 'finished', now)
 if tonumber(ttl) > 0 then
   redis.call('PEXPIRE', record, ttl)
   if historyLimit > 0 then
-    writeHistory(historyPrefix .. 'cancelled', { key }, now, ttl, historyLimit)
-    writeHistory(historyPrefix .. 'cancelled:' .. task, { key }, now, ttl, historyLimit)
+    writeHistory(historyPrefix, 'cancelled', { key }, now, ttl, historyLimit)
+    writeHistory(historyPrefix, 'cancelled:' .. task, { key }, now, ttl, historyLimit)
   end
 else
   redis.call('DEL', record)

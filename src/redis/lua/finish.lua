@@ -206,12 +206,12 @@ end
 for state, byTask in pairs(endedBy) do
   local all = {}
   for task, keys in pairs(byTask) do
-    writeHistory(historyPrefix .. state .. ':' .. task, keys, nowText, ttlText, historyLimit)
+    writeHistory(historyPrefix, state .. ':' .. task, keys, nowText, ttlText, historyLimit)
     for _, key in ipairs(keys) do
       all[#all + 1] = key
     end
   end
-  writeHistory(historyPrefix .. state, all, nowText, ttlText, historyLimit)
+  writeHistory(historyPrefix, state, all, nowText, ttlText, historyLimit)
 end
 if #ended > 0 then
   redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))

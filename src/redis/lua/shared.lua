@@ -82,7 +82,10 @@ end
 --   n  how many tasks the index was ever given, up to this entry's last
 --   t  when they ended, epoch ms: their records' `finished`
 --   k  their stored keys, separated by \31 (never part of a key)
--- One entry per call and index costs Redis a fraction of a sorted-set member per task. A task that
+-- One entry per call and index costs Redis a fraction of a sorted-set member per task. What each
+-- index was ever given is counted beside the indexes too, in one hash per shadow (the prefix
+-- without its last ":", {name}:ended: index name after the prefix -> count, expiring with the
+-- indexes), so that a write need not read the index's newest entry, up to a hundred keys long. A task that
 -- ended, was run again and ended again is in an index twice: only the entry whose `t` is its
 -- record's `finished` lists it (list.lua), and only the last `limit` tasks given to an index are
 -- listed, whatever it still holds.
@@ -97,19 +100,29 @@ local function historyCount(index)
   return 0
 end
 
--- Adds `keys` (stored keys of tasks that ended at `at`, epoch ms as their records have it) to a
--- history index, and trims it: of the entries older than the execution TTL `ttl` (their records
--- expired), and once in each tenth of `limit` of the tasks past the last `limit`. The index expires
--- an execution TTL after its last write.
-local function writeHistory(index, keys, at, ttl, limit)
-  local before = historyCount(index)
+-- Adds `keys` (stored keys of tasks that ended at `at`, epoch ms as their records have it) to the
+-- history index `prefix`..`name`, and trims it: of the entries older than the execution TTL `ttl`
+-- (their records expired), and once in each tenth of `limit` of the tasks past the last `limit`.
+-- The index and the counts expire an execution TTL after their last write.
+local function writeHistory(prefix, name, keys, at, ttl, limit)
+  local index, counts = prefix .. name, string.sub(prefix, 1, -2)
   local count = #keys
+  local total = redis.call('HINCRBY', counts, name, count)
+  if total == count then
+    -- counted afresh (the first write, or the counts expired or went while the index lived): the
+    -- index's newest entry says how many it was given before
+    local given = historyCount(index)
+    if given > 0 then
+      total = redis.call('HINCRBY', counts, name, given)
+    end
+  end
+  redis.call('PEXPIRE', counts, ttl)
+  local before = total - count
   for first = 1, count, HISTORY_PER_ENTRY do
     local last = math.min(count, first + HISTORY_PER_ENTRY - 1)
     redis.call('XADD', index, '*', 'n', before + last, 't', at, 'k', table.concat(keys, '\31', first, last))
   end
   redis.call('XTRIM', index, 'MINID', string.format('%.0f', math.max(0, tonumber(at) - tonumber(ttl))))
-  local total = before + count
   local every = math.max(1, math.floor(limit / 10))
   if math.floor(total / every) ~= math.floor(before / every) then
     trimCounted(index, total - limit, 2 * every)

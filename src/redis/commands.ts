@@ -268,15 +268,18 @@ function decodeStartEntry(entry: string, known: StartMessage | undefined): Start
     return { kind: 'run', id, key, gen, task, when, attempt, deliveries, slot, trace, paramsJson }
   }
   if (entry.startsWith('go\x1f')) {
-    // started from its message: the id, the deliveries, then the message's run field as written
-    // (see queueMessage in lua/shared.lua): key, generation, task, when, attempt, trace, params
+    // started from its message: the id, the deliveries, the record's generation and due time, then
+    // the message's run field as written (see queueMessage in lua/shared.lua): key, task, attempt,
+    // trace, params
     fieldAt = 3
     const id = nextField(entry)
     const deliveries = Number(nextField(entry))
-    const key = nextField(entry)
     const gen = nextField(entry)
-    const task = nextField(entry)
     const when = Number(nextField(entry))
+    const key = nextField(entry)
+    const task = nextField(entry)
+    // the short form ends here: a first attempt without params or trace context
+    if (fieldAt >= entry.length) return { kind: 'run', id, key, gen, task, when, attempt: 1, deliveries, slot: '', trace: '', paramsJson: '{}' }
     const attempt = Number(nextField(entry) || 1)
     const trace = nextField(entry)
     const paramsJson = fieldAt < entry.length ? entry.slice(fieldAt) : '{}'

@@ -169,7 +169,7 @@ local function addTask(n)
     local state = 'queued'
     -- a debounced task always waits in the schedule, even when its due time has just passed
     if due <= now and kind ~= DEBOUNCED then
-      local id = queueMessage(stream, key, gen, task, ARGV[n + 3], '', traced[2] or '', params)
+      local id = queueMessage(stream, key, task, '', traced[2] or '', params)
       redis.call('HSET', record, 'task', task, 'when', ARGV[n + 3], 'state', 'queued', 'gen', gen, 'sid', id, unpack(traced))
       replies[#replies + 1] = replaced
     else

@@ -94,9 +94,9 @@ local final = { completed = 'result', failed = 'error', cancelled = 'error', str
 
 -- due is written as given: Lua formats a number with 14 digits, which turns a due time past the
 -- year 5138 into 2.534023008e+14, a millisecond off. Returns the state the task is in now.
-local function requeue(record, key, gen, due, task)
+local function requeue(record, key, due, task)
   if tonumber(due) <= now then
-    local id = requeueMessage(stream, record, key, gen, task, due)
+    local id = requeueMessage(stream, record, key, task)
     redis.call('HSET', record, 'state', 'queued', 'when', due, 'sid', id)
     return 'queued'
   else
@@ -115,8 +115,9 @@ for n = FIRST, #ARGV, 7 do
   local record = prefix .. key
   -- what every outcome needs
   local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error', 'task', 'attempt')
-  -- the outcome belongs to the record's current message only (see start.lua)
-  local current = f[1] == gen and f[4] == id
+  -- the outcome belongs to the record's current message only (see start.lua); a generation of ""
+  -- (a message that names none, as queueMessage writes them) leaves it to the stream id
+  local current = (gen == '' or f[1] == gen) and f[4] == id
   local mine = f[2] == 'running' and f[3] == worker
   local owned = current and mine
   -- the outcomes a worker writes for a message it did not start
@@ -172,7 +173,7 @@ for n = FIRST, #ARGV, 7 do
       local next = tostring((tonumber(attempt) or 1) + 1)
       redis.call('HSET', record, 'attempt', next, 'error', data)
       redis.call('HDEL', record, 'progress', 'deliveries')
-      local state = requeue(record, key, gen, due, task)
+      local state = requeue(record, key, due, task)
       appendEvent(log, eventsLimit, 'retrying', key, task, next, state, data)
     elseif outcome == 'again' or outcome == 'again-failed' then
       redis.call('HDEL', record, 'result', 'error', 'progress', 'deliveries', 'attempt')
@@ -180,7 +181,7 @@ for n = FIRST, #ARGV, 7 do
       if data ~= '' then
         redis.call('HSET', record, outcome == 'again' and 'result' or 'error', data)
       end
-      local state = requeue(record, key, gen, due, task)
+      local state = requeue(record, key, due, task)
       -- the run ended, the task did not: the event carries the state its next run waits in
       if outcome == 'again' then
         appendEvent(log, eventsLimit, 'completed', key, task, attempt, state, '')
@@ -197,7 +198,7 @@ for n = FIRST, #ARGV, 7 do
         redis.call('HINCRBY', record, 'deferrals', 1)
         redis.call('HSETNX', record, 'unknownSince', data)
       end
-      requeue(record, key, gen, due, task)
+      requeue(record, key, due, task)
     end
   end
 end

@@ -132,8 +132,8 @@ if state == 'queued' or state == 'running' then
     from = '(' .. id
     local key, task
     if fields[1] == 'run' then
-      -- one field (see queueMessage in shared.lua): key, generation, task, ...
-      key, task = string.match(fields[2], '^([^\31]+)\31[^\31]*\31([^\31]*)')
+      -- one field (see queueMessage in shared.lua): key, task, ...
+      key, task = string.match(fields[2], '^([^\31]+)\31([^\31]*)')
     else
       for j = 1, #fields, 2 do
         if fields[j] == 'key' then key = fields[j + 1] elseif fields[j] == 'task' then task = fields[j + 1] end

@@ -49,7 +49,7 @@ for n = 5, #ARGV, 2 do
   else
     -- a new generation: a late message or outcome of the earlier run never matches this one
     local next = string.format('%.0f', tonumber(gen) + 1)
-    local id = queueMessage(stream, key, next, task, now, '', f[5] or '', f[4] or '{}')
+    local id = queueMessage(stream, key, task, '', f[5] or '', f[4] or '{}')
     redis.call('HDEL', record, 'attempt', 'result', 'error', 'progress', 'deliveries', 'worker', 'started', 'finished', 'deferrals', 'unknownSince')
     redis.call('HSET', record, 'state', 'queued', 'when', now, 'gen', next, 'sid', id)
     -- live again: the record is kept until the task ends

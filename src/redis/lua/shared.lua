@@ -131,25 +131,31 @@ local function writeHistory(prefix, name, keys, at, ttl, limit)
 end
 
 -- A task's message on the stream (see src/redis/stream.ts): one field, `run`, holding what a run
--- needs, separated by \31: key, generation, task, when (epoch ms), attempt ("" for the first), trace
--- context ("" for none; "~" in front for a later run of a task that ran before, whose record has a
--- finished time: that run's span links to the add's instead of joining its trace), params (JSON,
--- last: it may hold anything). One field: each value that crosses from Redis into a script costs
--- about as much as a short command, so the start script takes a message whole, and a run's
--- params, when and attempt come with it instead of from the record. Returns the message's id.
-local function queueMessage(stream, key, gen, task, when, attempt, trace, params)
-  return redis.call('XADD', stream, '*', 'run', key .. '\31' .. gen .. '\31' .. task .. '\31' .. when .. '\31' .. attempt .. '\31' .. trace .. '\31' .. params)
+-- needs beside its record's generation and due time, separated by \31: key, task, attempt ("" for
+-- the first), trace context ("" for none; "~" in front for a later run of a task that ran before,
+-- whose record has a finished time: that run's span links to the add's instead of joining its
+-- trace), params (JSON, last: it may hold anything). One field: each value that crosses from Redis
+-- into a script costs about as much as a short command, so the start script takes a message whole,
+-- and a run's params, attempt and trace come with it instead of from the record. The message's
+-- stream id is what ties it to its record (the record's sid): a replaced task gets a new message.
+-- The first attempt of a task without params or trace context is only "key \31 task": the bytes
+-- of most queued tasks. Returns the message's id.
+local function queueMessage(stream, key, task, attempt, trace, params)
+  if attempt == '' and trace == '' and params == '{}' then
+    return redis.call('XADD', stream, '*', 'run', key .. '\31' .. task)
+  end
+  return redis.call('XADD', stream, '*', 'run', key .. '\31' .. task .. '\31' .. attempt .. '\31' .. trace .. '\31' .. params)
 end
 
--- Queues the task of `record` (stored key `key`, generation `gen`, task name `task`) again, due
--- `when`, with the params, attempt and trace context its record holds. Returns the message's id.
-local function requeueMessage(stream, record, key, gen, task, when)
+-- Queues the task of `record` (stored key `key`, task name `task`) again, with the params, attempt
+-- and trace context its record holds. Returns the message's id.
+local function requeueMessage(stream, record, key, task)
   local f = redis.call('HMGET', record, 'params', 'attempt', 'trace', 'finished')
   local trace = f[3] or ''
   if trace ~= '' and f[4] then
     trace = '~' .. trace
   end
-  return queueMessage(stream, key, gen, task, when, f[2] or '', trace, f[1] or '{}')
+  return queueMessage(stream, key, task, f[2] or '', trace, f[1] or '{}')
 end
 
 -- Puts `key` in the schedule due at `due` (epoch ms, as text: see finish.lua's requeue), and wakes
@@ -201,9 +207,9 @@ local function admitWaiting(group, room, c)
     if not head[1] then break end
     local key = head[1]
     local record = c.prefix .. key
-    local f = redis.call('HMGET', record, 'state', 'waiting', 'gen', 'task', 'sid', 'when')
-    if f[1] == 'queued' and f[2] == group and not f[5] then
-      local id = requeueMessage(c.stream, record, key, f[3], f[4], f[6] or string.format('%.0f', c.now))
+    local f = redis.call('HMGET', record, 'state', 'waiting', 'task', 'sid')
+    if f[1] == 'queued' and f[2] == group and not f[4] then
+      local id = requeueMessage(c.stream, record, key, f[3])
       redis.call('HSET', record, 'sid', id)
       redis.call('HDEL', record, 'waiting')
       redis.call('ZADD', slotsKey, string.format('%.0f', c.deadline), id)

@@ -27,7 +27,8 @@
   ARGV[11] waiting prefix            {name}:waiting:
   ARGV[12] rate window prefix        {name}:rate:
   ARGV[13] events channel
-  ARGV[14..] modes ids and reclaimed: per message, stream id and generation
+  ARGV[14..] modes ids and reclaimed: per message, stream id and generation ("" for a message that
+           names none: its stream id alone says whether it is the current one)
            mode read: most messages to read, then the names of the tasks this worker runs (a
            message naming another task is not started)
 
@@ -52,7 +53,7 @@
   Returns { "stale" } when the worker's strikes are out of date (nothing read or changed), else one
   string per message, its fields separated by the unit separator \31 (one string instead of a nested
   array costs Redis and the client far less to encode and parse; params, JSON, comes last):
-    go <id> <deliveries> <the message's run field: key generation task when attempt trace params>
+    go <id> <deliveries> <generation> <when> <the message's run field: key task attempt trace params>
                 mode read, a task without limits started from its message (attempt "" for 1)
     run <id> <key> <generation> <task> <when> <attempt> <deliveries> <slot group> <trace> <params>
                 trace: the record's trace context as add.lua stored it ("" for none), with "~" in
@@ -257,7 +258,7 @@ local function start(record, id, key, gen, reclaimed)
   local state = f[2]
   -- only the record's current message may start it: an older copy (same generation, e.g. a
   -- deferral written twice by a resent call) is stale
-  local current = f[1] == gen and f[8] == id
+  local current = (gen == '' or f[1] == gen) and f[8] == id
   -- running on this very worker: this call is a resend (the connection dropped before the reply
   -- of the first one arrived), so the worker never started it: start it now
   local resent = current and state == 'running' and redis.call('HGET', record, 'worker') == worker
@@ -288,9 +289,24 @@ local function start(record, id, key, gen, reclaimed)
       trace = '~' .. trace
     end
     -- a first attempt stores no attempt field
-    return table.concat({ 'run', id, key, gen, task, f[5] or '', f[6] or '1', deliveries, slotGroup, trace, f[4] or '{}' }, SEP)
+    return table.concat({ 'run', id, key, f[1], task, f[5] or '', f[6] or '1', deliveries, slotGroup, trace, f[4] or '{}' }, SEP)
   end
   return drop(id)
+end
+
+-- The key, task and attempt ("" for the first) of a message's run field (see queueMessage in
+-- shared.lua); nil for a field that holds no key and task. Cut at the separators with plain finds:
+-- a pattern would try each shorter key before failing on the short form.
+local function readRun(run)
+  local a = string.find(run, '\31', 1, true)
+  if not a or a == 1 then return nil end
+  local b = string.find(run, '\31', a + 1, true)
+  if not b then
+    -- the short form: a first attempt without params or trace context
+    return string.sub(run, 1, a - 1), string.sub(run, a + 1), ''
+  end
+  local c = string.find(run, '\31', b + 1, true)
+  return string.sub(run, 1, a - 1), string.sub(run, a + 1, b - 1), string.sub(run, b + 1, (c or 0) - 1)
 end
 
 -- Starts the message `id` just read (its `run` field as queueMessage in shared.lua wrote it) of a
@@ -299,7 +315,7 @@ end
 -- running already: a resent call reads new messages, and the ones the first call read wait in
 -- this worker's pending entries.)
 local function startRun(record, id, key, task, attempt, run)
-  local f = redis.call('HMGET', record, 'sid', 'state', 'deliveries', 'deferrals')
+  local f = redis.call('HMGET', record, 'sid', 'state', 'deliveries', 'deferrals', 'gen', 'when')
   -- the stream id is the record's own message (a replaced, cancelled or expired task's is not)
   if f[1] ~= id or f[2] ~= 'queued' then
     return drop(id)
@@ -310,7 +326,7 @@ local function startRun(record, id, key, task, attempt, run)
     redis.call('HDEL', record, 'deferrals', 'unknownSince')
   end
   appendEvent(log, eventsLimit, 'started', key, task, attempt ~= '' and attempt or '1', '', '')
-  return 'go' .. SEP .. id .. SEP .. deliveries .. SEP .. run
+  return 'go' .. SEP .. id .. SEP .. deliveries .. SEP .. f[5] .. SEP .. (f[6] or '') .. SEP .. run
 end
 
 local out = {}
@@ -326,8 +342,9 @@ if mode == 'read' then
       local id, fields = entry[1], entry[2]
       local key, gen, task, attempt, run
       if fields[1] == 'run' then
-        run = fields[2]
-        key, gen, task, attempt = string.match(run, '^([^\31]+)\31([^\31]+)\31([^\31]*)\31[^\31]*\31([^\31]*)\31')
+        -- it names no generation: its stream id says whether it is the record's current message
+        run, gen = fields[2], ''
+        key, task, attempt = readRun(run)
       else
         -- a message of the earlier layout (key, gen and task fields): started from its record
         for j = 1, #fields, 2 do

@@ -26,10 +26,11 @@ end
 
 -- Trims off the head of `log` (a stream whose entries count in field n what it was ever given, up
 -- to their last item: the events log, a history index) the entries whose items all lie at or before
--- item `cut`, looking at up to `budget` entries. Entries are read a page at a time, the first pages
--- small: an entry holds up to a hundred items, and reading one costs Redis its whole text.
+-- item `cut`, looking at up to `budget` entries. Entries are read a page at a time, from one entry
+-- on, doubling: an entry holds up to a hundred items, and reading one costs Redis its whole text,
+-- while the first entry alone is all a trim that finds nothing to trim reads.
 local function trimCounted(log, cut, budget)
-  local page, from = 8, '-'
+  local page, from = 1, '-'
   while budget > 0 do
     local head = redis.call('XRANGE', log, from, '+', 'COUNT', page)
     local stale = {}

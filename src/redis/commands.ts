@@ -173,6 +173,7 @@ export interface StartMessage {
   readonly id: string
   /** The key's stored form. */
   readonly key: string
+  /** The generation the message names; "" for one that names none (its stream id decides). */
   readonly gen: string
 }
 
@@ -360,6 +361,7 @@ export interface FinishOutcome {
   readonly id: string
   /** The key's stored form. */
   readonly key: string
+  /** The attempt's generation; "" for a message never started that names none (its stream id decides). */
   readonly gen: string
   readonly outcome: OutcomeKind
   /** Result or error JSON; "" for none. */

@@ -23,8 +23,9 @@
   ARGV[12] waiting prefix            {name}:waiting:
   ARGV[13] lease of a concurrency slot handed on, ms
   ARGV[14] the newest stream id among the outcomes
-  ARGV[15..] per outcome, seven slots: stream id, task key (stored form), generation, outcome, data,
-           due time, the concurrency group whose slot the attempt holds ("" for none)
+  ARGV[15..] per outcome, seven slots: stream id, task key (stored form), generation ("" when the
+           worker knows none: a message it did not start names none, and its stream id decides),
+           outcome, data, due time, the concurrency group whose slot the attempt holds ("" for none)
     outcome  completed  data = result JSON ("" for none)
              failed     data = error JSON
              cancelled  data = error JSON
@@ -69,7 +70,7 @@ local FIRST = 15
 local nowMs = tonumber(ARGV[3])
 local slots = {
   stream = stream, prefix = prefix, slotPrefix = ARGV[11], waitPrefix = ARGV[12], limitsIndex = KEYS[4],
-  now = nowMs, deadline = nowMs + tonumber(ARGV[13]),
+  now = nowMs, lease = tonumber(ARGV[13]),
 }
 
 -- the tasks this batch ended, by finished state and task name: one history entry per index, not

@@ -24,7 +24,7 @@ local now = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local c = {
   stream = KEYS[2], prefix = ARGV[3], slotPrefix = ARGV[4], waitPrefix = ARGV[5], limitsIndex = index,
-  now = now, deadline = now + lease,
+  now = now, lease = lease,
 }
 local limits = {}
 for i = 6, #ARGV, 2 do

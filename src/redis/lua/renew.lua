@@ -17,7 +17,9 @@
   Returns the ids this worker no longer holds.
 ]]
 local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
-local deadline = string.format('%.0f', tonumber(ARGV[3]) + tonumber(ARGV[4]))
+-- counted from Redis's clock when the caller's is earlier: a renewal that waited (Redis was away)
+-- must not write a lease that lapsed already (see timeLeases in shared.lua)
+local deadline = string.format('%.0f', laterClock(tonumber(ARGV[3])) + tonumber(ARGV[4]))
 local slotPrefix = ARGV[5]
 local lost = {}
 for i = 6, #ARGV do

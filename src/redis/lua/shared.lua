@@ -193,14 +193,32 @@ end
   for the sweep that frees lapsed slots (limits.lua).
 
   `c` carries what these need: stream, prefix (task records), slotPrefix, waitPrefix, limitsIndex,
-  now and deadline (numbers: now and now + the lease).
+  now (the caller's clock, epoch ms) and lease (ms); timeLeases adds deadline (now + the lease).
 ]]
+
+-- `now` (epoch ms, the caller's clock), or Redis's clock when that is later.
+local function laterClock(now)
+  local t = redis.call('TIME')
+  return math.max(now, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+end
+
+-- Sets the clock of the leases `c` hands out, once per call: the caller's, or Redis's when that is
+-- later. A call that waited before it ran (its client held it while Redis was away, or Redis was
+-- busy) must not hand out a lease that lapsed already: the next call would free that slot under a
+-- task still running, and let one task too many in.
+local function timeLeases(c)
+  if not c.deadline then
+    c.now = laterClock(c.now)
+    c.deadline = c.now + c.lease
+  end
+end
 
 -- Admits up to `room` of the oldest tasks waiting for a slot of `group`: each gets a slot (held by
 -- the message it is queued with again) and goes back on the stream. A waiting entry whose record
 -- moved on (cancelled, replaced) is dropped. Keeps the group's place in the index. Returns how
 -- many were admitted.
 local function admitWaiting(group, room, c)
+  timeLeases(c)
   local waitKey, slotsKey = c.waitPrefix .. group, c.slotPrefix .. group
   local admitted = 0
   while admitted < room do

@@ -13,7 +13,8 @@
 
   ARGV[1]  consumer group
   ARGV[2]  worker name (consumer)
-  ARGV[3]  now, epoch ms (rate limits are judged at this or Redis's clock, whichever is later)
+  ARGV[3]  now, epoch ms (rate limits and the leases of concurrency slots are counted from this or
+           Redis's clock, whichever is later)
   ARGV[4]  strikes version the worker holds
   ARGV[5]  mode: "ids", "reclaimed" (taken over from a dead worker: a running record is expected)
            or "read"
@@ -88,7 +89,7 @@ end
 local nowMs = tonumber(now)
 local slots = {
   stream = stream, prefix = prefix, slotPrefix = ARGV[10], waitPrefix = ARGV[11], limitsIndex = KEYS[5],
-  now = nowMs, deadline = nowMs + tonumber(ARGV[9]),
+  now = nowMs, lease = tonumber(ARGV[9]),
 }
 local ratePrefix, channel = ARGV[12], ARGV[13]
 
@@ -132,16 +133,13 @@ local function holdBack(record, id)
   return 'wait' .. SEP .. id
 end
 
--- The time rate limits are judged at: the caller's clock, or Redis's when that is later. A call
--- that waited before it ran (a stalled connection, Redis busy) must not count its starts at the
--- moment it was sent: later calls would drop them from the window too early, and let more in.
-local rateNowMs
+-- The time rate limits are judged at, as the leases of concurrency slots (see timeLeases in
+-- shared.lua): the caller's clock, or Redis's when that is later. A call that waited before it ran
+-- (a stalled connection, Redis busy) must not count its starts at the moment it was sent: later
+-- calls would drop them from the window too early, and let more in.
 local function rateNow()
-  if not rateNowMs then
-    local t = redis.call('TIME')
-    rateNowMs = math.max(nowMs, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  end
-  return rateNowMs
+  timeLeases(slots)
+  return slots.now
 end
 
 -- Rate limit: the time (ms) at which a start fits in the window of `rateKey` (limit, per ms),
@@ -211,8 +209,9 @@ local function admit(record, id, key, task, params, reserved, lim)
   if lim.slots then
     slotGroup = groupOf(task, lim.slotsBy, params)
     local slotsKey = slots.slotPrefix .. slotGroup
+    timeLeases(slots)
     if not redis.call('ZSCORE', slotsKey, id) then
-      redis.call('ZREMRANGEBYSCORE', slotsKey, '-inf', now)
+      redis.call('ZREMRANGEBYSCORE', slotsKey, '-inf', string.format('%.0f', slots.now))
       local held = redis.call('ZCARD', slotsKey)
       -- tasks already waiting go first
       if held < lim.slots and redis.call('EXISTS', slots.waitPrefix .. slotGroup) == 1 then
@@ -326,7 +325,7 @@ local function startRun(record, id, key, task, attempt, run)
     redis.call('HDEL', record, 'deferrals', 'unknownSince')
   end
   appendEvent(log, eventsLimit, 'started', key, task, attempt ~= '' and attempt or '1', '', '')
-  return 'go' .. SEP .. id .. SEP .. deliveries .. SEP .. f[5] .. SEP .. (f[6] or '') .. SEP .. run
+  return 'go' .. SEP .. id .. SEP .. deliveries .. SEP .. (f[5] or '') .. SEP .. (f[6] or '') .. SEP .. run
 end
 
 local out = {}

@@ -54,20 +54,22 @@ export async function shadowKeysIn(name: string): Promise<string[]> {
 export async function leakedKeys(name: string): Promise<string[]> {
   const redis = adminRedis()
   const leaked: string[] = []
+  // -1: no TTL; a key that expired since it was listed (-2) left nothing behind
+  const noTtl = async (key: string) => (await redis.pttl(key)) === -1
   for (const key of await shadowKeysIn(name)) {
     // concurrency slots and rate windows hold leases and times: each expires once they are over
     if (key.startsWith(`{${name}}:slots:`) || key.startsWith(`{${name}}:rate:`)) {
-      if ((await redis.pttl(key)) < 0) leaked.push(key)
+      if (await noTtl(key)) leaked.push(key)
       continue
     }
     if (key.startsWith(`{${name}}:ended`) || key.startsWith(`{${name}}:throttle:`)) {
-      if ((await redis.pttl(key)) < 0) leaked.push(key)
+      if (await noTtl(key)) leaked.push(key)
       continue
     }
     if (!key.includes('}:task:')) continue
     const state = await redis.hget(key, 'state')
     const live = state === 'scheduled' || state === 'queued' || state === 'running'
-    if (!live && (await redis.pttl(key)) < 0) leaked.push(key)
+    if (!live && (await noTtl(key))) leaked.push(key)
   }
   return leaked
 }

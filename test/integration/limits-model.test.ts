@@ -17,6 +17,10 @@ import { workerLimits } from '../../src/redis/limits.js'
 import { closeAdmin, makeShadow, shadowKeysIn } from '../helpers/shadow.js'
 
 t.teardown(closeAdmin)
+// a hundred property runs of up to forty steps each, every step checked against Redis
+t.setTimeout(360_000)
+
+const TENANTS = ['t0', 't1', 't2']
 
 const SEED = Number(process.env.FC_SEED ?? 20261206)
 
@@ -57,9 +61,16 @@ t.test('concurrency by a parameter holds against a model', async (t) => {
         await finishAttempts(redis, keys, 'w', shadow, 30_000, [{ ...done, outcome: 'completed', data: '', due: 0 }])
       }
       const check = async () => {
-        for (const tenant of ['t0', 't1', 't2']) {
-          const held = await redis.zcard(`${keys.slotPrefix}m|${tenant}`)
-          const waiting = await redis.zcard(`${keys.waitingPrefix}m|${tenant}`)
+        // one round trip for the six counts
+        const pipeline = redis.pipeline()
+        for (const tenant of TENANTS) pipeline.zcard(`${keys.slotPrefix}m|${tenant}`).zcard(`${keys.waitingPrefix}m|${tenant}`)
+        const counts = ((await pipeline.exec()) ?? []).map(([err, n]) => {
+          if (err) throw err
+          return n as number
+        })
+        for (const [i, tenant] of TENANTS.entries()) {
+          const held = counts[2 * i] as number
+          const waiting = counts[2 * i + 1] as number
           const mine = running.filter((r) => r.slot === `m|${tenant}`).length
           if (held > limit || mine > limit) throw new Error(`${tenant}: ${held} slots held, ${mine} running, limit ${limit}`)
           if (waiting > 0 && held < limit) throw new Error(`${tenant}: ${waiting} wait while only ${held} of ${limit} slots are held`)

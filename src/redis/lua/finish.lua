@@ -73,21 +73,22 @@ local slots = {
   now = nowMs, lease = tonumber(ARGV[13]),
 }
 
--- the tasks this batch ended, by finished state and task name: one history entry per index, not
--- per task (see shared.lua's writeHistory)
+-- the tasks this batch ended, by finished state: all of them, and by task name; one history entry
+-- per index, not per task (see shared.lua's writeHistory)
 local endedBy = {}
 local function remember(state, task, key)
-  local byTask = endedBy[state]
-  if not byTask then
-    byTask = {}
-    endedBy[state] = byTask
+  local ended = endedBy[state]
+  if not ended then
+    ended = { all = {}, byTask = {} }
+    endedBy[state] = ended
   end
-  local keys = byTask[task]
+  local keys = ended.byTask[task]
   if not keys then
     keys = {}
-    byTask[task] = keys
+    ended.byTask[task] = keys
   end
   keys[#keys + 1] = key
+  ended.all[#ended.all + 1] = key
 end
 local ended = {}
 
@@ -205,15 +206,11 @@ for n = FIRST, #ARGV, 7 do
 end
 
 -- the index of each state and task name, and the index of the state with all of them
-for state, byTask in pairs(endedBy) do
-  local all = {}
-  for task, keys in pairs(byTask) do
+for state, ended in pairs(endedBy) do
+  for task, keys in pairs(ended.byTask) do
     writeHistory(historyPrefix, state .. ':' .. task, keys, nowText, ttlText, historyLimit)
-    for _, key in ipairs(keys) do
-      all[#all + 1] = key
-    end
   end
-  writeHistory(historyPrefix, state, all, nowText, ttlText, historyLimit)
+  writeHistory(historyPrefix, state, ended.all, nowText, ttlText, historyLimit)
 end
 if #ended > 0 then
   redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))

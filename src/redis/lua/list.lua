@@ -130,15 +130,7 @@ if state == 'queued' or state == 'running' then
     local id, fields = entries[i][1], entries[i][2]
     position = id
     from = '(' .. id
-    local key, task
-    if fields[1] == 'run' then
-      -- one field (see queueMessage in shared.lua): key, task, ...
-      key, task = string.match(fields[2], '^([^\31]+)\31([^\31]*)')
-    else
-      for j = 1, #fields, 2 do
-        if fields[j] == 'key' then key = fields[j + 1] elseif fields[j] == 'task' then task = fields[j + 1] end
-      end
-    end
+    local key, _, task = messageHead(fields)
     -- the message names its task: another task's is passed over without reading its record
     if key and (only == '' or task == only) then
       keep(key, '', redis.call('HGETALL', prefix .. key), id)

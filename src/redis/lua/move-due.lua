@@ -21,9 +21,9 @@ for i = 1, #due, 2 do
   local key, when = due[i], due[i + 1]
   redis.call('ZREM', schedule, key)
   local record = prefix .. key
-  local fields = redis.call('HMGET', record, 'state', 'task')
+  local fields = redis.call('HMGET', record, 'state', 'task', unpack(RECORDED_RUN))
   if fields[1] == 'scheduled' then
-    local id = requeueMessage(stream, record, key, fields[2])
+    local id = queueRecorded(stream, key, fields[2], fields, 3)
     -- a scheduled record keeps its due time only in the schedule
     redis.call('HSET', record, 'state', 'queued', 'sid', id, 'when', when)
     moved = moved + 1

@@ -148,15 +148,53 @@ local function queueMessage(stream, key, task, attempt, trace, params)
   return redis.call('XADD', stream, '*', 'run', key .. '\31' .. task .. '\31' .. attempt .. '\31' .. trace .. '\31' .. params)
 end
 
+-- Queues the task `key` (task name `task`) again from the four fields of its record that `f` holds
+-- from index `at` on, as RECORDED_RUN names them: its params, attempt and trace context, and
+-- whether it finished a run before (see queueMessage). A caller that reads the record anyway asks
+-- for these in the same HMGET. Returns the message's id.
+local RECORDED_RUN = { 'params', 'attempt', 'trace', 'finished' }
+local function queueRecorded(stream, key, task, f, at)
+  local trace = f[at + 2] or ''
+  if trace ~= '' and f[at + 3] then
+    trace = '~' .. trace
+  end
+  return queueMessage(stream, key, task, f[at + 1] or '', trace, f[at] or '{}')
+end
+
 -- Queues the task of `record` (stored key `key`, task name `task`) again, with the params, attempt
 -- and trace context its record holds. Returns the message's id.
 local function requeueMessage(stream, record, key, task)
-  local f = redis.call('HMGET', record, 'params', 'attempt', 'trace', 'finished')
-  local trace = f[3] or ''
-  if trace ~= '' and f[4] then
-    trace = '~' .. trace
+  return queueRecorded(stream, key, task, redis.call('HMGET', record, unpack(RECORDED_RUN)), 1)
+end
+
+-- What a message on the stream names: its stored key, generation, task name and attempt ("" for
+-- the first), and its run field as written (nil for a message of the earlier layout, whose
+-- key, gen and task fields name no attempt). Both layouts are read: a message of the earlier one
+-- may still wait on the stream. The run field (see queueMessage) names no generation: "" (its
+-- stream id says whether it is its record's current message). Nil for a message that names no
+-- key (written by hand).
+local function messageHead(fields)
+  if fields[1] == 'run' then
+    local run = fields[2]
+    -- cut at the separators with plain finds: a pattern would try each shorter key before failing
+    -- on the short form
+    local a = string.find(run, '\31', 1, true)
+    if not a or a == 1 then return nil end
+    local b = string.find(run, '\31', a + 1, true)
+    if not b then
+      -- the short form: a first attempt without params or trace context
+      return string.sub(run, 1, a - 1), '', string.sub(run, a + 1), '', run
+    end
+    local c = string.find(run, '\31', b + 1, true)
+    return string.sub(run, 1, a - 1), '', string.sub(run, a + 1, b - 1), string.sub(run, b + 1, (c or 0) - 1), run
   end
-  return queueMessage(stream, key, task, f[2] or '', trace, f[1] or '{}')
+  local key, gen, task
+  for j = 1, #fields, 2 do
+    local name = fields[j]
+    if name == 'key' then key = fields[j + 1] elseif name == 'gen' then gen = fields[j + 1] elseif name == 'task' then task = fields[j + 1] end
+  end
+  if not key or not gen then return nil end
+  return key, gen, task, '', nil
 end
 
 -- Puts `key` in the schedule due at `due` (epoch ms, as text: see finish.lua's requeue), and wakes
@@ -226,9 +264,9 @@ local function admitWaiting(group, room, c)
     if not head[1] then break end
     local key = head[1]
     local record = c.prefix .. key
-    local f = redis.call('HMGET', record, 'state', 'waiting', 'task', 'sid')
+    local f = redis.call('HMGET', record, 'state', 'waiting', 'task', 'sid', unpack(RECORDED_RUN))
     if f[1] == 'queued' and f[2] == group and not f[4] then
-      local id = requeueMessage(c.stream, record, key, f[3])
+      local id = queueRecorded(c.stream, key, f[3], f, 5)
       redis.call('HSET', record, 'sid', id)
       redis.call('HDEL', record, 'waiting')
       redis.call('ZADD', slotsKey, string.format('%.0f', c.deadline), id)

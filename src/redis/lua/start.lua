@@ -293,21 +293,6 @@ local function start(record, id, key, gen, reclaimed)
   return drop(id)
 end
 
--- The key, task and attempt ("" for the first) of a message's run field (see queueMessage in
--- shared.lua); nil for a field that holds no key and task. Cut at the separators with plain finds:
--- a pattern would try each shorter key before failing on the short form.
-local function readRun(run)
-  local a = string.find(run, '\31', 1, true)
-  if not a or a == 1 then return nil end
-  local b = string.find(run, '\31', a + 1, true)
-  if not b then
-    -- the short form: a first attempt without params or trace context
-    return string.sub(run, 1, a - 1), string.sub(run, a + 1), ''
-  end
-  local c = string.find(run, '\31', b + 1, true)
-  return string.sub(run, 1, a - 1), string.sub(run, a + 1, b - 1), string.sub(run, b + 1, (c or 0) - 1)
-end
-
 -- Starts the message `id` just read (its `run` field as queueMessage in shared.lua wrote it) of a
 -- task without limits: the message carries what the run needs, so the record is only asked
 -- whether the message is still its current one. (A message read for the first time is never
@@ -338,20 +323,10 @@ if mode == 'read' then
   local reply = redis.call('XREADGROUP', 'GROUP', group, worker, 'COUNT', count, 'STREAMS', stream, '>')
   if reply then
     for _, entry in ipairs(reply[1][2]) do
-      local id, fields = entry[1], entry[2]
-      local key, gen, task, attempt, run
-      if fields[1] == 'run' then
-        -- it names no generation: its stream id says whether it is the record's current message
-        run, gen = fields[2], ''
-        key, task, attempt = readRun(run)
-      else
-        -- a message of the earlier layout (key, gen and task fields): started from its record
-        for j = 1, #fields, 2 do
-          local name = fields[j]
-          if name == 'key' then key = fields[j + 1] elseif name == 'gen' then gen = fields[j + 1] elseif name == 'task' then task = fields[j + 1] end
-        end
-      end
-      if not key or not gen then
+      local id = entry[1]
+      -- a message of the earlier layout (no run field) is started from its record
+      local key, gen, task, attempt, run = messageHead(entry[2])
+      if not key then
         out[#out + 1] = drop(id)
       elseif not known[task or ''] then
         -- the worker decides whether to put it back or fail it from how long it waited so far

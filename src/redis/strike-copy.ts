@@ -28,6 +28,8 @@ async function readStrikes(redis: RedisClient, keys: ShadowKeys, copy: StrikeSet
 export class StrikeCopy {
   private copy = new StrikeSet(UNLOADED_STRIKES_VERSION, [])
   private loading: Promise<StrikeSet> | undefined
+  /** The read that follows the one out, for the refreshes asked for while it was out. */
+  private following: Promise<StrikeSet> | undefined
 
   constructor(
     private readonly redis: RedisClient,
@@ -36,11 +38,23 @@ export class StrikeCopy {
 
   /**
    * The rules as last read, brought up to date when `refresh` is set or they were never read (only
-   * what changed is read when the copy is one change behind). Concurrent callers share one read.
+   * what changed is read when the copy is one change behind). Concurrent callers share one read; a
+   * refresh asked for while a read is out waits for the next one instead (the read out may have
+   * reached Redis before the change that made the caller ask), which all such refreshes share.
    */
   current(refresh = false): Promise<StrikeSet> {
     if (!refresh && this.copy.version !== UNLOADED_STRIKES_VERSION) return Promise.resolve(this.copy)
-    this.loading ??= this.load().finally(() => {
+    if (this.loading) {
+      if (!refresh) return this.loading
+      this.following ??= this.loading
+        .catch(() => undefined)
+        .then(() => {
+          this.following = undefined
+          return this.current(true)
+        })
+      return this.following
+    }
+    this.loading = this.load().finally(() => {
       this.loading = undefined
     })
     return this.loading

@@ -7,6 +7,8 @@ import { Type } from '@sinclair/typebox'
 import { DEFAULT_MAX_STRIKES, Shadow, defineTask, type Strike } from '../../src/index.js'
 import { shadowContext } from '../../src/client/shadow.js'
 import { normalizeStrike, strikeId } from '../../src/core/strikes.js'
+import { connect } from '../../src/redis/connection.js'
+import { StrikeCopy } from '../../src/redis/strike-copy.js'
 import { rejectsCode } from '../helpers/engine-rules.js'
 import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
 
@@ -377,4 +379,36 @@ t.test('maxStrikes bounds the store', async (t) => {
   await shadow.restore({ parameter: 'customer', value: 0 })
   t.equal((await shadow.strike({ parameter: 'customer', value: 3 })).created, true, 'room again after a restore')
   await rejectsCode(t, shadow.strike({ task: 'send' }), 'SHADOWS_ERR_TOO_MANY_STRIKES', 'full again')
+})
+
+t.test('a refresh asked for while a read is out waits for a read that follows it', async (t) => {
+  const shadow = makeShadow(t)
+  const { keys } = shadowContext(shadow)
+  await shadow.strike({ parameter: 'customer', value: 'first' })
+  // one connection that writes in call order: the copy's read, then the change, then the next read
+  const redis = connect(TEST_URL, { autoPipelining: false })
+  t.teardown(() => redis.quit())
+  const copy = new StrikeCopy(redis, keys)
+  const before = await copy.current()
+  t.equal(before.rules.length, 1)
+
+  const out = copy.current(true)
+  // a change that reaches Redis after the read out (say, from another process, whose push made
+  // this one ask for a refresh)
+  const rule = normalizeStrike({ parameter: 'customer', value: 'second' })
+  const change = redis
+    .multi()
+    .hset(keys.strikes, strikeId(rule), JSON.stringify({ id: strikeId(rule), ...rule, createdAt: new Date().toISOString() }))
+    .set(keys.strikesVersion, 'after-the-read')
+    .exec()
+  const refreshed = copy.current(true)
+  t.equal((await out).version, before.version, 'the read out reached Redis before the change')
+  await change
+  const after = await refreshed
+  t.equal(after.version, 'after-the-read', 'the refresh asked for meanwhile sees the change')
+  t.same(
+    after.rules.map((r) => r.value),
+    ['first', 'second'],
+    'with the rule the change stored',
+  )
 })

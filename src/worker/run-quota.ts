@@ -23,12 +23,15 @@ export class RunQuota {
 
   /**
    * Checks `runs` against the tasks of `registry` (throws `SHADOWS_ERR_VALIDATION`); `reached` is
-   * called once, when the last named task has ended its runs.
+   * called once, when the last named task has ended its runs; `reopened` whenever an attempt that
+   * did not end its run (cancelled, retried, put back) leaves room for one more run of a task that
+   * had none: the tasks held back meanwhile may start again.
    */
   constructor(
     registry: ReadonlyMap<string, AnyTask>,
     runs: Readonly<Record<string, number>>,
     private readonly reached: () => void,
+    private readonly reopened: () => void = () => undefined,
   ) {
     if (typeof runs !== 'object' || runs === null || Object.keys(runs).length === 0) {
       throw new ShadowsError('SHADOWS_ERR_VALIDATION', 'runAtMost needs { taskName: runs } for at least one task')
@@ -58,7 +61,10 @@ export class RunQuota {
     const count = this.counts.get(task)
     if (!count) return
     count.running -= 1
-    if (!RUN_ENDS.has(outcome)) return
+    if (!RUN_ENDS.has(outcome)) {
+      if (count.running + count.ended === count.limit - 1) this.reopened()
+      return
+    }
     count.ended += 1
     if (count.ended === count.limit) {
       this.left -= 1

@@ -65,7 +65,7 @@ export class Starter {
   private readonly taskNames: readonly string[]
   /** While runAtMost() limits runs: whether one more run of a task may start here. */
   private admits: ((task: string) => boolean) | undefined
-  /** Messages of tasks past their limit, by id: pending here until stop() puts them back. */
+  /** Messages of tasks past their limit, by id: pending here until stop() or releaseHeld() puts them back. */
   private readonly held = new Map<string, StartMessage>()
 
   constructor(private readonly ctx: StarterContext) {
@@ -75,13 +75,22 @@ export class Starter {
   /** Starts nothing more: messages met from now on stay pending or are put back (held ones too). */
   stop(): void {
     this.stopped = true
+    this.releaseHeld()
+  }
+
+  /**
+   * Puts the messages held past their runAtMost() limit back on the queue, to be read again: a run
+   * that did not end (cancelled, retried) left room for one of them, which would otherwise wait here
+   * until stop(). Those still past their limit when read again are held again.
+   */
+  releaseHeld(): void {
     this.putBack([...this.held.values()])
     this.held.clear()
   }
 
   /**
    * From now on starts a task only while `admits` says one more run of it may start; the messages
-   * of the others are held until stop(). Undefined lifts the limit.
+   * of the others are held until stop() or releaseHeld(). Undefined lifts the limit.
    */
   limitRuns(admits: ((task: string) => boolean) | undefined): void {
     this.admits = admits
@@ -332,7 +341,7 @@ export class Starter {
   /** Puts back messages delivered while the worker was closing, to run on another worker (or this one, later). */
   private putBack(messages: readonly StartMessage[]): void {
     if (messages.length === 0) return
-    this.ctx.logger.debug({ count: messages.length }, 'closing; putting delivered tasks back on the queue')
+    this.ctx.logger.debug({ count: messages.length }, 'putting delivered tasks back on the queue')
     const now = Date.now()
     for (const { id, key, gen } of messages) this.ctx.outcomes.push({ id, key, gen, outcome: 'defer', data: '', due: now })
   }

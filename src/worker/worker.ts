@@ -197,14 +197,19 @@ export class Worker {
    * that is retried has not ended its run, nor has one cancelled or interrupted), then closes the
    * worker, gracefully, and resolves once it is closed. Meanwhile a named task never has more runs
    * started here than its number: past it, its tasks wait, queued, and go back on the queue when
-   * the worker closes. Other tasks run as under `run()`. Rejects with `SHADOWS_ERR_VALIDATION` when
+   * the worker closes, or as soon as a run that did not end (cancelled, retried) leaves room. Other tasks run as under `run()`. Rejects with `SHADOWS_ERR_VALIDATION` when
    * no task is named, a name is not one of this worker's tasks, or a number is not an integer ≥ 1.
    *
    * @example
    * await worker.runAtMost({ 'refresh-cache': 3 }) // three runs of the chain, then the worker is closed
    */
   async runAtMost(runs: Readonly<Record<string, number>>): Promise<void> {
-    const quota = new RunQuota(this.registry, runs, () => void this.close())
+    const quota = new RunQuota(
+      this.registry,
+      runs,
+      () => void this.close(),
+      () => this.starter.releaseHeld(),
+    )
     if (this.quota) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `worker ${this.name} is already running runAtMost()`)
     if (!this.closing) {
       this.quota = quota

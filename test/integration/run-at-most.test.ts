@@ -4,7 +4,8 @@
  */
 import t from 'tap'
 import { defineTask, isShadowsError, type AnyTask } from '../../src/index.js'
-import { closeAdmin, makeShadow, makeWorker } from '../helpers/shadow.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { closeAdmin, makeShadow, makeWorker, waitFor } from '../helpers/shadow.js'
 
 t.teardown(closeAdmin)
 
@@ -66,6 +67,28 @@ t.test('runAtMost starts no more runs than asked, though more are queued and slo
   t.equal(snapshot.counts.running, 0)
   await makeWorker(t, shadow, [job]).runUntilFinished()
   t.same([...ran].sort(), ['a', 'b', 'c', 'd', 'e'], 'and run later, each once')
+})
+
+t.test('a run that does not end (cancelled) leaves room: a task held past the limit starts', async (t) => {
+  const shadow = makeShadow(t)
+  const ran: string[] = []
+  const job = defineTask({
+    name: 'job',
+    async run(_params, ctx) {
+      ran.push(ctx.key)
+      // the first run waits until it is cancelled; a cancelled run is not one of the runs counted
+      if (ran.length === 1) await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))
+    },
+  })
+  for (const key of ['first', 'second']) await shadow.add(job, { key })({})
+  const worker = makeWorker(t, shadow, [job], { concurrency: 10 })
+  const running = worker.runAtMost({ job: 1 })
+  await waitFor(() => ran.length === 1, 10_000, 'the first run started')
+  t.equal((await shadow.cancel('first')).state, 'cancelled')
+  const ended = await Promise.race([running.then(() => 'ended'), sleep(10_000).then(() => 'still waiting after 10 s')])
+  t.equal(ended, 'ended', 'runAtMost ended its one run')
+  t.same(ran, ['first', 'second'], 'the task held back while the first ran started once that run was cancelled')
+  t.equal((await shadow.get('second'))?.state, 'completed')
 })
 
 t.test('runAtMost refuses what it cannot count', async (t) => {

@@ -27,6 +27,7 @@ const STREAM_DESCRIPTION = [
   'A Server-Sent Events stream; its headers come at once. One event per transition:',
   '`id:` the event id (send it back as Last-Event-ID to resume), `event:` the type, `data:` one line of JSON',
   '`{ type, key, task, at, attempt?, state?, error?, progress?, strike? }` (strike and restore events carry the rule as `strike`, and no key).',
+  'A stream without Last-Event-ID opens with an `id:` line alone (no data, so no event): the id to resume from if it drops before its first event.',
   'A comment line (`: keep-alive`) comes every 15 s. A client that reads too slowly is sent `event: dropped` and the stream ends;',
   'when the gateway shuts down the stream ends too: reconnect with Last-Event-ID.',
 ].join(' ')

@@ -118,7 +118,10 @@ export class EventStreams {
     reply.hijack()
     client.start(outgoingHeaders(reply))
     this.startHeartbeat()
-    if (since === undefined) return
+    if (since === undefined) {
+      client.startsAt(joinedAt)
+      return
+    }
     // an id from the future (another Redis, a log deleted since): from now
     client.cursor = compareEventIds(since, joinedAt) > 0 ? joinedAt : since
     void this.catchUp(client, joinedAt)

@@ -115,6 +115,16 @@ export class EventClient {
     if (!this.ended) this.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`)
   }
 
+  /**
+   * Where the stream starts, for a client that did not resume from an event: an `id:` line without
+   * data. No event is dispatched, but the client's Last-Event-ID becomes `id` (as the HTML standard
+   * reads the format), so a connection lost before the first event resumes from here rather than
+   * from whenever it reconnects.
+   */
+  startsAt(id: string): void {
+    if (!this.ended) this.write(`id: ${id}\n\n`)
+  }
+
   /** A comment line (proxies see traffic; clients ignore it); skipped while bytes still wait. */
   comment(text: string): void {
     if (!this.ended && this.res.writableLength === 0) this.write(`: ${text}\n\n`)

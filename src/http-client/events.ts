@@ -172,6 +172,8 @@ async function* readEvents(transport: Transport, filter: EventsFilter, options: 
           lastEventId = message.id
           yield { id: message.id, ...(data as object) } as ShadowsEvent
         }
+        // an id without an event (where the stream started) counts too
+        lastEventId = parser.lastEventId ?? lastEventId
         if (parser.retry !== undefined) reconnectDelay = parser.retry
       }
     } catch (err) {

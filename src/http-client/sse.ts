@@ -24,6 +24,12 @@ export class SseParser {
   private afterCr = false
   /** The last `retry:` field: the reconnection time the server asks for, in ms. */
   retry: number | undefined
+  /**
+   * The id of the last message dispatched with an `id:` field, data or not: where a reconnection
+   * resumes from. A message with an id and no data is no event, but it moves this (the HTML
+   * standard's last event ID); the gateway opens each stream with one.
+   */
+  lastEventId: string | undefined
 
   /** The events completed by `chunk` (decoded text). */
   push(chunk: string): SseMessage[] {
@@ -65,6 +71,7 @@ export class SseParser {
   }
 
   private dispatch(): SseMessage | undefined {
+    if (this.id !== undefined) this.lastEventId = this.id
     const message = this.sawData ? { id: this.id, event: this.event || 'message', data: this.data.join('\n') } : undefined
     this.data = []
     this.event = ''

@@ -106,6 +106,45 @@ t.test('after the connection drops it resumes with Last-Event-ID: no gap, nothin
   for (const key of ['k1', 'k2', 'k3', 'k4']) await client.cancel(key)
 })
 
+t.test('a connection that drops before its first event resumes from where it opened', async (t) => {
+  let release!: () => void
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const requests: { lastEventId: string | undefined; socket: Socket }[] = []
+  let opened: string | undefined
+  const { baseUrl } = await serve(t, {}, (app) => {
+    app.addHook('onRequest', async (request, reply) => {
+      if (!request.url.startsWith('/events')) return
+      requests.push({ lastEventId: request.headers['last-event-id'] as string | undefined, socket: request.raw.socket })
+      if (requests.length === 1) {
+        // the stream's opening id, once written: written before the socket goes, it reaches the client
+        const write = reply.raw.write.bind(reply.raw) as (chunk: unknown) => boolean
+        reply.raw.write = ((chunk: unknown) => {
+          const text = String(chunk)
+          if (text.startsWith('id: ')) opened = text.slice(4).trim()
+          return write(chunk)
+        }) as typeof reply.raw.write
+      }
+      if (requests.length === 2) await held
+    })
+  })
+  const client = new ShadowsClient({ baseUrl })
+  const events = client.events({ type: ['added'] }, { reconnectDelay: 50 })
+  const first = events.next()
+  await waitFor(() => opened !== undefined, 10_000, 'the stream open, its opening id written')
+  requests[0]?.socket.destroy()
+  await waitFor(() => requests.length === 2, 10_000, 'a second connection')
+  await client.add({ task: 'greet', params: { name: '1' }, key: 'k1' })
+  release()
+  const k1 = (await first).value as ShadowsEvent
+  await client.add({ task: 'greet', params: { name: '2' }, key: 'k2' })
+  const k2 = (await events.next()).value as ShadowsEvent
+  t.same([k1, k2].map(keyOf), ['k1', 'k2'], 'the event added while no connection was open, then the live one')
+  t.equal(requests[1]?.lastEventId, opened, 'the second connection resumed from the id the first one opened at')
+  t.match(opened, /^\d+-\d+$/)
+  await events.return?.()
+  for (const key of ['k1', 'k2']) await client.cancel(key)
+})
+
 t.test('lastEventId: starts just after that event', async (t) => {
   const { app, baseUrl } = await serve(t)
   const client = new ShadowsClient({ baseUrl })

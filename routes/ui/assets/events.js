@@ -39,10 +39,16 @@ export function follow({ query = '', since, onEvent, onState }) {
         if (!response.ok || !response.body) throw new Error(`GET /events answered ${response.status}`)
         retry = FIRST_RETRY
         onState('open')
-        await read(response.body, (event) => {
-          if (event.id !== undefined) lastEventId = event.id
-          onEvent(event)
-        })
+        await read(
+          response.body,
+          (event) => {
+            if (event.id !== undefined) lastEventId = event.id
+            onEvent(event)
+          },
+          (id) => {
+            lastEventId = id
+          },
+        )
       } catch {
         // a dropped connection or a refused one: try again below
       }
@@ -67,8 +73,12 @@ function pause(ms, signal) {
   })
 }
 
-/** Reads an SSE body to its end, calling `dispatch` per event (comments and empty events skipped). */
-async function read(body, dispatch) {
+/**
+ * Reads an SSE body to its end, calling `dispatch` per event (comments skipped), and `moved` with
+ * the id of a message that has one but no data: no event, but where to resume from (the gateway
+ * opens each stream with one).
+ */
+async function read(body, dispatch, moved) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader()
   let buffer = ''
   let event = { data: [], type: undefined, id: undefined }
@@ -83,6 +93,7 @@ async function read(body, dispatch) {
     for (const line of lines) {
       if (line === '') {
         if (event.data.length > 0) dispatch(decode(event))
+        else if (event.id !== undefined) moved(event.id)
         event = { data: [], type: undefined, id: event.id }
         continue
       }

@@ -6,15 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { pino, type Logger } from 'pino'
 import { AddCalls, type Prepared } from './adds.js'
 import { ShadowsError } from '../core/errors.js'
-import { isValidShadowName, shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
+import { shadowKeys, storedKey, type ShadowKeys } from '../redis/keys.js'
 import { isFinished, parseRecord, type TaskInfo } from '../core/records.js'
-import { DEFAULT_REDIS_URL, closeNow, connect, type ConnectionOptions } from '../redis/connection.js'
+import { DEFAULT_REDIS_URL, closeNow, connect } from '../redis/connection.js'
 import { describeRedisFailure } from '../redis/failure.js'
 import { redactingSerializers } from '../redis/redact.js'
 import { addStrike, cancelTask, removeStrike, type AddResult } from '../redis/commands.js'
 import type { RedisClient } from '../redis/scripts.js'
 import { StrikeCopy } from '../redis/strike-copy.js'
 import { EventLog, followEvents, type EventsOptions } from './events.js'
+import { shadowSettings, type ShadowOptions } from './options.js'
 import { listPage, notFoundError, retryKey, retryMatching, type ListQuery, type Retried, type RetryCounts, type RetryFilter, type TaskPage } from './history.js'
 import { takeSnapshot, listWorkers, type Snapshot, type WorkerInfo } from './inspect.js'
 import { prepareAdd, toExecution } from './prepare.js'
@@ -28,52 +29,7 @@ import { describeStrike, normalizeStrike, strikeId, type Strike, type StrikeInpu
 import type { AnyTask, ParamsOf } from '../core/task.js'
 import { assertValidKey } from '../core/validation.js'
 
-/** Default time a finished task's record is kept: 15 minutes. */
-export const DEFAULT_EXECUTION_TTL = 15 * 60_000
-
-/** Most strike rules one shadow holds; the store stays bounded. */
-export const DEFAULT_MAX_STRIKES = 1000
-
-/** Default of `historyLimit`: most finished tasks kept listable per finished state (and per task name in it). */
-export const DEFAULT_HISTORY_LIMIT = 10_000
-
-/** Default of `eventsLimit`: most events the events log keeps. */
-export const DEFAULT_EVENTS_LIMIT = 10_000
-
-/** Options of {@link Shadow}. */
-export interface ShadowOptions {
-  /** Name of the queue; many shadows can share a Redis (default `shadows`). */
-  readonly name?: string
-  /**
-   * Redis URL (default `redis://127.0.0.1:6379/0`); `redis+cluster://h:p,h:p` for a cluster;
-   * `redis+sentinel://[user:password@]h:p,h:p/master-name[?sentinelPassword=…&db=N]` for the master
-   * those sentinels name, followed through failovers. A malformed one throws `SHADOWS_ERR_VALIDATION`.
-   */
-  readonly url?: string
-  /** An existing connection to use instead of `url`; `close()` leaves it open. */
-  readonly redis?: RedisClient
-  /** How long a finished task's record is kept, in ms (default 15 min; 0 keeps nothing). */
-  readonly executionTtl?: number
-  /**
-   * Most finished tasks `list()` can find per finished state, and per task name in each (default
-   * 10,000; 0 keeps no history); the oldest are dropped first, and none outlives its record
-   * (`executionTtl`). Written by the processes that end tasks (workers, and whoever cancels): give
-   * them all the same.
-   */
-  readonly historyLimit?: number
-  /**
-   * Most entries the events log keeps (default 10,000; 0 writes no events): `events({ since })`
-   * resumes without a gap within that many. Written by every process that changes tasks or
-   * strikes: give them all the same.
-   */
-  readonly eventsLimit?: number
-  /** Tasks that `add(name)` may name: their params are validated on add, and other names refused. */
-  readonly tasks?: readonly AnyTask[]
-  readonly logger?: Logger
-  readonly maxStrikes?: number
-  /** Settings of the connection opened from `url`. */
-  readonly connection?: ConnectionOptions
-}
+export { DEFAULT_EVENTS_LIMIT, DEFAULT_EXECUTION_TTL, DEFAULT_HISTORY_LIMIT, DEFAULT_MAX_STRIKES, type ShadowOptions } from './options.js'
 
 /** How long close() waits for the adds already made while Redis does not answer. */
 const ADDS_WAIT_WHILE_AWAY = 5_000
@@ -133,17 +89,13 @@ export class Shadow {
   private readonly eventLogs = new Set<EventLog>()
 
   constructor(options: ShadowOptions = {}) {
-    const name = options.name ?? 'shadows'
-    if (!isValidShadowName(name)) {
-      throw new ShadowsError('SHADOWS_ERR_VALIDATION', `shadow name must be 1-100 chars of [A-Za-z0-9._:@-], got ${JSON.stringify(name)}`)
-    }
-    const ttl = nonNegative(options.executionTtl ?? DEFAULT_EXECUTION_TTL, 'executionTtl', ' (ms)')
+    const { name, executionTtl: ttl, historyLimit, eventsLimit, maxStrikes } = shadowSettings(options)
     this.name = name
     this.keys = shadowKeys(name)
     this.executionTtl = ttl
-    this.historyLimit = nonNegative(options.historyLimit ?? DEFAULT_HISTORY_LIMIT, 'historyLimit')
-    this.eventsLimit = nonNegative(options.eventsLimit ?? DEFAULT_EVENTS_LIMIT, 'eventsLimit')
-    this.maxStrikes = options.maxStrikes ?? DEFAULT_MAX_STRIKES
+    this.historyLimit = historyLimit
+    this.eventsLimit = eventsLimit
+    this.maxStrikes = maxStrikes
     // an ioredis error may carry the password (a refused AUTH's arguments): never logged as it is
     const logger = options.logger ?? pino({ level: process.env.LOG_LEVEL ?? 'info' })
     this.logger = logger.child({}, { serializers: redactingSerializers(logger) })
@@ -455,12 +407,6 @@ export class Shadow {
   private assertOpen(): void {
     if (this.closing) throw new ShadowsError('SHADOWS_ERR_CLOSED', `shadow ${this.name} is closed`)
   }
-}
-
-/** A count option of the constructor: a non-negative integer. */
-function nonNegative(value: number, name: string, unit = ''): number {
-  if (!Number.isInteger(value) || value < 0) throw new ShadowsError('SHADOWS_ERR_VALIDATION', `${name} must be a non-negative integer${unit}`, { field: name })
-  return value
 }
 
 /** A wait in ms (`wait`, `timeout`): absent, or an integer from 0 to what a timer can measure. */

@@ -338,7 +338,7 @@ export class Starter {
     this.ctx.outcomes.push({ id, key, gen, outcome: 'unknown-defer', data: String(now), due: decision.due })
   }
 
-  /** Puts back messages delivered while the worker was closing, to run on another worker (or this one, later). */
+  /** Puts back messages delivered here that are not to run now (the worker closes, or holds them for runAtMost()): to run on another worker, or this one later. */
   private putBack(messages: readonly StartMessage[]): void {
     if (messages.length === 0) return
     this.ctx.logger.debug({ count: messages.length }, 'putting delivered tasks back on the queue')

@@ -77,18 +77,18 @@ local slots = {
 -- per index, not per task (see shared.lua's writeHistory)
 local endedBy = {}
 local function remember(state, task, key)
-  local ended = endedBy[state]
-  if not ended then
-    ended = { all = {}, byTask = {} }
-    endedBy[state] = ended
+  local inState = endedBy[state]
+  if not inState then
+    inState = { all = {}, byTask = {} }
+    endedBy[state] = inState
   end
-  local keys = ended.byTask[task]
+  local keys = inState.byTask[task]
   if not keys then
     keys = {}
-    ended.byTask[task] = keys
+    inState.byTask[task] = keys
   end
   keys[#keys + 1] = key
-  ended.all[#ended.all + 1] = key
+  inState.all[#inState.all + 1] = key
 end
 local ended = {}
 
@@ -206,11 +206,11 @@ for n = FIRST, #ARGV, 7 do
 end
 
 -- the index of each state and task name, and the index of the state with all of them
-for state, ended in pairs(endedBy) do
-  for task, keys in pairs(ended.byTask) do
+for state, inState in pairs(endedBy) do
+  for task, keys in pairs(inState.byTask) do
     writeHistory(historyPrefix, state .. ':' .. task, keys, nowText, ttlText, historyLimit)
   end
-  writeHistory(historyPrefix, state, ended.all, nowText, ttlText, historyLimit)
+  writeHistory(historyPrefix, state, inState.all, nowText, ttlText, historyLimit)
 end
 if #ended > 0 then
   redis.call('PUBLISH', finishedChannel, table.concat(ended, ' '))

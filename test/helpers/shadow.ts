@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { Shadow, Worker, type AnyTask, type ShadowOptions, type WorkerOptions } from '../../src/index.js'
+import { shadowKeys } from '../../src/redis/keys.js'
 
 /** The Redis the tests use (scripts/test.mjs sets it). */
 export const TEST_URL = process.env.SHADOWS_TEST_URL ?? 'redis://127.0.0.1:6379'
@@ -112,11 +113,17 @@ export function closeAdmin(): void {
   admin = undefined
 }
 
-/** Every key of the shadow `name` with its content, to show that a call changed nothing. */
+/**
+ * Every key of the shadow `name` with its content, to show that a call changed nothing. The
+ * workers' heartbeats (`{name}:workers`, `{name}:worker:…`) are left out: a running worker rewrites
+ * them every few seconds whatever the call did.
+ */
 export async function shadowContents(name: string): Promise<Record<string, unknown>> {
   const redis = adminRedis()
   const out: Record<string, unknown> = {}
-  for (const key of (await shadowKeysIn(name)).sort()) {
+  const { workers, worker } = shadowKeys(name)
+  const heartbeat = (key: string) => key === workers || key.startsWith(worker(''))
+  for (const key of (await shadowKeysIn(name)).filter((k) => !heartbeat(k)).sort()) {
     const type = await redis.type(key)
     if (type === 'hash') out[key] = await redis.hgetall(key)
     else if (type === 'zset') out[key] = await redis.zrange(key, 0, -1, 'WITHSCORES')

@@ -169,10 +169,9 @@ async function* readEvents(transport: Transport, filter: EventsFilter, options: 
           } catch {
             throw new ShadowsError('SHADOWS_ERR_UNEXPECTED_RESPONSE', response.status, `event ${message.id} has data that is not JSON`)
           }
-          lastEventId = message.id
           yield { id: message.id, ...(data as object) } as ShadowsEvent
         }
-        // an id without an event (where the stream started) counts too
+        // the parser's last id: that of the last event, or of an id without an event (where the stream started)
         lastEventId = parser.lastEventId ?? lastEventId
         if (parser.retry !== undefined) reconnectDelay = parser.retry
       }

@@ -39,16 +39,9 @@ export function follow({ query = '', since, onEvent, onState }) {
         if (!response.ok || !response.body) throw new Error(`GET /events answered ${response.status}`)
         retry = FIRST_RETRY
         onState('open')
-        await read(
-          response.body,
-          (event) => {
-            if (event.id !== undefined) lastEventId = event.id
-            onEvent(event)
-          },
-          (id) => {
-            lastEventId = id
-          },
-        )
+        await read(response.body, onEvent, (id) => {
+          lastEventId = id
+        })
       } catch {
         // a dropped connection or a refused one: try again below
       }
@@ -75,8 +68,8 @@ function pause(ms, signal) {
 
 /**
  * Reads an SSE body to its end, calling `dispatch` per event (comments skipped), and `moved` with
- * the id of a message that has one but no data: no event, but where to resume from (the gateway
- * opens each stream with one).
+ * the last id seen at each message's end, event or not: where to resume from (the gateway opens
+ * each stream with an id and no data).
  */
 async function read(body, dispatch, moved) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader()
@@ -92,8 +85,8 @@ async function read(body, dispatch, moved) {
     buffer = (lines.pop() ?? '') + buffer.slice(cut)
     for (const line of lines) {
       if (line === '') {
+        if (event.id !== undefined) moved(event.id)
         if (event.data.length > 0) dispatch(decode(event))
-        else if (event.id !== undefined) moved(event.id)
         event = { data: [], type: undefined, id: event.id }
         continue
       }

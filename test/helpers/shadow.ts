@@ -58,12 +58,9 @@ export async function leakedKeys(name: string): Promise<string[]> {
   // -1: no TTL; a key that expired since it was listed (-2) left nothing behind
   const noTtl = async (key: string) => (await redis.pttl(key)) === -1
   for (const key of await shadowKeysIn(name)) {
-    // concurrency slots and rate windows hold leases and times: each expires once they are over
-    if (key.startsWith(`{${name}}:slots:`) || key.startsWith(`{${name}}:rate:`)) {
-      if (await noTtl(key)) leaked.push(key)
-      continue
-    }
-    if (key.startsWith(`{${name}}:ended`) || key.startsWith(`{${name}}:throttle:`)) {
+    // concurrency slots and rate windows hold leases and times, each expiring once they are over;
+    // history indexes, their counts and throttle windows expire too
+    if (['slots:', 'rate:', 'ended', 'throttle:'].some((rest) => key.startsWith(`{${name}}:${rest}`))) {
       if (await noTtl(key)) leaked.push(key)
       continue
     }

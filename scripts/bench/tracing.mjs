@@ -1,6 +1,6 @@
 // What OpenTelemetry tracing costs: `node scripts/bench/tracing.mjs [--n 20000] [--concurrency 100]
 // [--runs 3] [--url redis://127.0.0.1:6379]`. Needs a build (npm run build) and the dev
-// dependencies (@opentelemetry/sdk-trace, @opentelemetry/context-async-hooks).
+// dependencies (@opentelemetry/sdk-trace-base, @opentelemetry/context-async-hooks).
 //
 // Each run is a process of its own, in one of three modes, alternated (off, context, on, off, …)
 // so that all meet the same machine: `off`, no SDK registered (the API's no-op); `on`, an SDK
@@ -118,7 +118,7 @@ async function child(mode) {
  */
 async function registerSdk(provider) {
   const { context, trace } = await import('@opentelemetry/api')
-  const { BatchSpanProcessor, TracerProvider } = await import('@opentelemetry/sdk-trace')
+  const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base')
   const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks')
   const exporter = {
     exported: 0,
@@ -132,7 +132,7 @@ async function registerSdk(provider) {
   // Node.js tracks async context from the first context.with() on, as it does once an SDK runs
   context.with(context.active(), () => undefined)
   if (!provider) return { spans: async () => 0 }
-  const tracerProvider = new TracerProvider({ spanProcessors: [new BatchSpanProcessor({ exporter })] })
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] })
   trace.setGlobalTracerProvider(tracerProvider)
   return {
     async spans() {

@@ -7,7 +7,7 @@
 import { context, propagation, trace, type SpanContext } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace'
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { shadowKeys, storedKey } from '../../src/redis/keys.js'
 import { adminRedis, waitFor } from './shadow.js'
 
@@ -23,7 +23,7 @@ export interface TestTracing {
 /** Registers the SDK for this process; `propagator`: register the W3C propagator too. */
 export function registerTracing(options: { propagator?: boolean } = {}): TestTracing {
   const exporter = new InMemorySpanExporter()
-  trace.setGlobalTracerProvider(new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] }))
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }))
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   if (options.propagator) propagation.setGlobalPropagator(new W3CTraceContextPropagator())
   const spans = () => exporter.getFinishedSpans()

@@ -1,14 +1,19 @@
 /**
  * Outcomes are written in batches: one pushed at any moment is written, even in the instant a
- * batch write finds the queue empty and ends.
+ * batch write finds the queue empty and ends; a batch mixing plain completions (sent in short form)
+ * with other outcomes applies each to its own task.
  */
 import t from 'tap'
 import { pino } from 'pino'
 import { Outcomes, type Outcome } from '../../src/worker/outcomes.js'
 import { shadowContext } from '../../src/client/shadow.js'
-import { CONSUMER_GROUP } from '../../src/redis/keys.js'
+import { STALE, startTasks, type StartEntry } from '../../src/redis/commands.js'
+import { CONSUMER_GROUP, storedKey } from '../../src/redis/keys.js'
 import { workerLimits } from '../../src/redis/limits.js'
+import { finishScript } from '../helpers/engine-state.js'
 import { adminRedis, closeAdmin, makeShadow } from '../helpers/shadow.js'
+
+type StartRun = Extract<StartEntry, { kind: 'run' }>
 
 t.teardown(closeAdmin)
 
@@ -42,4 +47,35 @@ t.test('an outcome pushed as a batch write ends is written too, not left waiting
     await outcomes.idle()
     t.same(written, [`first-${hops}`, `late-${hops}`], `pushed ${hops} microtasks after a write: written`)
   }
+})
+
+t.test('one finish call with plain completions among other outcomes applies each to its own task', async (t) => {
+  const shadow = makeShadow(t)
+  const { redis, keys } = shadowContext(shadow)
+  await redis.xgroup('CREATE', keys.stream, CONSUMER_GROUP, '0', 'MKSTREAM')
+  for (const key of ['a', 'b', 'c', 'd', 'e']) await shadow.add('long', { key })({})
+  const started = await startTasks(redis, keys, 'w', '', shadow.eventsLimit, workerLimits([], 30_000), { mode: 'read', count: 5, tasks: ['long'] })
+  if (started === STALE) throw new Error('unexpected stale reply')
+  const entry = (key: string) => {
+    const found = started.find((e) => e.kind === 'run' && e.key === storedKey(key))
+    if (found?.kind !== 'run') throw new Error(`${key} did not start`)
+    return found
+  }
+  const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map(entry) as [StartRun, StartRun, StartRun, StartRun, StartRun]
+  // plain completions (no result, no slot) and the others, interleaved as a worker pushes them
+  const applied = await finishScript(shadow, 'w', [
+    [a.id, a.key, a.gen, 'completed', '', 0],
+    [b.id, b.key, b.gen, 'completed', '"done"', 0],
+    [c.id, c.key, `${c.gen}9`, 'completed', '', 0],
+    [d.id, d.key, d.gen, 'failed', JSON.stringify({ name: 'Error', message: 'broke' }), 0],
+    [e.id, e.key, e.gen, 'completed', '', 0],
+  ])
+  t.equal(applied, 4, 'all but the outcome of another generation apply')
+  t.match(await shadow.get('a'), { state: 'completed', result: undefined })
+  t.match(await shadow.get('b'), { state: 'completed', result: 'done' })
+  t.match(await shadow.get('c'), { state: 'running' }, 'an outcome for another generation leaves the task alone')
+  t.match(await shadow.get('d'), { state: 'failed', error: { message: 'broke' } })
+  t.match(await shadow.get('e'), { state: 'completed', result: undefined })
+  t.same((await shadow.list({ state: 'completed' })).tasks.map((task) => task.key).sort(), ['a', 'b', 'e'], 'the completed ones are in the history')
+  await shadow.cancel('c')
 })

@@ -23,9 +23,13 @@
   ARGV[12] waiting prefix            {name}:waiting:
   ARGV[13] lease of a concurrency slot handed on, ms
   ARGV[14] the newest stream id among the outcomes
-  ARGV[15..] per outcome, seven slots: stream id, task key (stored form), generation ("" when the
-           worker knows none: a message it did not start names none, and its stream id decides),
-           outcome, data, due time, the concurrency group whose slot the attempt holds ("" for none)
+  ARGV[15] how many of the outcomes are plain completions (completed, no result, no slot held)
+  ARGV[16..] the plain completions first, three slots each: stream id, task key (stored form),
+           generation; then every other outcome, seven slots each: stream id, task key, generation
+           ("" when the worker knows none: a message it did not start names none, and its stream id
+           decides), outcome, data, due time, the concurrency group whose slot the attempt holds
+           ("" for none). Most outcomes of a busy worker are plain: each slot sent costs the worker
+           and Redis about as much as a short command's whole reply
     outcome  completed  data = result JSON ("" for none)
              failed     data = error JSON
              cancelled  data = error JSON
@@ -112,8 +116,8 @@ end
 
 local applied = 0
 local acked = {}
-for n = FIRST, #ARGV, 7 do
-  local id, key, gen, outcome, data, due, slot = ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], ARGV[n + 5], ARGV[n + 6]
+-- Applies one outcome.
+local function apply(id, key, gen, outcome, data, due, slot)
   local record = prefix .. key
   -- what every outcome needs
   local f = redis.call('HMGET', record, 'gen', 'state', 'worker', 'sid', 'error', 'task', 'attempt')
@@ -203,6 +207,13 @@ for n = FIRST, #ARGV, 7 do
       requeue(record, key, due, task)
     end
   end
+end
+local plain = tonumber(ARGV[FIRST])
+for n = FIRST + 1, FIRST + 3 * plain, 3 do
+  apply(ARGV[n], ARGV[n + 1], ARGV[n + 2], 'completed', '', '', '')
+end
+for n = FIRST + 1 + 3 * plain, #ARGV, 7 do
+  apply(ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3], ARGV[n + 4], ARGV[n + 5], ARGV[n + 6])
 end
 
 -- the index of each state and task name, and the index of the state with all of them

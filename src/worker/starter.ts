@@ -32,7 +32,7 @@ export interface StarterContext extends Pick<WorkerContext, 'redis' | 'keys' | '
   readonly startBatch: number
   readonly slots: Slots
   readonly runner: Pick<AttemptRunner, 'run' | 'has'>
-  readonly outcomes: Pick<Outcomes, 'push'>
+  readonly outcomes: Pick<Outcomes, 'push' | 'messageIds'>
   readonly observer: WorkerObserver | undefined
 }
 
@@ -229,10 +229,17 @@ export class Starter {
         }
       }
       replied?.(entries.length)
+      // messages this worker held already (modes ids and reclaimed) whose attempt ended here and
+      // whose outcome is on its way: two paths took one message up before either ran it (the
+      // recovery after a reconnection and a reclaim), and Redis ran the second start before the
+      // outcome of the first, so its record still said running here. New messages (mode read)
+      // cannot be among them.
+      const ended = request.mode === 'read' ? undefined : this.ctx.outcomes.messageIds()
       const started: Started[] = []
       for (const entry of entries) {
         // a task held back by a limit waits in Redis: its slot here is free again
         if (entry.kind === 'drop' || entry.kind === 'skip' || entry.kind === 'wait') continue
+        if (ended?.has(entry.id)) continue
         const task = this.ctx.registry.get(entry.task)
         if (entry.kind === 'unknown' && task) {
           // a task this worker runs, left out of the read: past its runAtMost() limit

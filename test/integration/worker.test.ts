@@ -494,6 +494,46 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   await reading
 })
 
+t.test('two recoveries of one message: the start that Redis ran before the first outcome does not run it again', async (t) => {
+  let runs = 0
+  const once = defineTask({
+    name: 'once',
+    async run() {
+      runs += 1
+    },
+  })
+  const shadow = makeShadow(t)
+  await shadow.add(once, { key: 'twice' })({})
+  const { stream } = shadowContext(shadow).keys
+  await adminRedis().xgroup('CREATE', stream, CONSUMER_GROUP, '0')
+  // delivered to the worker, never started: as when its start reply was lost with the connection
+  const read = (await adminRedis().xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
+  const entries = read[0]?.[1] ?? []
+  t.equal(entries.length, 1)
+  // the outcome write waits (as while Redis is slow to answer) until the second start has run
+  const release = gate()
+  const parts = workerParts(t, shadow, [once], {
+    name: 'recover',
+    concurrency: 1,
+    async write(batch, finish) {
+      await release.promise
+      await finish(batch)
+    },
+  })
+  // two paths take the message up at once (the reconnection's recovery and a reclaim of the same
+  // idle message): neither runs it yet, so both go on; the second waits for the one slot, which
+  // the first attempt frees when it ends, before its outcome is written
+  const first = parts.recovery.startTakenOver(entries)
+  const second = parts.recovery.startTakenOver(entries)
+  await first
+  await second
+  await parts.runner.whenIdle()
+  t.equal(runs, 1, 'the second start, answered while the outcome was on its way, does not run the task again')
+  release.open()
+  await waitFor(async () => (await shadow.get('twice'))?.state === 'completed', 5000, 'the outcome is written')
+  t.equal(runs, 1, 'it ran once')
+})
+
 /** Drops the subscriber connections of the shadow `name` (as a network drop would); they reconnect by themselves. */
 async function dropSubscribers(name: string): Promise<number> {
   const clients = ((await adminRedis().client('LIST')) as string).split('\n')

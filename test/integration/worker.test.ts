@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { Type } from '@sinclair/typebox'
 import { Shadow, Worker, defineTask, type TaskContext } from '../../src/index.js'
 import { CONSUMER_GROUP } from '../../src/redis/keys.js'
-import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor } from '../helpers/shadow.js'
+import { TEST_URL, adminRedis, closeAdmin, makeShadow, makeWorker, testLogger, waitFor, type TestLike } from '../helpers/shadow.js'
 import { InFlight, LEVEL, captureLogs, gate } from '../helpers/engine-workers.js'
 import { workerParts } from '../helpers/worker-parts.js'
 import { shadowContext } from '../../src/client/shadow.js'
@@ -448,34 +448,44 @@ t.test('finished messages leave the stream, also those finished behind a task st
   t.equal(pending[0], 0, 'nothing pending')
 })
 
-t.test('after a reconnection, a task whose outcome is not written yet is not started again', async (t) => {
-  let runs = 0
+/**
+ * A task added under `key` that counts its runs, and the parts of worker `recover` running it,
+ * whose outcome writes wait (as while Redis is away or slow to answer) until `release` opens.
+ */
+async function countedWithHeldOutcomes(t: TestLike, key: string, concurrency?: number) {
+  const counter = { runs: 0 }
   const once = defineTask({
     name: 'once',
     async run() {
-      runs += 1
+      counter.runs += 1
     },
   })
   const shadow = makeShadow(t)
-  await shadow.add(once, { key: 'once' })({})
-  // the outcome write waits (as while Redis is away) until the checks below are done
+  await shadow.add(once, { key })({})
   const release = gate()
   const parts = workerParts(t, shadow, [once], {
     name: 'recover',
+    ...(concurrency === undefined ? {} : { concurrency }),
     async write(batch, finish) {
       await release.promise
       await finish(batch)
     },
   })
+  return { counter, shadow, release, parts }
+}
+
+t.test('after a reconnection, a task whose outcome is not written yet is not started again', async (t) => {
+  // the outcome write waits until the checks below are done
+  const { counter, shadow, release, parts } = await countedWithHeldOutcomes(t, 'once')
   await parts.readLoop.connect()
   const reading = parts.readLoop.run(false)
-  await waitFor(() => runs === 1, 5000, 'the task ran')
+  await waitFor(() => counter.runs === 1, 5000, 'the task ran')
   await parts.runner.whenIdle()
   // what the worker does when its subscriber reconnects: the message is still pending and its
   // record still says running on this worker, but the task is over (a start would have run it
   // before this resolves)
   await parts.recovery.recoverOwnPending()
-  t.equal(runs, 1, 'the task is not run again')
+  t.equal(counter.runs, 1, 'the task is not run again')
   // nor when the worker reclaims its own message, idle because the task is over (as XAUTOCLAIM
   // does once Redis is back and the outcome is still waiting)
   const pending = (await adminRedis().xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', shadowContext(shadow).keys.stream, '0')) as [
@@ -484,10 +494,10 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
   ][]
   t.equal(pending[0]?.[1].length, 1, 'its message is still pending')
   await parts.recovery.startTakenOver(pending[0]?.[1] ?? [])
-  t.equal(runs, 1, 'reclaimed, it is not run again either')
+  t.equal(counter.runs, 1, 'reclaimed, it is not run again either')
   release.open()
   await waitFor(async () => (await shadow.get('once'))?.state === 'completed', 5000, 'the outcome is written')
-  t.equal(runs, 1, 'it ran once')
+  t.equal(counter.runs, 1, 'it ran once')
   parts.slots.close()
   parts.readLoop.stop()
   parts.readLoop.disconnect()
@@ -495,31 +505,14 @@ t.test('after a reconnection, a task whose outcome is not written yet is not sta
 })
 
 t.test('two recoveries of one message: the start that Redis ran before the first outcome does not run it again', async (t) => {
-  let runs = 0
-  const once = defineTask({
-    name: 'once',
-    async run() {
-      runs += 1
-    },
-  })
-  const shadow = makeShadow(t)
-  await shadow.add(once, { key: 'twice' })({})
+  // the outcome write waits until the second start has run
+  const { counter, shadow, release, parts } = await countedWithHeldOutcomes(t, 'twice', 1)
   const { stream } = shadowContext(shadow).keys
   await adminRedis().xgroup('CREATE', stream, CONSUMER_GROUP, '0')
   // delivered to the worker, never started: as when its start reply was lost with the connection
   const read = (await adminRedis().xreadgroup('GROUP', CONSUMER_GROUP, 'recover', 'STREAMS', stream, '>')) as [string, [string, string[]][]][]
   const entries = read[0]?.[1] ?? []
   t.equal(entries.length, 1)
-  // the outcome write waits (as while Redis is slow to answer) until the second start has run
-  const release = gate()
-  const parts = workerParts(t, shadow, [once], {
-    name: 'recover',
-    concurrency: 1,
-    async write(batch, finish) {
-      await release.promise
-      await finish(batch)
-    },
-  })
   // two paths take the message up at once (the reconnection's recovery and a reclaim of the same
   // idle message): neither runs it yet, so both go on; the second waits for the one slot, which
   // the first attempt frees when it ends, before its outcome is written
@@ -528,10 +521,10 @@ t.test('two recoveries of one message: the start that Redis ran before the first
   await first
   await second
   await parts.runner.whenIdle()
-  t.equal(runs, 1, 'the second start, answered while the outcome was on its way, does not run the task again')
+  t.equal(counter.runs, 1, 'the second start, answered while the outcome was on its way, does not run the task again')
   release.open()
   await waitFor(async () => (await shadow.get('twice'))?.state === 'completed', 5000, 'the outcome is written')
-  t.equal(runs, 1, 'it ran once')
+  t.equal(counter.runs, 1, 'it ran once')
 })
 
 /** Drops the subscriber connections of the shadow `name` (as a network drop would); they reconnect by themselves. */

@@ -229,17 +229,13 @@ export class Starter {
         }
       }
       replied?.(entries.length)
-      // messages this worker held already (modes ids and reclaimed) whose attempt ended here and
-      // whose outcome is on its way: two paths took one message up before either ran it (the
-      // recovery after a reconnection and a reclaim), and Redis ran the second start before the
-      // outcome of the first, so its record still said running here. New messages (mode read)
-      // cannot be among them.
+      // the messages whose attempt ended here and whose outcome is on its way (see launch); new
+      // messages (mode read) cannot be among them
       const ended = request.mode === 'read' ? undefined : this.ctx.outcomes.messageIds()
       const started: Started[] = []
       for (const entry of entries) {
         // a task held back by a limit waits in Redis: its slot here is free again
         if (entry.kind === 'drop' || entry.kind === 'skip' || entry.kind === 'wait') continue
-        if (ended?.has(entry.id)) continue
         const task = this.ctx.registry.get(entry.task)
         if (entry.kind === 'unknown' && task) {
           // a task this worker runs, left out of the read: past its runAtMost() limit
@@ -251,7 +247,7 @@ export class Starter {
           continue
         }
         // the slot goes with the attempt, which releases it when it ends
-        const done = this.launch(strikes, task, entry)
+        const done = this.launch(strikes, task, entry, ended)
         if (done) {
           used += 1
           started.push({ deliveries: entry.deliveries, done })
@@ -264,10 +260,12 @@ export class Starter {
   }
 
   /** Runs one started task unless it is poison, struck or has invalid params; returns when its attempt is over. */
-  private launch(strikes: StrikeSet, task: AnyTask, entry: StartEntry & { kind: 'run' }): Promise<void> | undefined {
+  private launch(strikes: StrikeSet, task: AnyTask, entry: StartEntry & { kind: 'run' }, ended?: ReadonlySet<string>): Promise<void> | undefined {
     const { id, key, gen, when, attempt, deliveries, slot } = entry
-    // two start calls for one message (a resend, a recovery) must not run it twice here
-    if (this.ctx.runner.has(id)) return undefined
+    // two start calls for one message (a resend, a recovery and a reclaim) must not run it twice
+    // here: not while it runs, nor once it ended and its outcome is on its way (`ended`), when
+    // Redis ran the second start before that outcome, so the record still said running here
+    if (this.ctx.runner.has(id) || ended?.has(id)) return undefined
     const { outcomes, maxDeliveries } = this.ctx
     if (this.admits && !this.admits(task.name)) {
       // started by a read that went out before the limit was reached: back on the queue, to be held

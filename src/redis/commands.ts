@@ -420,14 +420,16 @@ export function finishAttempts(
     lease,
     newestId(outcomes),
   ]
-  // the plain completions go first, three slots each instead of seven (see finish.lua)
-  const counted = args.push(0)
+  // the plain completions go first, three slots each instead of seven, after their count (see
+  // finish.lua); pushed straight into the arguments, with no array of their own
+  const countAt = args.length
+  args.push(0)
   const others: (string | number)[] = []
   for (const o of outcomes) {
     if (o.outcome === 'completed' && o.data === '' && !o.slot) args.push(o.id, o.key, o.gen)
     else others.push(o.id, o.key, o.gen, o.outcome, o.data, o.due, o.slot ?? '')
   }
-  args[counted - 1] = (args.length - counted) / 3
+  args[countAt] = (args.length - countAt - 1) / 3
   for (const value of others) args.push(value)
   return runScript(redis, 'finish', [keys.stream, keys.schedule, keys.eventLog, keys.limits], args) as Promise<number>
 }
